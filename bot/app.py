@@ -1,0 +1,172 @@
+"""The discord.py bot: builds the services, loads the cogs, syncs commands only when they changed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.core.projects import ProjectService, ServiceSettings
+from bot.core.renders import RenderService, RenderSettings
+from bot.core.texts import t
+from bot.core.uploads import CdnStreamer
+from bot.discord_surface import DiscordSurfaces
+from bot.localization import CatalogueTranslator
+from bot.nemo.auth import TokenProvider
+from bot.nemo.client import NemoClient
+from storage import open_repository
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.projects", "cogs.export", "cogs.info")
+COMMANDS_HASH_KEY = "app_commands_hash"
+USER_AGENT = "Cutaway (+https://github.com/cutaway-bot) aiohttp"
+
+
+def make_intents() -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True  # privileged: switch it on in the Developer Portal
+    return intents
+
+
+class CutawayBot(commands.Bot):
+    """Owns every long-lived resource and closes all of them in `close()`."""
+
+    repo: Repository
+    projects: ProjectService
+    renders: RenderService
+    nemo: NemoClient
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(command_prefix=commands.when_mentioned, intents=make_intents(), help_command=None,
+                         allowed_mentions=discord.AllowedMentions.none(), **options)
+        self.settings = settings
+        self._http_session: aiohttp.ClientSession | None = None
+        self._startup_task: asyncio.Task[None] | None = None
+        self.surfaces = DiscordSurfaces(self)
+        self.commands_synced = False
+
+    # ----------------------------------------------------------------- start-up
+    async def login(self, token: str) -> None:
+        base = self.settings.discord_api_base
+        if base:
+            discord.http.Route.BASE = base.rstrip("/")
+        await super().login(token)
+        if base:
+            await self._use_gateway_of(base.rstrip("/"))
+
+    async def _use_gateway_of(self, base: str) -> None:
+        """A plain Bot never asks for /gateway; a Discord-compatible server needs us to."""
+        session = self._session()
+        async with session.get(f"{base}/gateway", timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            resp.raise_for_status()
+            data = await resp.json(content_type=None)
+        url = str(data["url"])
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        log.info("gateway taken from %s/gateway", base)
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http_session is None or self._http_session.closed:
+            connector = aiohttp.TCPConnector(limit=100, limit_per_host=50)
+            self._http_session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+        return self._http_session
+
+    async def setup_hook(self) -> None:
+        settings = self.settings
+        self.repo = await open_repository(settings.database_path)
+        static = settings.nemo_token.get_secret_value() if settings.nemo_token else None
+        auth = TokenProvider(self.repo, static_token=static)
+        self.nemo = NemoClient(self._session(), settings.nemo_api_base, auth,
+                               rate_limit_retry_seconds=settings.rate_limit_retry_seconds,
+                               sse_timeout_seconds=settings.sse_timeout_seconds)
+        cdn = CdnStreamer(self._session(), max_bytes=settings.max_upload_bytes)
+        self.projects = ProjectService(
+            self.repo, self.nemo, cdn, self.surfaces,
+            ServiceSettings(heartbeat_seconds=settings.heartbeat_seconds,
+                            sse_timeout_seconds=settings.sse_timeout_seconds,
+                            max_upload_bytes=settings.max_upload_bytes,
+                            recovery_delays=_recovery_delays(settings.stream_recovery_seconds)),
+        )
+        self.renders = RenderService(self.repo, self.nemo, self.surfaces,
+                                     RenderSettings(poll_seconds=settings.render_poll_seconds,
+                                                    timeout_seconds=settings.render_timeout_seconds))
+        self.renders.bind_session_runner(self.projects.with_session)
+        self.projects.set_exports(self.renders)
+        await self.tree.set_translator(CatalogueTranslator())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+        self._startup_task = asyncio.create_task(self._after_ready(), name="startup-recovery")
+
+    async def commands_hash(self) -> str:
+        """Hash what `tree.sync()` would send, translations included."""
+        translator = self.tree.translator
+        payload = []
+        for cmd in self.tree.get_commands():
+            payload.append(await cmd.get_translated_payload(self.tree, translator) if translator
+                           else cmd.to_dict(self.tree))
+        payload.sort(key=lambda c: str(c.get("name")))
+        blob = json.dumps({"app": self.application_id, "commands": payload}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    async def sync_commands_if_changed(self) -> None:
+        """Discord allows 200 command creates per guild per day: restarts must not burn them."""
+        digest = await self.commands_hash()
+        if await self.repo.get_meta(COMMANDS_HASH_KEY) == digest:
+            log.info("app commands unchanged; not syncing")
+            return
+        synced = await self.tree.sync()
+        await self.repo.set_meta(COMMANDS_HASH_KEY, digest)
+        self.commands_synced = True
+        log.info("synced %d app commands", len(synced))
+
+    async def _after_ready(self) -> None:
+        await self.wait_until_ready()
+        try:
+            await self.renders.resume_all()
+            await self._report_interrupted_turns()
+        except Exception:
+            log.exception("start-up recovery failed")
+
+    async def _report_interrupted_turns(self) -> None:
+        for turn in await self.repo.open_turns():
+            project = await self.projects.get_project(turn.thread_id)
+            lang = "zh" if project and project.language.startswith("zh") else "en"
+            preview = discord.utils.escape_mentions(discord.utils.escape_markdown(turn.preview))
+            await self.surfaces.for_thread(turn.thread_id).post(t("restart_interrupted", lang, preview=preview))
+            await self.repo.close_turn(turn.thread_id, turn.message_id)
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s in %d guild(s)", self.user, len(self.guilds))
+
+    # ----------------------------------------------------------------- shutdown
+    async def close(self) -> None:
+        if self._startup_task is not None:
+            self._startup_task.cancel()
+            await asyncio.gather(self._startup_task, return_exceptions=True)
+        if hasattr(self, "projects"):
+            await self.projects.close()
+        if hasattr(self, "renders"):
+            await self.renders.close()
+        await super().close()
+        if self._http_session is not None:
+            await self._http_session.close()
+        if hasattr(self, "repo"):
+            await self.repo.close()
+        log.info("closed cleanly")
+
+
+def _recovery_delays(first: float) -> tuple[float, ...]:
+    """The seed's schedule after a dropped stream: check after 30 s, then every 60 s, five checks."""
+    return (first, first * 2, first * 2, first * 2, first * 2)

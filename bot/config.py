@@ -1,0 +1,71 @@
+"""Configuration from the environment and `.env` (the environment wins).
+
+Names and defaults are fixed by shared/interface.md; checks outside this repo rely on them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_NEMO_API_BASE = "https://mega-api-prod.nemovideo.ai"
+DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads. Intervals are floats so tests can use sub-second values."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    discord_token: SecretStr
+    discord_api_base: str | None = None
+    nemo_api_base: str = DEFAULT_NEMO_API_BASE
+    nemo_token: SecretStr | None = None
+    database_path: Path = Path("data/bot.sqlite3")
+    project_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    heartbeat_seconds: float = Field(default=120.0, gt=0)
+    render_poll_seconds: float = Field(default=30.0, gt=0)
+    rate_limit_retry_seconds: float = Field(default=30.0, ge=0)
+    sse_timeout_seconds: float = Field(default=900.0, gt=0)
+    log_level: str = "INFO"
+
+    # Beyond the fixed interface: operator knobs with safe defaults.
+    render_timeout_seconds: float = Field(default=1800.0, gt=0)
+    stream_recovery_seconds: float = Field(default=30.0, gt=0)
+    max_upload_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+    project_role_id: int | None = None
+    user_messages_per_minute: int = Field(default=20, ge=1)
+
+    @field_validator("project_channel_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("nemo_token", "discord_api_base", "project_role_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def api_base_overridden(self) -> bool:
+        return self.discord_api_base is not None

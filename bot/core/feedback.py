@@ -1,0 +1,22 @@
+"""Turn typed backend errors into the short, friendly text users see (never raw backend text)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from bot.nemo.errors import NemoError, OutOfCredits
+
+from .texts import REGISTER_URL, SUPPORTED_FORMATS_TEXT, t
+
+
+def error_text(exc: NemoError, lang: str, *, stream_timeout_seconds: float = 900.0) -> str:
+    if isinstance(exc, OutOfCredits):
+        if exc.registered or not exc.bind_id:
+            return t("err_credits", lang)
+        return t("err_credits_anon", lang, link=f"{REGISTER_URL}?bind={quote(exc.bind_id, safe='')}")
+    key = exc.user_key
+    if key == "err_file_type":
+        return t(key, lang, formats=SUPPORTED_FORMATS_TEXT)
+    if key == "err_stream_timeout":
+        return t(key, lang, minutes=max(1, round(stream_timeout_seconds / 60)))
+    return t(key, lang)

@@ -1,0 +1,480 @@
+"""Projects: a thread is a project is a backend session. Handles each message of a thread.
+
+One message, as data: IncomingMessage → per-thread queue → uploads (if any) → keyword route →
+export / credits / status / upload hint, or a chat turn over the backend's event stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+from bot.nemo.client import NemoClient, UploadSource
+from bot.nemo.errors import NemoError, SessionNotFound, StreamDropped, StreamTimeout
+from bot.nemo.events import ErrorEvent, StateDeltaEvent, TextEvent, ToolCallEvent
+from bot.nemo.models import SessionState
+from storage.repository import OpenTurn, Project, Repository
+
+from . import formats, timeline
+from .feedback import error_text
+from .gui_phrases import translate_gui
+from .language import detect_language, ui_language
+from .ports import IncomingMessage, StatusMessage, SurfaceFactory, ThreadSurface
+from .queues import ThreadQueues
+from .routing import Intent, route
+from .texts import format_duration, t
+from .uploads import CdnStreamer, DownloadFailed, TooLargeWhileStreaming, check_declared
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+NOISE = re.compile(r"i (?:have )?encountered a temporary issue", re.IGNORECASE)
+QUEUED_EMOJI = "🕒"
+TOOL_WORDS = {
+    "music": "adding music", "bgm": "adding music", "suno": "adding music", "audio": "working on audio",
+    "edit": "editing", "multitrack": "editing", "draft": "editing", "generate": "generating video",
+    "seedance": "generating video", "understand": "watching your clips", "analy": "watching your clips",
+    "caption": "adding captions", "subtitle": "adding captions", "title": "adding titles",
+}
+TOOL_WORDS_ZH = {
+    "adding music": "添加音乐", "working on audio": "处理音频", "editing": "编辑", "generating video": "生成视频",
+    "watching your clips": "分析素材", "adding captions": "添加字幕", "adding titles": "添加标题",
+}
+
+
+class ExportStarter(Protocol):
+    async def start_export(self, project: Project, requester_id: int, lang: str,
+                           surface: ThreadSurface) -> object: ...
+
+
+class NothingToExport(Exception):
+    """The draft is empty: there is nothing to render yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStart:
+    """Queued ahead of a new thread's first message, so creation and that message stay in order."""
+
+    thread_id: int
+    guild_id: int | None
+    parent_id: int | None
+    owner_id: int
+    name: str
+    seed_text: str = ""
+
+
+WorkItem = IncomingMessage | ProjectStart
+
+
+@dataclass(slots=True)
+class ServiceSettings:
+    heartbeat_seconds: float = 120.0
+    sse_timeout_seconds: float = 900.0
+    max_upload_bytes: int = 500 * 1024 * 1024
+    # The seed's disconnect recovery: check the state after 30 s, then every 60 s, 5 checks in all.
+    recovery_delays: tuple[float, ...] = (30.0, 60.0, 60.0, 60.0, 60.0)
+    queue_limit: int = 25
+
+
+@dataclass(slots=True)
+class _Turn:
+    started: float
+    stage: str | None = None
+    status: StatusMessage | None = None
+    texts_posted: int = 0
+    last_draft: dict[str, object] | None = None
+    errors: list[ErrorEvent] = field(default_factory=list)
+
+
+def tool_stage(name: str, lang: str) -> str:
+    lowered = name.lower()
+    for needle, words in TOOL_WORDS.items():
+        if needle in lowered:
+            return TOOL_WORDS_ZH.get(words, words) if lang == "zh" else words
+    return t("stage_thinking", lang)
+
+
+class ProjectService:
+    """The core of the bot: no discord.py here, only ports."""
+
+    def __init__(self, repo: Repository, nemo: NemoClient, cdn: CdnStreamer, surfaces: SurfaceFactory,
+                 settings: ServiceSettings, *, exports: ExportStarter | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._repo = repo
+        self._nemo = nemo
+        self._cdn = cdn
+        self._surfaces = surfaces
+        self._settings = settings
+        self._exports = exports
+        self._clock = clock
+        self._sleep = sleep
+        self._queues: ThreadQueues[WorkItem] = ThreadQueues(self._dispatch, limit=settings.queue_limit)
+        self._cache: OrderedDict[int, Project | None] = OrderedDict()
+        self._cache_limit = 10_000
+        self._session_locks: dict[int, asyncio.Lock] = {}
+        self._queued_ids: set[int] = set()
+
+    def set_exports(self, exports: ExportStarter) -> None:
+        self._exports = exports
+
+    @property
+    def queues(self) -> ThreadQueues[WorkItem]:
+        return self._queues
+
+    # ----------------------------------------------------------------- projects
+    def _remember(self, thread_id: int, project: Project | None) -> None:
+        self._cache[thread_id] = project
+        self._cache.move_to_end(thread_id)
+        while len(self._cache) > self._cache_limit:
+            self._cache.popitem(last=False)
+
+    def known_not_project(self, thread_id: int) -> bool:
+        return thread_id in self._cache and self._cache[thread_id] is None
+
+    async def get_project(self, thread_id: int) -> Project | None:
+        if thread_id in self._cache:
+            return self._cache[thread_id]
+        project = await self._repo.get_project(thread_id)
+        self._remember(thread_id, project)
+        return project
+
+    async def create_project(self, *, thread_id: int, guild_id: int | None, parent_id: int | None,
+                             owner_id: int, name: str, seed_text: str = "") -> Project:
+        """Store the mapping now; the backend session is created with the first message that needs it."""
+        existing = await self.get_project(thread_id)
+        if existing is not None:
+            return existing
+        project = Project(thread_id=thread_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id,
+                          session_id="", language=detect_language(seed_text or name), name=name,
+                          created_at=datetime.now(UTC))
+        await self._repo.create_project(project)
+        self._remember(thread_id, project)
+        log.info("project created thread=%s guild=%s owner=%s", thread_id, guild_id, owner_id)
+        return project
+
+    async def _ensure_session(self, project: Project, text: str) -> Project:
+        if project.session_id:
+            return project
+        lock = self._session_locks.setdefault(project.thread_id, asyncio.Lock())
+        async with lock:
+            current = await self.get_project(project.thread_id) or project
+            if current.session_id:
+                return current
+            language = detect_language(text) if text.strip() else current.language
+            info = await self._nemo.create_session(language)
+            await self._repo.set_project_session(project.thread_id, info.session_id)
+            updated = replace(current, session_id=info.session_id, language=language)
+            self._remember(project.thread_id, updated)
+            log.info("session created thread=%s session=%s lang=%s", project.thread_id, info.session_id, language)
+            return updated
+
+    async def _renew_session(self, project: Project, surface: ThreadSurface, lang: str) -> Project:
+        info = await self._nemo.create_session(project.language)
+        await self._repo.set_project_session(project.thread_id, info.session_id)
+        updated = replace(project, session_id=info.session_id)
+        self._remember(project.thread_id, updated)
+        log.warning("session lost thread=%s; new session=%s", project.thread_id, info.session_id)
+        await surface.post(t("err_session_lost", lang))
+        return updated
+
+    async def with_session(self, project: Project, surface: ThreadSurface, lang: str, text: str,
+                           op: Callable[[Project], Awaitable[R]]) -> R:
+        """Run `op` with a live session; on 1002 make a new session once and run it again."""
+        project = await self._ensure_session(project, text)
+        try:
+            return await op(project)
+        except SessionNotFound:
+            project = await self._renew_session(project, surface, lang)
+            return await op(project)
+
+    # ----------------------------------------------------------------- messages
+    def submit(self, message: IncomingMessage) -> bool:
+        """Queue a message of a (possibly) project thread. Call without awaiting first: keeps order."""
+        if self.known_not_project(message.thread_id):
+            return False
+        ahead = self._queues.waiting(message.thread_id)
+        accepted = self._queues.submit(message.thread_id, message)
+        surface = self._surfaces.for_thread(message.thread_id)
+        if not accepted:
+            asyncio.create_task(surface.post(t("queue_full", self._lang_of(message))))  # noqa: RUF006
+        elif ahead:
+            self._queued_ids.add(message.message_id)
+            asyncio.create_task(self._mark_queued(surface, message.message_id))  # noqa: RUF006
+        return accepted
+
+    def start_project(self, start: ProjectStart, first_message: IncomingMessage | None = None) -> None:
+        """Queue project creation (and the message that started it) without awaiting: keeps order."""
+        self._cache.pop(start.thread_id, None)
+        self._queues.submit(start.thread_id, start)
+        if first_message is not None:
+            self._queues.submit(start.thread_id, first_message)
+
+    async def _dispatch(self, thread_id: int, item: WorkItem) -> None:
+        if isinstance(item, ProjectStart):
+            await self._start(item)
+        else:
+            await self._handle(thread_id, item)
+
+    async def _start(self, start: ProjectStart) -> None:
+        existed = await self.get_project(start.thread_id)
+        project = await self.create_project(thread_id=start.thread_id, guild_id=start.guild_id,
+                                            parent_id=start.parent_id, owner_id=start.owner_id, name=start.name,
+                                            seed_text=start.seed_text)
+        if existed is None:
+            lang = ui_language(project.language)
+            await self._surfaces.for_thread(start.thread_id).post(t("welcome", lang))
+
+    async def _mark_queued(self, surface: ThreadSurface, message_id: int) -> None:
+        await surface.react(message_id, QUEUED_EMOJI)
+
+    def _lang_of(self, message: IncomingMessage, project: Project | None = None) -> str:
+        if message.text.strip():
+            detected = detect_language(message.text)
+            if detected != "en" or project is None:
+                return ui_language(detected)
+        return ui_language(project.language if project else "en")
+
+    async def _handle(self, thread_id: int, message: IncomingMessage) -> None:
+        project = await self.get_project(thread_id)
+        if project is None:
+            return
+        surface = self._surfaces.for_thread(thread_id)
+        lang = self._lang_of(message, project)
+        if message.message_id in self._queued_ids:
+            self._queued_ids.discard(message.message_id)
+            await surface.unreact(message.message_id, QUEUED_EMOJI)
+        try:
+            if message.files:
+                await self._upload(project, message, surface, lang)
+            text = message.text.strip()
+            if text:
+                await self._route(project, message, surface, lang)
+        except NemoError as exc:
+            log.warning("thread=%s backend error %s (code=%s http=%s): %s", thread_id, type(exc).__name__,
+                        exc.code, exc.http_status, exc.detail)
+            await surface.post(error_text(exc, lang, stream_timeout_seconds=self._settings.sse_timeout_seconds))
+        except Exception:
+            log.exception("thread=%s message=%s failed", thread_id, message.message_id)
+            await surface.post(t("err_internal", lang))
+        finally:
+            await self._repo.mark_message_handled(thread_id, message.message_id)
+
+    async def _route(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
+        decision = route(message.text)
+        if decision.intent is Intent.EXPORT:
+            if self._exports is None:
+                raise RuntimeError("no export service configured")
+            project = await self._ensure_session(project, message.text)
+            try:
+                await self._exports.start_export(project, message.author_id, lang, surface)
+            except NothingToExport:
+                await surface.post(t("export_nothing", lang))
+        elif decision.intent is Intent.CREDITS:
+            await surface.post(await self.credits_text(lang))
+        elif decision.intent is Intent.STATUS:
+            await surface.post(await self.status_text(project, surface, lang))
+        elif decision.intent is Intent.UPLOAD:
+            if not message.files:
+                await surface.post(t("upload_hint", lang))
+        else:
+            await self._chat(project, message, surface, lang)
+
+    async def credits_text(self, lang: str) -> str:
+        credits = await self._nemo.credits()
+        return t("credits", lang, available=_num(credits.available), frozen=_num(credits.frozen),
+                 total=_num(credits.total_or_sum))
+
+    async def status_text(self, project: Project, surface: ThreadSurface, lang: str) -> str:
+        if not project.session_id:
+            return t("timeline_empty", lang)
+
+        async def read(p: Project) -> SessionState:
+            return await self._nemo.state(p.session_id)
+
+        state = await self.with_session(project, surface, lang, "", read)
+        return t("status", lang, summary=timeline.summarise(state.draft, lang))
+
+    # ----------------------------------------------------------------- uploads
+    async def _upload(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
+        sources: list[UploadSource] = []
+        for file in message.files:
+            rejection = check_declared(file, self._settings.max_upload_bytes, lang)
+            if rejection is None:
+                try:
+                    head = await self._cdn.head_bytes(file.url)
+                except DownloadFailed:
+                    await surface.post(t("upload_skipped", lang, name=_name(file.filename),
+                                         reason=t("reason_download", lang)))
+                    continue
+                if not head:
+                    rejection_reason = t("reason_empty", lang)
+                elif not formats.content_matches(file.filename, head):
+                    rejection_reason = t("reason_content", lang, ext=formats.extension(file.filename).upper())
+                else:
+                    sources.append(self._cdn.source(file))
+                    continue
+                await surface.post(t("upload_skipped", lang, name=_name(file.filename), reason=rejection_reason))
+                continue
+            await surface.post(t("upload_skipped", lang, name=_name(rejection.filename), reason=rejection.reason))
+        if not sources:
+            return
+
+        async def send(p: Project) -> None:
+            await self._nemo.upload_files(p.session_id, sources)
+
+        async with surface.typing():
+            try:
+                await self.with_session(project, surface, lang, message.text, send)
+            except (DownloadFailed, TooLargeWhileStreaming) as exc:
+                log.warning("thread=%s upload aborted: %s", project.thread_id, type(exc).__name__)
+                reason = t("reason_download", lang) if isinstance(exc, DownloadFailed) else t(
+                    "reason_size", lang, limit="500 MB")
+                names = ", ".join(_name(s.filename) for s in sources)
+                await surface.post(t("upload_skipped", lang, name=names, reason=reason))
+                return
+        log.info("thread=%s uploaded %d file(s)", project.thread_id, len(sources))
+        if len(sources) == 1:
+            await surface.post(t("uploaded_one", lang, name=_name(sources[0].filename)))
+        else:
+            await surface.post(t("uploaded_many", lang, count=len(sources),
+                                 names=", ".join(_name(s.filename) for s in sources)))
+
+    # ----------------------------------------------------------------- chat
+    async def _chat(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
+        project = await self._ensure_session(project, message.text)
+        await self._repo.open_turn(OpenTurn(thread_id=project.thread_id, message_id=message.message_id,
+                                            preview=message.text[:80], started_at=datetime.now(UTC)))
+        turn = _Turn(started=self._clock())
+        heartbeat = asyncio.create_task(self._heartbeat(turn, surface, lang), name=f"heartbeat-{project.thread_id}")
+        try:
+            before = await self._safe_state(project.session_id)
+            async with surface.typing():
+                try:
+                    project = await self._stream_turn(project, message, surface, lang, turn)
+                except StreamDropped as exc:
+                    log.warning("thread=%s stream dropped: %s", project.thread_id, exc.detail)
+                    await self._recover(project, surface, lang, before, turn)
+                    return
+                except StreamTimeout as exc:
+                    log.warning("thread=%s stream timed out", project.thread_id)
+                    await surface.post(error_text(exc, lang, stream_timeout_seconds=self._settings.sse_timeout_seconds))
+                    return
+            if turn.errors and not turn.texts_posted:
+                log.warning("thread=%s stream error: %s", project.thread_id, turn.errors[-1].message[:200])
+                await surface.post(t("err_stream", lang))
+            elif not turn.texts_posted:
+                await self._report_silent(project, surface, lang, before)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            if turn.status is not None:
+                await turn.status.finish(t("turn_done", lang, elapsed=format_duration(
+                    self._clock() - turn.started, lang)))
+            await self._repo.close_turn(project.thread_id, message.message_id)
+
+    async def _stream_turn(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
+                           turn: _Turn) -> Project:
+        for attempt in (0, 1):
+            try:
+                async for event in self._nemo.chat(project.session_id, message.text):
+                    await self._on_event(event, surface, lang, turn)
+                return project
+            except SessionNotFound:
+                # 1002 comes before the stream opens: the message was not taken, so sending it to the
+                # fresh session is not a duplicate.
+                if attempt:
+                    raise
+                project = await self._renew_session(project, surface, lang)
+        return project
+
+    async def _on_event(self, event: object, surface: ThreadSurface, lang: str, turn: _Turn) -> None:
+        if isinstance(event, TextEvent):
+            text = event.text.strip()
+            if not text or (turn.texts_posted and NOISE.search(text) and len(text) < 200):
+                return
+            await surface.post(translate_gui(text))
+            turn.texts_posted += 1
+        elif isinstance(event, ToolCallEvent):
+            turn.stage = tool_stage(event.name, lang)
+        elif isinstance(event, StateDeltaEvent):
+            draft = event.delta.get("draft")
+            if isinstance(draft, dict):
+                turn.last_draft = draft
+        elif isinstance(event, ErrorEvent):
+            turn.errors.append(event)
+
+    async def _heartbeat(self, turn: _Turn, surface: ThreadSurface, lang: str) -> None:
+        """The bot's own clock drives "Still working": the backend may send no bytes at all."""
+        interval = self._settings.heartbeat_seconds
+        while True:
+            await self._sleep(interval)
+            elapsed = format_duration(self._clock() - turn.started, lang)
+            text = (t("still_working_stage", lang, stage=turn.stage, elapsed=elapsed) if turn.stage
+                    else t("still_working", lang, elapsed=elapsed))
+            try:
+                if turn.status is None:
+                    turn.status = await surface.open_status(text)
+                else:
+                    await turn.status.update(text)
+            except Exception:
+                log.exception("status update failed")
+
+    async def _safe_state(self, session_id: str) -> SessionState | None:
+        try:
+            return await self._nemo.state(session_id)
+        except NemoError as exc:
+            log.info("state read failed (%s); continuing without a baseline", type(exc).__name__)
+            return None
+
+    async def _report_silent(self, project: Project, surface: ThreadSurface, lang: str,
+                             before: SessionState | None) -> None:
+        """~30% of edits close the stream without text: say what changed in the timeline."""
+        after = await self._safe_state(project.session_id)
+        if after is None:
+            await surface.post(t("silent_unchanged", lang))
+            return
+        changes = timeline.describe_changes(before.draft if before else None, after.draft, lang,
+                                            canvas_before=before.canvas_config if before else None,
+                                            canvas_after=after.canvas_config)
+        if changes:
+            await surface.post(t("silent_changed", lang, changes="\n".join(changes)))
+        else:
+            await surface.post(t("silent_unchanged", lang))
+
+    async def _recover(self, project: Project, surface: ThreadSurface, lang: str, before: SessionState | None,
+                       turn: _Turn) -> None:
+        """The seed's recovery: never re-send; watch the state for a while, then report."""
+        for delay in self._settings.recovery_delays:
+            await self._sleep(delay)
+            after = await self._safe_state(project.session_id)
+            if after is None or before is None:
+                continue
+            changes = timeline.describe_changes(before.draft, after.draft, lang,
+                                                canvas_before=before.canvas_config,
+                                                canvas_after=after.canvas_config)
+            if changes:
+                await surface.post(t("err_stream_dropped", lang) + "\n" +
+                                   t("recovered_changed", lang, changes="\n".join(changes)))
+                return
+        await surface.post(t("err_stream_dropped", lang) + "\n" + t("recovered_unchanged", lang))
+
+    async def close(self) -> None:
+        await self._queues.close()
+
+
+def _num(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _name(filename: str) -> str:
+    """A filename safe to show in Discord markdown."""
+    cleaned = re.sub(r"[\\*_`~|>\[\]()@#<]", "", filename)[:80]
+    return cleaned or "file"

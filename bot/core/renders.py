@@ -1,0 +1,201 @@
+"""Exports: row stored first, then the render POST, then polling until a link is posted.
+
+A render id is persisted before the backend hears of it, so a restart at any point resumes
+polling (the seed warns that an abandoned client orphans the job) and the link is still posted.
+The link goes to the thread with a normal message, never an interaction follow-up: renders
+can outlive the 15-minute interaction token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.nemo.client import NemoClient, new_render_id
+from bot.nemo.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed, RenderTimedOut
+from bot.nemo.models import SessionState
+from storage.repository import Project, RenderJob, RenderStatus, Repository
+
+from . import timeline
+from .feedback import error_text
+from .ports import LinkButton, StatusMessage, SurfaceFactory, ThreadSurface
+from .projects import NothingToExport
+from .texts import format_duration, t
+
+log = logging.getLogger(__name__)
+
+SessionRunner = Callable[..., Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class RenderSettings:
+    poll_seconds: float = 30.0
+    timeout_seconds: float = 1800.0
+
+
+class RenderService:
+    def __init__(self, repo: Repository, nemo: NemoClient, surfaces: SurfaceFactory, settings: RenderSettings, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._repo = repo
+        self._nemo = nemo
+        self._surfaces = surfaces
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._with_session: SessionRunner | None = None
+
+    def bind_session_runner(self, runner: SessionRunner) -> None:
+        """ProjectService.with_session: recreates a lost (1002) session once."""
+        self._with_session = runner
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    async def start_export(self, project: Project, requester_id: int, lang: str, surface: ThreadSurface,
+                           output: dict[str, Any] | None = None) -> RenderJob | None:
+        """Read the draft, store the job, start it, and poll in the background.
+
+        Raises NothingToExport when the draft is empty and NemoError when the state cannot be read;
+        returns None when the render POST failed (the status message already says why).
+        """
+        async def read(p: Project) -> tuple[Project, SessionState]:
+            return p, await self._nemo.state(p.session_id)
+
+        if self._with_session is not None:
+            project, state = await self._with_session(project, surface, lang, "", read)
+        else:
+            project, state = await read(project)
+        if state.draft is None or not timeline.has_content(state.draft):
+            raise NothingToExport(project.thread_id)
+        now = datetime.now(UTC)
+        status = await surface.open_status(t("export_starting", lang))
+        job = RenderJob(render_id=new_render_id(), thread_id=project.thread_id, session_id=project.session_id,
+                        requested_by=requester_id, status=RenderStatus.STARTING, created_at=now, updated_at=now,
+                        status_message_id=status.message_id, language=lang)
+        await self._repo.add_render(job)
+        try:
+            started = await self._nemo.start_render(project.session_id, state.draft, render_id=job.render_id,
+                                                    output=output)
+        except NemoError as exc:
+            await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=type(exc).__name__)
+            await status.finish(error_text(exc, lang))
+            log.warning("thread=%s render start failed: %s", project.thread_id, type(exc).__name__)
+            return None
+        if started.render_id != job.render_id:
+            # The backend refused our id as a duplicate and the client picked a fresh one.
+            await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
+            job = replace(job, render_id=started.render_id)
+            await self._repo.add_render(job)
+        await self._repo.update_render(job.render_id, status=RenderStatus.PENDING, progress=started.progress)
+        log.info("thread=%s render %s started", project.thread_id, job.render_id)
+        self._spawn(job, status)
+        return job
+
+    def _spawn(self, job: RenderJob, status: StatusMessage) -> None:
+        if job.render_id in self._tasks:
+            return
+        task = asyncio.create_task(self._poll(job, status), name=f"render-{job.render_id}")
+        self._tasks[job.render_id] = task
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for render_id, known in list(self._tasks.items()):
+            if known is task:
+                del self._tasks[render_id]
+
+    async def resume_all(self) -> int:
+        """Start-up: pick up every unfinished render (and any link never posted)."""
+        jobs = await self._repo.unfinished_renders()
+        for job in jobs:
+            surface = self._surfaces.for_thread(job.thread_id)
+            if job.status is RenderStatus.COMPLETED and job.url:
+                self._tasks[job.render_id] = asyncio.create_task(self._post_link(job, surface, None))
+                continue
+            status = (surface.resume_status(job.status_message_id) if job.status_message_id
+                      else await surface.open_status(t("export_resumed", job.language)))
+            self._spawn(job, status)
+        if jobs:
+            log.info("resumed %d render(s)", len(jobs))
+        return len(jobs)
+
+    async def _poll(self, job: RenderJob, status: StatusMessage) -> None:
+        lang = job.language
+        surface = self._surfaces.for_thread(job.thread_id)
+        started = self._clock()
+        age = (datetime.now(UTC) - job.created_at).total_seconds()
+        deadline = started + max(0.0, self._settings.timeout_seconds - age)
+        last_progress = -1
+        try:
+            while True:
+                if self._clock() > deadline:
+                    raise RenderTimedOut(f"render {job.render_id} exceeded {self._settings.timeout_seconds}s")
+                try:
+                    progress = await self._nemo.render_status(job.render_id)
+                except (BackendUnavailable, RateLimited) as exc:
+                    log.info("render %s poll failed (%s); will retry", job.render_id, type(exc).__name__)
+                    await self._sleep(self._settings.poll_seconds)
+                    continue
+                if progress.status == "completed":
+                    if not progress.url:
+                        raise RenderFailed("completed without a URL")
+                    await self._repo.update_render(job.render_id, status=RenderStatus.COMPLETED, progress=100,
+                                                   url=progress.url)
+                    done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
+                    await status.finish(None)
+                    await self._post_link(done, surface, None)
+                    return
+                if progress.finished:
+                    raise RenderFailed(progress.error or progress.status)
+                state = RenderStatus.PROCESSING if progress.status == "processing" else RenderStatus.PENDING
+                if progress.progress != last_progress:
+                    last_progress = progress.progress
+                    await self._repo.update_render(job.render_id, status=state, progress=progress.progress)
+                elapsed = (datetime.now(UTC) - job.created_at).total_seconds()
+                await status.update(t("export_progress", lang, progress=progress.progress,
+                                      elapsed=format_duration(elapsed, lang)))
+                await self._sleep(self._settings.poll_seconds)
+        except asyncio.CancelledError:
+            raise
+        except NemoError as exc:
+            log.warning("render %s failed: %s %s", job.render_id, type(exc).__name__, exc.detail[:200])
+            await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=exc.detail[:300])
+            await status.finish(error_text(exc, lang))
+        except Exception:
+            log.exception("render %s poller crashed", job.render_id)
+            await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="internal error")
+            await status.finish(t("err_render_failed", lang))
+
+    async def _post_link(self, job: RenderJob, surface: ThreadSurface, _status: StatusMessage | None) -> None:
+        assert job.url is not None
+        lang = job.language
+        text = t("export_done", lang, mention=f"<@{job.requested_by}>", url=job.url)
+        await surface.post_result(text, link=LinkButton(t("export_link_label", lang), job.url),
+                                  mention_user=job.requested_by, nonce=render_nonce(job.render_id))
+        await self._repo.update_render(job.render_id, link_posted=True)
+        log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
+
+    async def join(self, timeout: float | None = None) -> None:
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+def render_nonce(render_id: str) -> str:
+    """Discord nonces are at most 25 characters; a stable one per render makes the link post idempotent."""
+    return "r" + hashlib.sha256(render_id.encode()).hexdigest()[:24]

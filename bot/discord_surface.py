@@ -1,0 +1,198 @@
+"""The chat surface on Discord: posting, the one edited status message, link buttons, reactions.
+
+Implements bot.core.ports for a thread. Everything here swallows Discord failures after logging
+them: a missing permission or a deleted thread must never crash a turn or a render.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import discord
+
+from bot.core.ports import LinkButton
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+# Discord refuses edits to messages older than an hour (30046) past a quota: replace them a bit earlier.
+STATUS_MAX_AGE = timedelta(minutes=55)
+EDIT_TOO_OLD = 30046
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split at paragraph, line, then word boundaries; never return a chunk over `limit`."""
+    text = text.strip()
+    chunks: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        chunks.append(text)
+    return chunks
+
+
+class DiscordStatus:
+    """One status message: edited in place, replaced by a fresh one when too old to edit."""
+
+    def __init__(self, surface: DiscordThreadSurface, message: discord.PartialMessage | discord.Message | None,
+                 created_at: datetime | None = None) -> None:
+        self._surface = surface
+        self._message = message
+        self._created = created_at or (message.created_at if message is not None else datetime.now(UTC))
+        self._last_text: str | None = None
+
+    @property
+    def message_id(self) -> int | None:
+        return self._message.id if self._message is not None else None
+
+    async def _replace(self, text: str) -> None:
+        old = self._message
+        new = await self._surface.send_raw(text)
+        if new is not None:
+            self._message, self._created = new, datetime.now(UTC)
+            self._last_text = text
+        if old is not None:
+            try:
+                await old.delete()
+            except discord.HTTPException:
+                log.debug("could not delete old status message %s", old.id)
+
+    async def update(self, text: str) -> None:
+        if text == self._last_text:
+            return
+        if self._message is None or datetime.now(UTC) - self._created > STATUS_MAX_AGE:
+            await self._replace(text)
+            return
+        try:
+            await self._message.edit(content=text, allowed_mentions=NO_MENTIONS)
+            self._last_text = text
+        except discord.NotFound:
+            await self._replace(text)
+        except discord.HTTPException as exc:
+            if exc.code == EDIT_TOO_OLD:
+                await self._replace(text)
+            else:
+                log.warning("status edit failed in %s: %s %s", self._surface.thread_id, exc.status, exc.code)
+
+    async def finish(self, text: str | None = None) -> None:
+        if text is None:
+            if self._message is not None:
+                try:
+                    await self._message.delete()
+                except discord.HTTPException:
+                    log.debug("status delete failed in %s", self._surface.thread_id)
+            self._message = None
+            return
+        await self.update(text)
+
+
+class DiscordThreadSurface:
+    def __init__(self, client: discord.Client, thread_id: int) -> None:
+        self._client = client
+        self.thread_id = thread_id
+
+    def _channel(self) -> discord.abc.Messageable:
+        channel = self._client.get_channel(self.thread_id)
+        if isinstance(channel, discord.abc.Messageable):
+            return channel
+        return self._client.get_partial_messageable(self.thread_id, type=discord.ChannelType.public_thread)
+
+    def _partial(self, message_id: int) -> discord.PartialMessage:
+        channel = self._channel()
+        if isinstance(channel, discord.Thread | discord.TextChannel | discord.PartialMessageable):
+            return channel.get_partial_message(message_id)
+        return self._client.get_partial_messageable(self.thread_id).get_partial_message(message_id)
+
+    async def send_raw(self, text: str, **kwargs: object) -> discord.Message | None:
+        try:
+            message: discord.Message = await self._channel().send(  # type: ignore[call-overload]
+                text, allowed_mentions=kwargs.pop("allowed_mentions", NO_MENTIONS), **kwargs)
+            return message
+        except discord.Forbidden as exc:
+            log.warning("no permission to post in thread %s (code %s)", self.thread_id, exc.code)
+        except discord.NotFound:
+            log.warning("thread %s is gone; message dropped", self.thread_id)
+        except discord.HTTPException as exc:
+            log.warning("posting in thread %s failed: %s %s", self.thread_id, exc.status, exc.code)
+        return None
+
+    async def post(self, text: str, *, reply_to: int | None = None) -> int | None:
+        first: int | None = None
+        for chunk in split_message(text):
+            message = await self.send_raw(chunk)
+            if message is not None and first is None:
+                first = message.id
+        return first
+
+    async def post_result(self, text: str, *, link: LinkButton | None = None, mention_user: int | None = None,
+                          nonce: str | None = None) -> int | None:
+        view: discord.ui.View | None = None
+        if link is not None:
+            view = discord.ui.View(timeout=None)
+            view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=link.label, url=link.url))
+        mentions = (discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
+                                            users=[discord.Object(mention_user)])
+                    if mention_user is not None else NO_MENTIONS)
+        kwargs: dict[str, object] = {"allowed_mentions": mentions}
+        if view is not None:
+            kwargs["view"] = view
+        if nonce is not None:
+            kwargs["nonce"] = nonce
+        message = await self.send_raw(split_message(text)[0] if text else "\u200b", **kwargs)
+        return message.id if message is not None else None
+
+    async def open_status(self, text: str) -> DiscordStatus:
+        status = DiscordStatus(self, None)
+        await status.update(text)
+        return status
+
+    def resume_status(self, message_id: int) -> DiscordStatus:
+        partial = self._partial(message_id)
+        return DiscordStatus(self, partial, discord.utils.snowflake_time(message_id))
+
+    @asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        manager = self._channel().typing()
+        try:
+            await manager.__aenter__()
+        except discord.HTTPException:
+            yield
+            return
+        try:
+            yield
+        finally:
+            await manager.__aexit__(None, None, None)
+
+    async def react(self, message_id: int, emoji: str) -> None:
+        try:
+            await self._partial(message_id).add_reaction(emoji)
+        except discord.HTTPException:
+            log.debug("could not react in %s", self.thread_id)
+
+    async def unreact(self, message_id: int, emoji: str) -> None:
+        user = self._client.user
+        if user is None:
+            return
+        try:
+            await self._partial(message_id).remove_reaction(emoji, user)
+        except discord.HTTPException:
+            log.debug("could not remove reaction in %s", self.thread_id)
+
+
+class DiscordSurfaces:
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    def for_thread(self, thread_id: int) -> DiscordThreadSurface:
+        return DiscordThreadSurface(self._client, thread_id)

@@ -1,0 +1,54 @@
+"""Logging: one line per event, with a filter that masks every configured secret."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+MASK = "***"
+
+
+class SecretFilter(logging.Filter):
+    """Replaces secrets wherever they appear in a record, even in exception text."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 6)
+
+    def add(self, secret: str) -> None:
+        if secret and len(secret) >= 6 and secret not in self._secrets:
+            self._secrets = (*self._secrets, secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        masked = message
+        exc_text = record.exc_text
+        for secret in self._secrets:
+            masked = masked.replace(secret, MASK)
+            if exc_text:
+                exc_text = exc_text.replace(secret, MASK)
+        record.msg, record.args, record.exc_text = masked, None, exc_text
+        return True
+
+
+SECRET_FILTER = SecretFilter(())
+
+
+def setup_logging(level: str, secrets: Iterable[str]) -> None:
+    for secret in secrets:
+        SECRET_FILTER.add(secret)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(SECRET_FILTER)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if root.level < logging.INFO:
+        # discord.py's DEBUG output is a firehose of gateway payloads.
+        logging.getLogger("discord").setLevel(logging.INFO)

@@ -1,0 +1,50 @@
+"""Small helpers shared by the cogs: language of an interaction, role checks, the translator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core.texts import t
+from bot.localization import cmd_text, locale_lang
+
+if TYPE_CHECKING:
+    from bot.app import CutawayBot
+
+def interaction_lang(interaction: discord.Interaction) -> str:
+    return locale_lang(interaction.locale)
+
+
+def member_allowed(bot: CutawayBot, user: discord.abc.User) -> bool:
+    """PROJECT_ROLE_ID (optional) limits who may start projects and export."""
+    role_id = bot.settings.project_role_id
+    if role_id is None:
+        return True
+    if isinstance(user, discord.Member):
+        return user.guild_permissions.manage_guild or any(role.id == role_id for role in user.roles)
+    return False
+
+
+async def reply(interaction: discord.Interaction, text: str, *, ephemeral: bool = False) -> None:
+    """Answer an interaction whether or not it was deferred, never pinging anyone."""
+    mentions = discord.AllowedMentions.none()
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=ephemeral, allowed_mentions=mentions)
+        else:
+            await interaction.response.send_message(text, ephemeral=ephemeral, allowed_mentions=mentions)
+    except discord.HTTPException:
+        bot_channel = interaction.channel
+        if isinstance(bot_channel, discord.abc.Messageable) and not ephemeral:
+            try:
+                await bot_channel.send(text, allowed_mentions=mentions)
+            except discord.HTTPException:
+                return
+
+
+def not_project_text(lang: str) -> str:
+    return t("not_project", lang)
+
+
+__all__ = ["cmd_text", "interaction_lang", "member_allowed", "not_project_text", "reply"]

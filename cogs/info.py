@@ -1,0 +1,58 @@
+"""`/credits` and `/status`: read-only answers from the backend."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.feedback import error_text
+from bot.nemo.errors import NemoError
+
+from ._common import cmd_text, interaction_lang, not_project_text, reply
+
+if TYPE_CHECKING:
+    from bot.app import CutawayBot
+
+log = logging.getLogger(__name__)
+
+
+class InfoCog(commands.Cog):
+    def __init__(self, bot: CutawayBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="credits", description=cmd_text("cmd_credits"))
+    async def credits(self, interaction: discord.Interaction) -> None:
+        lang = interaction_lang(interaction)
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        try:
+            text = await self.bot.projects.credits_text(lang)
+        except NemoError as exc:
+            log.warning("credits failed: %s", type(exc).__name__)
+            text = error_text(exc, lang)
+        await reply(interaction, text, ephemeral=True)
+
+    @app_commands.command(name="status", description=cmd_text("cmd_status"))
+    async def status(self, interaction: discord.Interaction) -> None:
+        lang = interaction_lang(interaction)
+        channel = interaction.channel
+        project = (await self.bot.projects.get_project(channel.id)
+                   if isinstance(channel, discord.Thread) else None)
+        if project is None:
+            await reply(interaction, not_project_text(lang), ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        surface = self.bot.surfaces.for_thread(project.thread_id)
+        try:
+            text = await self.bot.projects.status_text(project, surface, lang)
+        except NemoError as exc:
+            log.warning("thread=%s status failed: %s", project.thread_id, type(exc).__name__)
+            text = error_text(exc, lang)
+        await reply(interaction, text)
+
+
+async def setup(bot: CutawayBot) -> None:
+    await bot.add_cog(InfoCog(bot))
