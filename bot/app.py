@@ -96,7 +96,8 @@ class CutawayBot(commands.Bot):
             ServiceSettings(heartbeat_seconds=settings.heartbeat_seconds,
                             sse_timeout_seconds=settings.sse_timeout_seconds,
                             max_upload_bytes=settings.max_upload_bytes,
-                            recovery_delays=_recovery_delays(settings.stream_recovery_seconds)),
+                            recovery_delays=_recovery_delays(settings.stream_recovery_seconds),
+                            user_messages_per_minute=settings.user_messages_per_minute),
         )
         self.renders = RenderService(self.repo, self.nemo, self.surfaces,
                                      RenderSettings(poll_seconds=settings.render_poll_seconds,

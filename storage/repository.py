@@ -145,9 +145,7 @@ class Repository(Protocol):
         """
         ...
 
-    async def renders_for_thread(
-        self, thread_id: int, *, limit: int = 10, offset: int = 0
-    ) -> list[RenderJob]:
+    async def renders_for_thread(self, thread_id: int, *, limit: int = 10, offset: int = 0) -> list[RenderJob]:
         """Newest first."""
         ...
 

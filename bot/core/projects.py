@@ -28,6 +28,7 @@ from .gui_phrases import translate_gui
 from .language import detect_language, ui_language
 from .ports import IncomingMessage, StatusMessage, SurfaceFactory, ThreadSurface
 from .queues import ThreadQueues
+from .ratelimit import UserRateLimiter
 from .routing import Intent, route
 from .texts import format_duration, t
 from .uploads import CdnStreamer, DownloadFailed, TooLargeWhileStreaming, check_declared
@@ -81,6 +82,7 @@ class ServiceSettings:
     # The seed's disconnect recovery: check the state after 30 s, then every 60 s, 5 checks in all.
     recovery_delays: tuple[float, ...] = (30.0, 60.0, 60.0, 60.0, 60.0)
     queue_limit: int = 25
+    user_messages_per_minute: int = 20
 
 
 @dataclass(slots=True)
@@ -121,6 +123,7 @@ class ProjectService:
         self._cache_limit = 10_000
         self._session_locks: dict[int, asyncio.Lock] = {}
         self._queued_ids: set[int] = set()
+        self._limiter = UserRateLimiter(settings.user_messages_per_minute, 60.0, clock=clock)
 
     def set_exports(self, exports: ExportStarter) -> None:
         self._exports = exports
@@ -199,6 +202,14 @@ class ProjectService:
     def submit(self, message: IncomingMessage) -> bool:
         """Queue a message of a (possibly) project thread. Call without awaiting first: keeps order."""
         if self.known_not_project(message.thread_id):
+            return False
+        wait = self._limiter.check(message.author_id)
+        if wait > 0:
+            if self._limiter.should_warn(message.author_id, wait):
+                surface = self._surfaces.for_thread(message.thread_id)
+                text = t("slow_down", self._lang_of(message), seconds=max(1, round(wait)))
+                asyncio.create_task(surface.post(text))  # noqa: RUF006
+            log.info("thread=%s user=%s rate limited", message.thread_id, message.author_id)
             return False
         ahead = self._queues.waiting(message.thread_id)
         accepted = self._queues.submit(message.thread_id, message)

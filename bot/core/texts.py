@@ -67,7 +67,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "project_exists": "This thread is already a project.",
         "no_permission_thread": "I can't create threads here — I need the **Create Public Threads** permission.",
         "not_allowed": "Only members with the project role can do that here.",
-        "slow_down": "⏳ You're sending messages quickly — I'll answer, give me a moment ({seconds}s).",
+        "slow_down": "🚦 You're sending messages faster than I can take them. Wait {seconds}s, then send that again.",
         "restart_interrupted": (
             "⚠️ The bot restarted while working on “{preview}”. It was not re-sent (that could charge "
             "twice) — send it again if you still want it."
@@ -167,7 +167,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "project_exists": "这个帖子已经是一个项目了。",
         "no_permission_thread": "我无法在这里创建帖子——需要 **创建公开子区** 权限。",
         "not_allowed": "只有拥有项目角色的成员才能在这里执行此操作。",
-        "slow_down": "⏳ 你发消息有点快——我会回复的，请稍等（{seconds} 秒）。",
+        "slow_down": "🚦 你发消息太快了，我处理不过来。请等 {seconds} 秒后再发一次。",
         "restart_interrupted": (
             "⚠️ 机器人在处理“{preview}”时重启了。为避免重复扣费，没有自动重新发送——如仍需要，请再发一次。"
         ),

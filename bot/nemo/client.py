@@ -329,13 +329,19 @@ class NemoClient:
         rid = render_id or new_render_id()
         out = {"format": "mp4", "quality": "high", **(output or {})}
         for fresh_try in (False, True):
-            body = await self._call(
-                "POST", "/api/render/proxy/lambda",
-                json_body={"id": rid, "sessionId": session_id, "draft": draft, "output": out},
-            )
+            try:
+                body = await self._call(
+                    "POST", "/api/render/proxy/lambda",
+                    json_body={"id": rid, "sessionId": session_id, "draft": draft, "output": out},
+                )
+            except NemoError as exc:
+                if _is_duplicate(exc.detail) and not fresh_try:
+                    rid = new_render_id()
+                    continue
+                raise
             if body.get("success") is False:
                 error = str(body.get("error") or "")
-                if "duplicate" in error.lower() and not fresh_try:
+                if _is_duplicate(error) and not fresh_try:
                     rid = new_render_id()
                     continue
                 raise NemoError(f"render refused: {error[:200]}")
@@ -422,6 +428,10 @@ class NemoClient:
                     await self._sleep(retry.delay)
                 continue
             raise BadResponse(f"chat answered HTTP {resp.status} without an event stream")
+
+
+def _is_duplicate(error: str) -> bool:
+    return "duplicate" in error.lower()
 
 
 def new_render_id() -> str:

@@ -1,0 +1,64 @@
+"""Shared fixtures: the fake NemoVideo backend, a client wired to it, storage in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.fakes.nemo import FakeNemo
+from bot.nemo.auth import TokenProvider
+from bot.nemo.client import NemoClient
+from storage import open_sqlite
+from storage.sqlite import SqliteRepository
+
+
+class RecordingSleep:
+    """Replaces asyncio.sleep in backoff paths: records the delay, waits a tick only."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        import asyncio
+
+        self.delays.append(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def fake_nemo() -> AsyncIterator[FakeNemo]:
+    async with FakeNemo() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def repo(tmp_path: Path) -> AsyncIterator[SqliteRepository]:
+    repository = await open_sqlite(tmp_path / "bot.sqlite3")
+    try:
+        yield repository
+    finally:
+        await repository.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def sleeper() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.ClientSession, sleeper: RecordingSleep):
+    def build(*, static_token: str | None = None, sse_timeout: float = 30.0) -> NemoClient:
+        auth = TokenProvider(repo, static_token=static_token)
+        return NemoClient(http, fake_nemo.base_url, auth, rate_limit_retry_seconds=30.0,
+                          sse_timeout_seconds=sse_timeout, sleep=sleeper)
+
+    return build

@@ -1,0 +1,788 @@
+"""Contract tests for `storage.Repository`, plus SQLite-specific checks.
+
+The contract part runs against every backend listed in `BACKENDS` through the
+`backend`/`repo` fixtures; a PostgreSQL backend joins by adding one entry there.
+No SQL lives here: SQLite internals are checked through the repository's own
+diagnostics, the file header and the file system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import stat
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import storage
+from storage import (
+    AlreadyExistsError,
+    AuthRecord,
+    NotFoundError,
+    OpenTurn,
+    Project,
+    RenderJob,
+    RenderStatus,
+    Repository,
+    SchemaTooNewError,
+    SqliteRepository,
+    StorageError,
+    open_repository,
+    open_sqlite,
+)
+from storage.migrations import MIGRATIONS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+BIG_ID = 2**63 - 1  # Discord snowflakes are unsigned 64-bit but stay below this in practice
+
+
+# --- backends ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    """How to (re)open the same store; `reopen` after `close` must see the same data."""
+
+    name: str
+    open: Callable[[], Awaitable[Repository]]
+
+
+def _sqlite_backend(tmp_path: Path) -> Backend:
+    path = tmp_path / "data" / "bot.sqlite3"
+    return Backend("sqlite", lambda: open_sqlite(path))
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": _sqlite_backend}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return BACKENDS[request.param](tmp_path)
+
+
+@pytest.fixture
+async def repo(backend: Backend) -> AsyncIterator[Repository]:
+    r = await backend.open()
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+
+def project(thread_id: int = 100, **changes: object) -> Project:
+    base = Project(
+        thread_id=thread_id,
+        guild_id=10,
+        parent_id=20,
+        owner_id=30,
+        session_id=f"sess-{thread_id}",
+        language="en",
+        name=f"project {thread_id}",
+        created_at=T0,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def render(render_id: str, thread_id: int = 100, **changes: object) -> RenderJob:
+    base = RenderJob(
+        render_id=render_id,
+        thread_id=thread_id,
+        session_id=f"sess-{thread_id}",
+        requested_by=30,
+        status=RenderStatus.PENDING,
+        created_at=T0,
+        updated_at=T0,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def assert_utc(value: datetime | None) -> None:
+    assert value is not None
+    assert value.tzinfo is not None
+    assert value.utcoffset() == timedelta(0)
+
+
+# === contract: projects ===========================================================================
+
+
+async def test_project_round_trip_and_count(repo: Repository) -> None:
+    assert await repo.get_project(100) is None
+    assert await repo.count_projects() == 0
+    p = project(100, guild_id=None, parent_id=None, last_message_id=7, name="Ünïcode ✂️")
+    await repo.create_project(p)
+    await repo.create_project(project(101))
+    got = await repo.get_project(100)
+    assert got == p
+    assert got is not None
+    assert_utc(got.created_at)
+    assert await repo.count_projects() == 2
+
+
+async def test_create_project_twice_is_refused_and_keeps_the_original(repo: Repository) -> None:
+    await repo.create_project(project(100, name="first"))
+    with pytest.raises(AlreadyExistsError):
+        await repo.create_project(project(100, name="second"))
+    got = await repo.get_project(100)
+    assert got is not None and got.name == "first"
+    assert await repo.count_projects() == 1
+
+
+async def test_set_project_session_and_language(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.create_project(project(101))
+    await repo.set_project_session(100, "new-session")
+    await repo.set_project_language(100, "zh")
+    got = await repo.get_project(100)
+    assert got is not None
+    assert (got.session_id, got.language) == ("new-session", "zh")
+    other = await repo.get_project(101)
+    assert other == project(101)  # untouched
+
+
+async def test_project_setters_on_unknown_thread_raise(repo: Repository) -> None:
+    with pytest.raises(NotFoundError):
+        await repo.set_project_session(999, "s")
+    with pytest.raises(NotFoundError):
+        await repo.set_project_language(999, "en")
+    assert await repo.count_projects() == 0
+
+
+async def test_mark_message_handled_never_moves_backwards(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.mark_message_handled(100, 50)
+    await repo.mark_message_handled(100, 40)
+    got = await repo.get_project(100)
+    assert got is not None and got.last_message_id == 50
+    await repo.mark_message_handled(100, 50)
+    await repo.mark_message_handled(100, BIG_ID)
+    got = await repo.get_project(100)
+    assert got is not None and got.last_message_id == BIG_ID
+
+
+async def test_mark_message_handled_unknown_thread_is_a_noop(repo: Repository) -> None:
+    await repo.mark_message_handled(999, 5)
+    assert await repo.get_project(999) is None
+    assert await repo.count_projects() == 0
+
+
+async def test_big_snowflakes_round_trip(repo: Repository) -> None:
+    p = project(BIG_ID, guild_id=BIG_ID - 1, parent_id=BIG_ID - 2, owner_id=BIG_ID - 3)
+    await repo.create_project(p)
+    assert await repo.get_project(BIG_ID) == p
+
+
+async def test_datetimes_are_normalised_to_utc(repo: Repository) -> None:
+    plus_eight = timezone(timedelta(hours=8))
+    local = datetime(2024, 5, 1, 20, 0, 0, 1, tzinfo=plus_eight)
+    await repo.create_project(project(100, created_at=local))
+    got = await repo.get_project(100)
+    assert got is not None
+    assert got.created_at == local  # same instant
+    assert got.created_at.tzinfo == UTC
+    assert got.created_at.hour == 12
+
+
+async def test_naive_datetimes_are_rejected(repo: Repository) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        await repo.create_project(project(100, created_at=datetime(2024, 1, 1)))
+    assert await repo.get_project(100) is None
+
+
+# === contract: renders ============================================================================
+
+
+async def test_render_round_trip_all_fields(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    job = render(
+        "r-1",
+        status=RenderStatus.PROCESSING,
+        progress=42,
+        url="https://cdn.example/v.mp4",
+        error="warn",
+        status_message_id=BIG_ID,
+        language="zh",
+        link_posted=True,
+        created_at=T0,
+        updated_at=T0 + timedelta(seconds=5),
+    )
+    assert await repo.get_render("r-1") is None
+    await repo.add_render(job)
+    got = await repo.get_render("r-1")
+    assert got == job
+    assert got is not None
+    assert_utc(got.created_at)
+    assert_utc(got.updated_at)
+    assert isinstance(got.status, RenderStatus)
+    assert got.link_posted is True
+
+
+@pytest.mark.parametrize("status", list(RenderStatus))
+async def test_every_render_status_round_trips(repo: Repository, status: RenderStatus) -> None:
+    """Guards the schema's status CHECK against a RenderStatus that grew without a migration."""
+    await repo.create_project(project(100))
+    await repo.add_render(render("r", status=status))
+    got = await repo.get_render("r")
+    assert got is not None and got.status is status
+
+
+async def test_add_render_duplicate_and_unknown_thread(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1", progress=1))
+    with pytest.raises(AlreadyExistsError):
+        await repo.add_render(render("r-1", progress=2))
+    got = await repo.get_render("r-1")
+    assert got is not None and got.progress == 1
+    with pytest.raises(NotFoundError):
+        await repo.add_render(render("r-2", thread_id=999))
+    assert await repo.get_render("r-2") is None
+
+
+async def test_update_render_touches_only_given_fields(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    original = render("r-1", url="https://u/1", error=None, status_message_id=77, language="zh")
+    await repo.add_render(original)
+
+    await repo.update_render("r-1", progress=55)
+    got = await repo.get_render("r-1")
+    assert got is not None
+    assert got.progress == 55
+    assert got.updated_at > original.updated_at
+    assert_utc(got.updated_at)
+    assert replace(got, progress=original.progress, updated_at=original.updated_at) == original
+
+    first_bump = got.updated_at
+    await repo.update_render(
+        "r-1",
+        status=RenderStatus.COMPLETED,
+        url="https://u/2",
+        error="none really",
+        status_message_id=88,
+        link_posted=True,
+    )
+    got = await repo.get_render("r-1")
+    assert got is not None
+    assert got.status is RenderStatus.COMPLETED
+    assert (got.url, got.error, got.status_message_id, got.link_posted) == (
+        "https://u/2",
+        "none really",
+        88,
+        True,
+    )
+    assert got.progress == 55  # kept
+    assert (got.created_at, got.language, got.session_id) == (T0, "zh", "sess-100")
+    assert got.updated_at >= first_bump
+
+
+async def test_update_render_without_fields_only_bumps_updated_at(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    original = render("r-1", progress=3)
+    await repo.add_render(original)
+    await repo.update_render("r-1")
+    got = await repo.get_render("r-1")
+    assert got is not None
+    assert got.updated_at > original.updated_at
+    assert replace(got, updated_at=original.updated_at) == original
+
+
+async def test_update_render_false_link_posted_is_applied(repo: Repository) -> None:
+    """False is a value, not "not given"."""
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1", status=RenderStatus.COMPLETED, link_posted=True))
+    await repo.update_render("r-1", link_posted=False)
+    got = await repo.get_render("r-1")
+    assert got is not None and got.link_posted is False
+    await repo.update_render("r-1", progress=0)
+    got = await repo.get_render("r-1")
+    assert got is not None and got.progress == 0
+
+
+async def test_update_unknown_render_raises(repo: Repository) -> None:
+    with pytest.raises(NotFoundError):
+        await repo.update_render("nope", progress=1)
+
+
+async def test_unfinished_renders_exact_semantics(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    expected: list[str] = []
+    for i, status in enumerate(RenderStatus):
+        for posted in (False, True):
+            rid = f"{status.value}-{int(posted)}"
+            # created_at descends so "oldest first" differs from insertion order
+            await repo.add_render(
+                render(rid, status=status, link_posted=posted, created_at=T0 - timedelta(minutes=2 * i + posted))
+            )
+            if not status.finished or (status is RenderStatus.COMPLETED and not posted):
+                expected.append(rid)
+    got = await repo.unfinished_renders()
+    ids = [j.render_id for j in got]
+    assert sorted(ids) == sorted(expected)
+    assert "completed-0" in ids and "completed-1" not in ids
+    assert "failed-0" not in ids and "cancelled-0" not in ids
+    assert "starting-1" in ids  # unfinished regardless of link_posted
+    assert [j.created_at for j in got] == sorted(j.created_at for j in got)
+
+
+async def test_unfinished_renders_follow_updates(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.add_render(render("a", status=RenderStatus.STARTING))
+    await repo.add_render(render("b", status=RenderStatus.PENDING, created_at=T0 + timedelta(seconds=1)))
+    assert [j.render_id for j in await repo.unfinished_renders()] == ["a", "b"]
+    await repo.update_render("a", status=RenderStatus.COMPLETED, url="https://u")
+    assert [j.render_id for j in await repo.unfinished_renders()] == ["a", "b"]  # link not posted yet
+    await repo.update_render("a", link_posted=True)
+    await repo.update_render("b", status=RenderStatus.FAILED, error="boom")
+    assert await repo.unfinished_renders() == []
+
+
+async def test_renders_for_thread_newest_first_with_paging(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.create_project(project(200))
+    for i in range(15):
+        await repo.add_render(render(f"r-{i:02d}", created_at=T0 + timedelta(minutes=i)))
+    await repo.add_render(render("other", thread_id=200, created_at=T0 + timedelta(days=1)))
+
+    newest = [f"r-{i:02d}" for i in range(14, -1, -1)]
+    assert [j.render_id for j in await repo.renders_for_thread(100)] == newest[:10]
+    assert [j.render_id for j in await repo.renders_for_thread(100, limit=4, offset=10)] == newest[10:14]
+    assert [j.render_id for j in await repo.renders_for_thread(100, limit=50, offset=14)] == newest[14:]
+    assert await repo.renders_for_thread(100, offset=15) == []
+    assert await repo.renders_for_thread(100, limit=0) == []
+    assert [j.render_id for j in await repo.renders_for_thread(200)] == ["other"]
+    assert await repo.renders_for_thread(300) == []
+    with pytest.raises(ValueError):
+        await repo.renders_for_thread(100, limit=-1)
+
+
+async def test_renders_for_thread_equal_timestamps_last_inserted_first(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    for rid in ("b", "a", "c"):
+        await repo.add_render(render(rid))
+    assert [j.render_id for j in await repo.renders_for_thread(100)] == ["c", "a", "b"]
+
+
+# === contract: auth, turns, meta ===================================================================
+
+
+async def test_auth_single_row_replace(repo: Repository) -> None:
+    assert await repo.get_auth() is None
+    first = AuthRecord(client_id="cid", token="tok", expires_at=T0, user_id="u1")
+    await repo.save_auth(first)
+    got = await repo.get_auth()
+    assert got == first
+    assert got is not None
+    assert_utc(got.expires_at)
+    cleared = AuthRecord(client_id="cid2")
+    await repo.save_auth(cleared)
+    assert await repo.get_auth() == cleared  # None fields really replace old values
+
+
+async def test_open_turns_lifecycle(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.create_project(project(200))
+    assert await repo.open_turns() == []
+    t1 = OpenTurn(100, 1, "hello", T0 + timedelta(seconds=2))
+    t2 = OpenTurn(200, 5, "make it pop", T0)
+    t3 = OpenTurn(100, 2, "再来一次", T0 + timedelta(seconds=1))
+    for t in (t1, t2, t3):
+        await repo.open_turn(t)
+    assert await repo.open_turns() == [t2, t3, t1]  # oldest first
+
+    t1b = replace(t1, preview="hello again", started_at=T0 + timedelta(seconds=9))
+    await repo.open_turn(t1b)
+    assert await repo.open_turns() == [t2, t3, t1b]
+
+    await repo.close_turn(100, 2)
+    await repo.close_turn(100, 2)  # idempotent
+    await repo.close_turn(999, 1)  # unknown: no-op
+    assert await repo.open_turns() == [t2, t1b]
+    turns = await repo.open_turns()
+    for t in turns:
+        assert_utc(t.started_at)
+
+
+async def test_open_turn_for_unknown_thread_raises(repo: Repository) -> None:
+    with pytest.raises(NotFoundError):
+        await repo.open_turn(OpenTurn(999, 1, "x", T0))
+    assert await repo.open_turns() == []
+
+
+async def test_meta_get_set_overwrite(repo: Repository) -> None:
+    assert await repo.get_meta("commands_hash") is None
+    await repo.set_meta("commands_hash", "abc")
+    await repo.set_meta("other", "")
+    assert await repo.get_meta("commands_hash") == "abc"
+    await repo.set_meta("commands_hash", "déf ✓")
+    assert await repo.get_meta("commands_hash") == "déf ✓"
+    assert await repo.get_meta("other") == ""
+
+
+# === contract: lifecycle and concurrency ==========================================================
+
+
+async def test_close_is_idempotent_and_later_calls_fail(backend: Backend) -> None:
+    r = await backend.open()
+    await r.create_project(project(100))
+    await asyncio.gather(r.close(), r.close())
+    await r.close()
+    with pytest.raises(StorageError):
+        await r.get_project(100)
+    with pytest.raises(StorageError):
+        await r.set_meta("k", "v")
+
+
+async def test_reopen_after_close_keeps_everything(backend: Backend) -> None:
+    r = await backend.open()
+    await r.create_project(project(100))
+    await r.mark_message_handled(100, 77)
+    await r.add_render(render("r-1", status=RenderStatus.PROCESSING))
+    await r.update_render("r-1", progress=60)
+    await r.save_auth(AuthRecord("cid", "tok", T0, "u"))
+    await r.open_turn(OpenTurn(100, 77, "hi", T0))
+    await r.set_meta("k", "v")
+    before = (
+        await r.get_project(100),
+        await r.get_render("r-1"),
+        await r.get_auth(),
+        await r.open_turns(),
+        await r.get_meta("k"),
+    )
+    await r.close()
+
+    r2 = await backend.open()
+    try:
+        after = (
+            await r2.get_project(100),
+            await r2.get_render("r-1"),
+            await r2.get_auth(),
+            await r2.open_turns(),
+            await r2.get_meta("k"),
+        )
+        assert after == before
+        assert after[0] is not None and after[0].last_message_id == 77
+        assert [j.render_id for j in await r2.unfinished_renders()] == ["r-1"]
+    finally:
+        await r2.close()
+
+
+async def test_concurrent_mark_message_handled_keeps_the_max(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.create_project(project(200))
+    ids = list(range(1, 201))
+    random.Random(7).shuffle(ids)
+    async with asyncio.timeout(20):
+        await asyncio.gather(
+            *(repo.mark_message_handled(100, i) for i in ids),
+            *(repo.mark_message_handled(200, i * 3) for i in ids),
+        )
+    p100, p200 = await repo.get_project(100), await repo.get_project(200)
+    assert p100 is not None and p100.last_message_id == 200
+    assert p200 is not None and p200.last_message_id == 600
+
+
+async def test_concurrent_update_render_loses_no_field(repo: Repository) -> None:
+    """Updates of different fields racing each other must all land (no read-modify-write)."""
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1"))
+    progress_updates = [repo.update_render("r-1", progress=i % 100) for i in range(200)]
+    others = [
+        repo.update_render("r-1", url="https://u/final"),
+        repo.update_render("r-1", status_message_id=555),
+        repo.update_render("r-1", error="late warning"),
+        repo.update_render("r-1", status=RenderStatus.PROCESSING),
+    ]
+    calls = progress_updates + others
+    random.Random(3).shuffle(calls)
+    async with asyncio.timeout(20):
+        results = await asyncio.gather(*calls, return_exceptions=True)
+    assert [r for r in results if r is not None] == []
+    got = await repo.get_render("r-1")
+    assert got is not None
+    assert (got.url, got.status_message_id, got.error, got.status) == (
+        "https://u/final",
+        555,
+        "late warning",
+        RenderStatus.PROCESSING,
+    )
+    assert 0 <= got.progress < 100
+
+
+async def test_concurrent_create_project_exactly_one_wins(repo: Repository) -> None:
+    async with asyncio.timeout(20):
+        results = await asyncio.gather(
+            *(repo.create_project(project(100, name=f"n{i}")) for i in range(30)), return_exceptions=True
+        )
+    winners = [r for r in results if r is None]
+    assert len(winners) == 1
+    assert all(isinstance(r, AlreadyExistsError) for r in results if r is not None)
+    assert await repo.count_projects() == 1
+
+
+async def test_concurrent_mixed_workload(repo: Repository) -> None:
+    async def one_thread(tid: int) -> None:
+        await repo.create_project(project(tid))
+        await repo.open_turn(OpenTurn(tid, 1, "p", T0))
+        await repo.add_render(render(f"r-{tid}", thread_id=tid))
+        await repo.mark_message_handled(tid, 1)
+        await repo.update_render(f"r-{tid}", status=RenderStatus.COMPLETED, progress=100)
+        await repo.close_turn(tid, 1)
+        assert (await repo.get_render(f"r-{tid}")) is not None
+
+    async with asyncio.timeout(20):
+        await asyncio.gather(*(one_thread(tid) for tid in range(1, 51)))
+    assert await repo.count_projects() == 50
+    assert await repo.open_turns() == []
+    assert len(await repo.unfinished_renders()) == 50  # completed, links not posted
+
+
+async def test_cancelled_writers_leave_the_store_consistent(backend: Backend) -> None:
+    r = await backend.open()
+    await r.create_project(project(100))
+    tasks = [asyncio.create_task(r.mark_message_handled(100, i)) for i in range(1, 101)]
+    await asyncio.sleep(0)  # let some of them start
+    for t in tasks[::2]:
+        t.cancel()
+    async with asyncio.timeout(20):
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await r.mark_message_handled(100, 1000)
+    await r.set_meta("after", "cancel")
+    await r.close()
+    r2 = await backend.open()
+    try:
+        got = await r2.get_project(100)
+        assert got is not None and got.last_message_id == 1000
+        assert await r2.get_meta("after") == "cancel"
+    finally:
+        await r2.close()
+
+
+# === open_repository ===============================================================================
+
+
+async def test_open_repository_returns_a_working_sqlite_repo(tmp_path: Path) -> None:
+    r = await open_repository(tmp_path / "x" / "db.sqlite3")
+    try:
+        assert isinstance(r, SqliteRepository)
+        await r.set_meta("a", "b")
+        assert await r.get_meta("a") == "b"
+    finally:
+        await r.close()
+
+
+async def test_open_repository_refuses_postgres_urls() -> None:
+    with pytest.raises(StorageError, match="PostgreSQL"):
+        await open_repository("postgresql://localhost/cutaway")
+
+
+async def test_in_memory_database() -> None:
+    async with await open_sqlite(storage.MEMORY) as r:
+        assert r.path is None
+        await r.create_project(project(1))
+        assert await r.count_projects() == 1
+    assert r.closed
+
+
+# === SQLite specifics ==============================================================================
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """Prove modes are set explicitly, not inherited from a strict umask."""
+    old = os.umask(0)
+    try:
+        yield None
+    finally:
+        os.umask(old)
+
+
+async def test_file_and_created_folders_are_owner_only(tmp_path: Path, permissive_umask: object) -> None:
+    tmp_path.chmod(0o755)
+    db = tmp_path / "a" / "b" / "bot.sqlite3"
+    async with await open_sqlite(db) as r:
+        await r.create_project(project(1))
+        assert _mode(db) == 0o600
+        for suffix in ("-wal", "-shm"):
+            sibling = db.with_name(db.name + suffix)
+            assert sibling.exists(), suffix
+            assert _mode(sibling) == 0o600, suffix
+    assert _mode(tmp_path / "a") == 0o700
+    assert _mode(tmp_path / "a" / "b") == 0o700
+    assert _mode(tmp_path) == 0o755  # existed before: not ours to change
+
+
+async def test_existing_folder_kept_and_loose_file_tightened(tmp_path: Path, permissive_umask: object) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    db = folder / "bot.sqlite3"
+    db.touch()
+    db.chmod(0o644)
+    async with await open_sqlite(db):
+        pass
+    assert _mode(folder) == 0o755
+    assert _mode(db) == 0o600
+
+
+async def test_connection_settings(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    async with await open_sqlite(db) as r:
+        d = await r.diagnostics()
+    assert d["journal_mode"] == "wal"
+    assert d["synchronous"] == 1  # NORMAL
+    assert d["foreign_keys"] == 1
+    assert int(d["busy_timeout"]) >= 1000
+    assert d["user_version"] == len(MIGRATIONS)
+    header = db.read_bytes()[:100]
+    assert header[:16] == b"SQLite format 3\x00"
+    assert header[18:20] == b"\x02\x02"  # WAL read/write versions: WAL is persistent in the file
+
+
+async def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    async with await open_sqlite(db) as r:
+        await r.create_project(project(1))
+    async with await open_sqlite(db) as r:
+        assert (await r.diagnostics())["user_version"] == len(MIGRATIONS)
+        assert await r.count_projects() == 1
+
+
+async def test_concurrent_first_open_migrates_once(tmp_path: Path) -> None:
+    """Several processes starting together on a fresh file (one connection each here)."""
+    db = tmp_path / "bot.sqlite3"
+    async with asyncio.timeout(20):
+        repos = await asyncio.gather(*(open_sqlite(db) for _ in range(4)))
+    try:
+        await repos[0].create_project(project(1))
+        for r in repos:
+            assert await r.count_projects() == 1
+            assert (await r.diagnostics())["user_version"] == len(MIGRATIONS)
+    finally:
+        for r in repos:
+            await r.close()
+
+
+async def test_newer_schema_on_disk_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    future = (*MIGRATIONS, ())  # a newer bot with one more (empty) migration
+    async with await open_sqlite(db, migrations=future) as r:
+        await r.create_project(project(1))
+        assert (await r.diagnostics())["user_version"] == len(MIGRATIONS) + 1
+    with pytest.raises(SchemaTooNewError, match="newer"):
+        await open_sqlite(db)
+    async with await open_sqlite(db, migrations=future) as r:  # untouched by the refusal
+        assert await r.count_projects() == 1
+
+
+async def test_failed_migration_is_rolled_back(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    broken = ((*MIGRATIONS[0], "this is not valid"),)  # creates every table, then fails
+    with pytest.raises(Exception, match="syntax error"):
+        await open_sqlite(db, migrations=broken)
+    # Had the tables survived, migration 1 would now fail with "table already exists".
+    async with await open_sqlite(db) as r:
+        assert (await r.diagnostics())["user_version"] == len(MIGRATIONS)
+        await r.create_project(project(1))
+        assert await r.count_projects() == 1
+
+
+async def test_unfinished_renders_uses_the_partial_index(tmp_path: Path) -> None:
+    async with await open_sqlite(tmp_path / "bot.sqlite3") as r:
+        await r.create_project(project(1))
+        for i in range(30):
+            finished = i % 3 != 0
+            await r.add_render(
+                render(
+                    f"r{i}",
+                    thread_id=1,
+                    status=RenderStatus.COMPLETED if finished else RenderStatus.PROCESSING,
+                    link_posted=finished,
+                )
+            )
+        plan = await r.explain_unfinished_renders()
+        assert len(await r.unfinished_renders()) == 10
+    text = " | ".join(plan)
+    assert "renders_unfinished" in text, plan
+    for step in plan:
+        if "renders" in step and step.startswith(("SCAN", "SEARCH")):
+            assert "USING" in step and "INDEX" in step, plan  # never a bare full-table scan
+    assert "TEMP B-TREE" not in text, plan  # the index already gives the order
+
+
+_CHILD = r"""
+import asyncio, os, signal, sys
+from datetime import UTC, datetime
+from storage import OpenTurn, Project, RenderJob, RenderStatus, open_sqlite
+
+async def main(path: str, mode: str) -> None:
+    repo = await open_sqlite(path)
+    now = datetime.now(UTC)
+    for t in range(1, 21):
+        await repo.create_project(Project(t, 1, 2, 3, f"s{t}", "en", f"p{t}", now))
+        await repo.mark_message_handled(t, 1000 + t)
+        await repo.add_render(RenderJob(f"r{t}", t, f"s{t}", 3, RenderStatus.PROCESSING, now, now))
+        await repo.update_render(f"r{t}", progress=t)
+    await repo.open_turn(OpenTurn(1, 1001, "pending turn", now))
+    await repo.set_meta("written", "yes")
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    if mode == "exit":
+        os._exit(1)  # no close, no atexit, no finalizers
+    await asyncio.sleep(60)  # wait for SIGKILL
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["exit", "sigkill"])
+async def test_committed_rows_survive_a_crash(tmp_path: Path, mode: str) -> None:
+    db = tmp_path / "crash" / "bot.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CHILD,
+        str(db),
+        mode,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            line = await proc.stdout.readline()
+            if mode == "sigkill" and line == b"READY\n":
+                proc.send_signal(signal.SIGKILL)
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+    assert line == b"READY\n", err.decode()
+    assert proc.returncode == (1 if mode == "exit" else -signal.SIGKILL)
+    assert db.with_name(db.name + "-wal").exists()  # died without a checkpoint
+
+    async with await open_sqlite(db) as r:
+        assert await r.count_projects() == 20
+        p = await r.get_project(20)
+        assert p is not None and p.last_message_id == 1020
+        job = await r.get_render("r20")
+        assert job is not None and job.progress == 20 and job.status is RenderStatus.PROCESSING
+        assert len(await r.unfinished_renders()) == 20
+        assert [t.preview for t in await r.open_turns()] == ["pending turn"]
+        assert await r.get_meta("written") == "yes"
