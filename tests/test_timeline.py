@@ -16,9 +16,11 @@ SEED_DRAFT: dict[str, Any] = {
 
 
 def test_summary_matches_the_seed_example() -> None:
-    assert summarise(SEED_DRAFT) == (
-        'Timeline (3 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%) 3. Title: "Urban Dreams" (0-3s)'
+    expected = (
+        "Timeline (3 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%) "
+        '3. Title: "Urban Dreams" (0-3s)'
     )
+    assert summarise(SEED_DRAFT) == expected
 
 
 def test_summary_in_chinese() -> None:
