@@ -62,3 +62,18 @@ def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.Clien
                           sse_timeout_seconds=sse_timeout, sleep=sleeper)
 
     return build
+
+
+@pytest.fixture
+async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
+    """The real bot against the fake Discord and the fake backend; closed after the test."""
+    from bot.fakes.discord import FakeDiscord
+    from tests.harness import TOKEN, Cutaway, restored_discord_globals
+
+    async with restored_discord_globals(), FakeDiscord(token=TOKEN) as discord_fake:
+        harness = Cutaway(discord=discord_fake, nemo=fake_nemo, db=tmp_path / "bot.sqlite3")
+        await harness.start()
+        try:
+            yield harness
+        finally:
+            await harness.stop()

@@ -485,7 +485,9 @@ def _num(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+_MARKDOWN = re.compile(r"([\\*_`~|>\[\]()#<@])")
+
+
 def _name(filename: str) -> str:
-    """A filename safe to show in Discord markdown."""
-    cleaned = re.sub(r"[\\*_`~|>\[\]()@#<]", "", filename)[:80]
-    return cleaned or "file"
+    """A filename shown literally in Discord markdown (escaped, never interpreted)."""
+    return _MARKDOWN.sub(r"\\\1", filename[:80]) or "file"

@@ -28,11 +28,36 @@ URL_LIFETIME = 24 * 3600.0
 """How long a signed URL is valid (third parties report about 24 h on Discord)."""
 
 
-def generated_chunks(seed: int, size: int, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+MAGIC: dict[str, bytes] = {
+    "mp4": b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom",
+    "mov": b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ",
+    "m4a": b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00M4A isom",
+    "webm": b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01",
+    "mkv": b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01",
+    "avi": b"RIFF\x00\x00\x00\x00AVI LIST",
+    "wav": b"RIFF\x00\x00\x00\x00WAVEfmt ",
+    "webp": b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    "jpg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+    "jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+    "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "gif": b"GIF89a\x01\x00\x01\x00",
+    "mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00",
+    "aac": b"\xff\xf1\x50\x80\x00\x1f\xfc",
+}
+"""File signatures put at the start of generated content, so it passes content sniffing."""
+
+
+def magic_for(filename: str) -> bytes:
+    """The signature a real file with this name would start with (empty when unknown)."""
+    return MAGIC.get(filename.lower().rsplit(".", 1)[-1], b"") if "." in filename else b""
+
+
+def generated_chunks(seed: int, size: int, chunk_size: int = CHUNK_SIZE, header: bytes = b"") -> Iterator[bytes]:
     """Yield the deterministic content of a generated attachment, ``chunk_size`` bytes at a time.
 
     Chunk ``i`` is a rotation of one pseudo-random base block, so the stream is cheap
-    to produce, and reordered or repeated chunks change the hash.
+    to produce, and reordered or repeated chunks change the hash. ``header`` overwrites
+    the first bytes (a file signature).
     """
     base = random.Random(seed).randbytes(chunk_size)
     sent = 0
@@ -40,16 +65,18 @@ def generated_chunks(seed: int, size: int, chunk_size: int = CHUNK_SIZE) -> Iter
     while sent < size:
         shift = (index * 7919) % chunk_size
         chunk = base[shift:] + base[:shift]
+        if index == 0 and header:
+            chunk = header + chunk[len(header):]
         take = min(chunk_size, size - sent)
         yield chunk[:take]
         sent += take
         index += 1
 
 
-def generated_sha256(seed: int, size: int) -> str:
+def generated_sha256(seed: int, size: int, header: bytes = b"") -> str:
     """Hex SHA-256 of a generated attachment's content, computed incrementally (blocking)."""
     digest = hashlib.sha256()
-    for chunk in generated_chunks(seed, size):
+    for chunk in generated_chunks(seed, size, header=header):
         digest.update(chunk)
     return digest.hexdigest()
 
@@ -64,6 +91,7 @@ class CdnFile:
     content_type: str
     data: bytes | None = None
     seed: int = 0
+    header: bytes = b""
     epoch: int = 0
     """Bumped by :meth:`Cdn.expire` so every URL signed so far stops working."""
 
@@ -71,7 +99,7 @@ class CdnFile:
         """Hex SHA-256 of the content (blocking for large generated files; see ``Cdn.sha256``)."""
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest()
-        return generated_sha256(self.seed, self.size)
+        return generated_sha256(self.seed, self.size, self.header)
 
 
 class Cdn:
@@ -112,6 +140,7 @@ class Cdn:
             content_type=content_type or guessed or "application/octet-stream",
             data=data,
             seed=attachment_id,
+            header=magic_for(filename) if data is None else b"",
         )
         self.files[attachment_id] = file
         return file
@@ -176,7 +205,7 @@ class Cdn:
             return web.Response(body=file.data, headers={"Content-Type": file.content_type})
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
-        for chunk in generated_chunks(file.seed, file.size):
+        for chunk in generated_chunks(file.seed, file.size, header=file.header):
             await response.write(chunk)
         await response.write_eof()
         return response

@@ -1,0 +1,133 @@
+"""Start the real Cutaway bot (the real discord.py client) against both fakes, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+
+from bot.app import CutawayBot
+from bot.config import Settings
+from bot.fakes.discord import FakeDiscord, StoredMessage
+from bot.fakes.nemo import FakeNemo
+
+TOKEN = "test-discord-token-abcdef"
+SECRETS = (TOKEN,)
+
+
+def test_settings(discord_fake: FakeDiscord, nemo: FakeNemo, db: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "discord_token": TOKEN,
+        "discord_api_base": discord_fake.api_base,
+        "nemo_api_base": nemo.base_url,
+        "database_path": db,
+        "project_channel_ids": [discord_fake.text_channel_id, discord_fake.forum_channel_id],
+        "heartbeat_seconds": 30.0,
+        "render_poll_seconds": 0.05,
+        "rate_limit_retry_seconds": 0.05,
+        "sse_timeout_seconds": 20.0,
+        "stream_recovery_seconds": 0.05,
+        "render_timeout_seconds": 20.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Cutaway:
+    """One running bot plus both fakes; `restart()` keeps the database."""
+
+    discord: FakeDiscord
+    nemo: FakeNemo
+    db: Path
+    overrides: dict[str, Any] = field(default_factory=dict)
+    bot: CutawayBot | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def app(self) -> CutawayBot:
+        assert self.bot is not None
+        return self.bot
+
+    async def start(self, **overrides: Any) -> CutawayBot:
+        self.overrides.update(overrides)
+        settings = test_settings(self.discord, self.nemo, self.db, **self.overrides)
+        bot = CutawayBot(settings, guild_ready_timeout=0.1)
+        self.bot = bot
+        self.task = asyncio.create_task(bot.start(TOKEN), name="cutaway-under-test")
+        waiter = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({self.task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if self.task in done:
+            waiter.cancel()
+            self.task.result()
+        assert waiter in done, "bot did not become ready"
+        # Start-up recovery (renders, interrupted turns) runs right after ready.
+        if bot._startup_task is not None:
+            async with asyncio.timeout(10):
+                await asyncio.shield(bot._startup_task)
+        return bot
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self.task is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(10):
+                    await self.task
+        self.bot, self.task = None, None
+
+    async def restart(self, **overrides: Any) -> CutawayBot:
+        await self.stop()
+        return await self.start(**overrides)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every queued message and render of the bot has been handled."""
+        await self.app.projects.queues.join(timeout)
+
+    async def new_project(self, name: str = "My project") -> int:
+        """`/project` in the text channel; returns the new thread id once the welcome is posted."""
+        before = set(self.discord.threads)
+        inter = await self.discord.slash(self.discord.text_channel_id, "project", {"name": name})
+        await inter.wait_followup()
+        thread_id = await self.discord.wait_for(lambda: next(iter(set(self.discord.threads) - before), None),
+                                                what="thread created")
+        await self.discord.wait_for_bot_message(thread_id, contains="Cutaway video project")
+        return int(thread_id)
+
+    def texts(self, channel_id: int) -> list[str]:
+        return [m.text for m in self.discord.bot_messages(channel_id)]
+
+    def all_bot_messages(self) -> list[StoredMessage]:
+        return [m for m in self.discord.all_messages() if m.author_id == self.discord.bot_user_id]
+
+
+@contextlib.asynccontextmanager
+async def restored_discord_globals() -> AsyncIterator[None]:
+    """discord.py's REST base and gateway are class attributes: restore them after each test."""
+    old_base = discord.http.Route.BASE
+    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE = old_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+def assert_nothing_leaked(cutaway: Cutaway, extra_secrets: tuple[str, ...] = ()) -> None:
+    """No token, client id, stack trace or raw backend JSON in anything the bot posted."""
+    secrets = [TOKEN, *extra_secrets, *(t for t in cutaway.nemo.tokens)]
+    for record in cutaway.nemo.requests:
+        client_id = record.header("X-Client-Id")
+        if client_id:
+            secrets.append(client_id)
+    for message in cutaway.all_bot_messages():
+        for text in [message.text, *(edit.content for edit in message.edits)]:
+            for secret in secrets:
+                assert secret not in text, f"secret leaked in {text!r}"
+            for marker in ('{"code"', '"success":', "Traceback", 'File "', "nmv_usr_"):
+                assert marker not in text, f"raw backend output leaked in {text!r}"
