@@ -50,9 +50,7 @@ class ExportCog(commands.Cog):
             log.warning("thread=%s export failed to start: %s", project.thread_id, type(exc).__name__)
             await reply(interaction, error_text(exc, lang))
             return
-        if job is None:
-            await reply(interaction, t("err_render_failed", lang))
-            return
+        log.info("thread=%s export %s requested by %s", project.thread_id, job.render_id, interaction.user.id)
         await reply(interaction, t("export_started", lang))
 
 

@@ -61,11 +61,10 @@ class RenderService:
         return len(self._tasks)
 
     async def start_export(self, project: Project, requester_id: int, lang: str, surface: ThreadSurface,
-                           output: dict[str, Any] | None = None) -> RenderJob | None:
+                           output: dict[str, Any] | None = None) -> RenderJob:
         """Read the draft, store the job, start it, and poll in the background.
 
-        Raises NothingToExport when the draft is empty and NemoError when the state cannot be read;
-        returns None when the render POST failed (the status message already says why).
+        Raises NothingToExport when the draft is empty, NemoError when the backend refuses.
         """
         async def read(p: Project) -> tuple[Project, SessionState]:
             return p, await self._nemo.state(p.session_id)
@@ -86,10 +85,11 @@ class RenderService:
             started = await self._nemo.start_render(project.session_id, state.draft, render_id=job.render_id,
                                                     output=output)
         except NemoError as exc:
+            # The caller tells the user (an interaction follow-up or a thread reply): drop the status.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=type(exc).__name__)
-            await status.finish(error_text(exc, lang))
+            await status.finish(None)
             log.warning("thread=%s render start failed: %s", project.thread_id, type(exc).__name__)
-            return None
+            raise
         if started.render_id != job.render_id:
             # The backend refused our id as a duplicate and the client picked a fresh one.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
