@@ -50,6 +50,7 @@ async def run(settings: Settings) -> int:
     try:
         async with bot:
             await bot.start(settings.discord_token.get_secret_value())
+        await bot.close()  # discord.py's __aexit__ does not wait for our own clean-up; this does
     except discord.LoginFailure:
         print("cutaway: Discord refused DISCORD_TOKEN (check the bot token in the Developer Portal)",
               file=sys.stderr)

@@ -54,6 +54,7 @@ class CutawayBot(commands.Bot):
         self.settings = settings
         self._http_session: aiohttp.ClientSession | None = None
         self._startup_task: asyncio.Task[None] | None = None
+        self._shutdown_task: asyncio.Task[None] | None = None
         self.surfaces = DiscordSurfaces(self)
         self.commands_synced = False
 
@@ -153,6 +154,12 @@ class CutawayBot(commands.Bot):
 
     # ----------------------------------------------------------------- shutdown
     async def close(self) -> None:
+        """Idempotent: every caller (signal handler, `async with`, tests) waits for the same clean-up."""
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.create_task(self._shutdown(), name="cutaway-shutdown")
+        await asyncio.shield(self._shutdown_task)
+
+    async def _shutdown(self) -> None:
         if self._startup_task is not None:
             self._startup_task.cancel()
             await asyncio.gather(self._startup_task, return_exceptions=True)
