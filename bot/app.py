@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.projects", "cogs.export", "cogs.info")
 COMMANDS_HASH_KEY = "app_commands_hash"
+CATCH_UP_WINDOW = timedelta(days=7)
+CATCH_UP_THREADS = 500
 USER_AGENT = "Cutaway (+https://github.com/cutaway-bot) aiohttp"
 
 
@@ -109,7 +112,17 @@ class CutawayBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
+        await self._schedule_catch_up()
         self._startup_task = asyncio.create_task(self._after_ready(), name="startup-recovery")
+
+    async def _schedule_catch_up(self) -> None:
+        """Before the gateway connects: queue catch-up for threads active in the last week, so
+        messages sent while the bot was offline are handled first and in order."""
+        since = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
+        projects = await self.repo.active_projects(since, limit=CATCH_UP_THREADS)
+        self.projects.schedule_catch_up([p.thread_id for p in projects])
+        if projects:
+            log.info("catching up on %d recently active thread(s)", len(projects))
 
     async def commands_hash(self) -> str:
         """Hash what `tree.sync()` would send, translations included."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from bot.core.ports import LinkButton
+from bot.core.ports import IncomingFile, IncomingMessage, LinkButton
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if text:
         chunks.append(text)
     return chunks
+
+
+def to_incoming(message: discord.Message, thread_id: int) -> IncomingMessage:
+    """The core's view of a Discord message (attachment URLs are used at once, never stored)."""
+    files = tuple(IncomingFile(filename=a.filename, url=a.url, size=a.size, content_type=a.content_type)
+                  for a in message.attachments)
+    return IncomingMessage(message_id=message.id, thread_id=thread_id, author_id=message.author.id,
+                           text=message.content, files=files)
 
 
 class DiscordStatus:
@@ -179,6 +187,22 @@ class DiscordThreadSurface:
             await self._partial(message_id).add_reaction(emoji)
         except discord.HTTPException:
             log.debug("could not react in %s", self.thread_id)
+
+    async def messages_after(self, message_id: int, *, limit: int = 100) -> list[IncomingMessage]:
+        channel = self._channel()
+        if not isinstance(channel, discord.Thread | discord.PartialMessageable):
+            return []
+        found: list[IncomingMessage] = []
+        try:
+            async for message in channel.history(after=discord.Object(message_id), limit=limit, oldest_first=True):
+                if message.author.bot or message.webhook_id is not None:
+                    continue
+                if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+                    continue
+                found.append(to_incoming(message, self.thread_id))
+        except discord.HTTPException as exc:
+            log.warning("catch-up of thread %s failed: %s %s", self.thread_id, exc.status, exc.code)
+        return found
 
     async def unreact(self, message_id: int, emoji: str) -> None:
         user = self._client.user

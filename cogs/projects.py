@@ -12,9 +12,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import formats
-from bot.core.ports import IncomingFile, IncomingMessage
 from bot.core.projects import ProjectStart
 from bot.core.texts import t
+from bot.discord_surface import to_incoming
 
 from ._common import cmd_text, interaction_lang, member_allowed, reply
 
@@ -37,13 +37,6 @@ def thread_name_for(message: discord.Message) -> str:
         if stem:
             return stem[:THREAD_NAME_LIMIT]
     return t("project_default_name", "en", user=message.author.display_name)[:THREAD_NAME_LIMIT]
-
-
-def to_incoming(message: discord.Message, thread_id: int) -> IncomingMessage:
-    files = tuple(IncomingFile(filename=a.filename, url=a.url, size=a.size, content_type=a.content_type)
-                  for a in message.attachments)
-    return IncomingMessage(message_id=message.id, thread_id=thread_id, author_id=message.author.id,
-                           text=message.content, files=files)
 
 
 class ProjectsCog(commands.Cog):

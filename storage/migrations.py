@@ -81,5 +81,11 @@ _V1: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_V2: Migration = (
+    # Restart catch-up reads only recently active threads (by their newest handled message id,
+    # a time-ordered snowflake): never a scan of every project.
+    "CREATE INDEX projects_last_message ON projects (last_message_id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 """All migrations in order; the schema version the code expects is len(MIGRATIONS)."""

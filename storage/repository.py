@@ -114,6 +114,10 @@ class Repository(Protocol):
         """Record the newest handled message; never moves backwards (unknown thread: no-op)."""
         ...
 
+    async def active_projects(self, since_message_id: int, *, limit: int = 1000) -> list[Project]:
+        """Projects whose last handled message id is newer than `since_message_id`, newest first."""
+        ...
+
     async def count_projects(self) -> int: ...
 
     # renders

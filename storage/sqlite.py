@@ -63,6 +63,10 @@ _UNFINISHED_QUERY: Final = (
     f"WHERE {UNFINISHED_RENDERS_WHERE} ORDER BY created_at, rowid"
 )
 _GET_PROJECT: Final = f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE thread_id = ?"  # noqa: S608
+_ACTIVE_PROJECTS: Final = (
+    f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE last_message_id > ? "  # noqa: S608
+    "ORDER BY last_message_id DESC LIMIT ?"
+)
 _INSERT_PROJECT: Final = f"INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _GET_RENDER: Final = f"SELECT {_RENDER_COLUMNS} FROM renders WHERE render_id = ?"  # noqa: S608
 _INSERT_RENDER: Final = f"INSERT INTO renders ({_RENDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
@@ -299,6 +303,11 @@ class SqliteRepository:
             "WHERE thread_id = ? AND (last_message_id IS NULL OR last_message_id < ?)",
             (message_id, thread_id, message_id),
         )
+
+    async def active_projects(self, since_message_id: int, *, limit: int = 1000) -> list[Project]:
+        """Projects whose newest handled message is newer than `since_message_id` (index range scan)."""
+        rows = await self._fetchall(_ACTIVE_PROJECTS, (since_message_id, limit))
+        return [_project_from_row(row) for row in rows]
 
     async def count_projects(self) -> int:
         row = await self._fetchone("SELECT COUNT(*) AS n FROM projects")

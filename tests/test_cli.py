@@ -66,6 +66,7 @@ async def test_bot_process_runs_against_fakes_and_stops_cleanly_on_sigterm(tmp_p
             proc.send_signal(signal.SIGTERM)
             async with asyncio.timeout(30):
                 _, err = await proc.communicate()
+            print(err.decode()[-5000:])  # shown by pytest when the test fails
         log = err.decode()
         assert proc.returncode == 0, log[-2000:]
         assert "closed cleanly" in log

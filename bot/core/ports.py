@@ -74,6 +74,10 @@ class ThreadSurface(Protocol):
 
     async def react(self, message_id: int, emoji: str) -> None: ...
 
+    async def messages_after(self, message_id: int, *, limit: int = 100) -> list[IncomingMessage]:
+        """Users' messages posted after `message_id`, oldest first (restart catch-up)."""
+        ...
+
     async def unreact(self, message_id: int, emoji: str) -> None: ...
 
 

@@ -71,7 +71,15 @@ class ProjectStart:
     seed_text: str = ""
 
 
-WorkItem = IncomingMessage | ProjectStart
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """Queued for a thread at start-up, before any live message: handle what arrived while offline."""
+
+    thread_id: int
+
+
+WorkItem = IncomingMessage | ProjectStart | CatchUp
+CATCH_UP_LIMIT = 100  # per thread; older backlog is left alone rather than replayed wholesale
 
 
 @dataclass(slots=True)
@@ -123,6 +131,7 @@ class ProjectService:
         self._cache_limit = 10_000
         self._session_locks: dict[int, asyncio.Lock] = {}
         self._queued_ids: set[int] = set()
+        self._catch_up_slots = asyncio.Semaphore(4)
         self._limiter = UserRateLimiter(settings.user_messages_per_minute, 60.0, clock=clock)
 
     def set_exports(self, exports: ExportStarter) -> None:
@@ -152,12 +161,15 @@ class ProjectService:
     async def create_project(self, *, thread_id: int, guild_id: int | None, parent_id: int | None,
                              owner_id: int, name: str, seed_text: str = "") -> Project:
         """Store the mapping now; the backend session is created with the first message that needs it."""
-        existing = await self.get_project(thread_id)
+        existing = await self._repo.get_project(thread_id)  # not via the cache: never cache "not a project" here
         if existing is not None:
+            self._remember(thread_id, existing)
             return existing
+        # Every message of the thread (a forum starter shares the thread's id) is newer than this:
+        # restart catch-up and duplicate detection start from here.
         project = Project(thread_id=thread_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id,
                           session_id="", language=detect_language(seed_text or name), name=name,
-                          created_at=datetime.now(UTC))
+                          created_at=datetime.now(UTC), last_message_id=thread_id - 1)
         await self._repo.create_project(project)
         self._remember(thread_id, project)
         log.info("project created thread=%s guild=%s owner=%s", thread_id, guild_id, owner_id)
@@ -201,7 +213,7 @@ class ProjectService:
     # ----------------------------------------------------------------- messages
     def submit(self, message: IncomingMessage) -> bool:
         """Queue a message of a (possibly) project thread. Call without awaiting first: keeps order."""
-        if self.known_not_project(message.thread_id):
+        if self.known_not_project(message.thread_id) and not self._queues.waiting(message.thread_id):
             return False
         wait = self._limiter.check(message.author_id)
         if wait > 0:
@@ -228,14 +240,39 @@ class ProjectService:
         if first_message is not None:
             self._queues.submit(start.thread_id, first_message)
 
+    def schedule_catch_up(self, thread_ids: list[int]) -> None:
+        """Queue catch-up for these threads; call before the gateway delivers live messages."""
+        for thread_id in thread_ids:
+            self._queues.submit(thread_id, CatchUp(thread_id))
+
     async def _dispatch(self, thread_id: int, item: WorkItem) -> None:
         if isinstance(item, ProjectStart):
             await self._start(item)
+        elif isinstance(item, CatchUp):
+            await self._catch_up(item.thread_id)
         else:
             await self._handle(thread_id, item)
 
+    async def _catch_up(self, thread_id: int) -> None:
+        project = await self.get_project(thread_id)
+        if project is None or project.last_message_id is None:
+            return
+        async with self._catch_up_slots:
+            missed = await self._surfaces.for_thread(thread_id).messages_after(project.last_message_id,
+                                                                              limit=CATCH_UP_LIMIT)
+        if missed:
+            log.info("thread=%s catching up on %d message(s) sent while offline", thread_id, len(missed))
+        for message in missed:
+            await self._handle(thread_id, message)
+
+    async def _mark(self, thread_id: int, message_id: int) -> None:
+        await self._repo.mark_message_handled(thread_id, message_id)
+        cached = self._cache.get(thread_id)
+        if cached is not None and (cached.last_message_id or 0) < message_id:
+            self._cache[thread_id] = replace(cached, last_message_id=message_id)
+
     async def _start(self, start: ProjectStart) -> None:
-        existed = await self.get_project(start.thread_id)
+        existed = await self._repo.get_project(start.thread_id)
         project = await self.create_project(thread_id=start.thread_id, guild_id=start.guild_id,
                                             parent_id=start.parent_id, owner_id=start.owner_id, name=start.name,
                                             seed_text=start.seed_text)
@@ -257,6 +294,9 @@ class ProjectService:
         project = await self.get_project(thread_id)
         if project is None:
             return
+        if project.last_message_id is not None and message.message_id <= project.last_message_id:
+            log.debug("thread=%s message %s already handled", thread_id, message.message_id)
+            return
         surface = self._surfaces.for_thread(thread_id)
         lang = self._lang_of(message, project)
         if message.message_id in self._queued_ids:
@@ -276,7 +316,7 @@ class ProjectService:
             log.exception("thread=%s message=%s failed", thread_id, message.message_id)
             await surface.post(t("err_internal", lang))
         finally:
-            await self._repo.mark_message_handled(thread_id, message.message_id)
+            await self._mark(thread_id, message.message_id)
 
     async def _route(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
         decision = route(message.text)
@@ -361,35 +401,47 @@ class ProjectService:
     # ----------------------------------------------------------------- chat
     async def _chat(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
         project = await self._ensure_session(project, message.text)
+        # Recorded before the message leaves: after a crash it is reported, never re-sent (double charge).
         await self._repo.open_turn(OpenTurn(thread_id=project.thread_id, message_id=message.message_id,
                                             preview=message.text[:80], started_at=datetime.now(UTC)))
+        await self._mark(project.thread_id, message.message_id)
         turn = _Turn(started=self._clock())
         heartbeat = asyncio.create_task(self._heartbeat(turn, surface, lang), name=f"heartbeat-{project.thread_id}")
+        cancelled = False
         try:
-            before = await self._safe_state(project.session_id)
-            async with surface.typing():
-                try:
-                    project = await self._stream_turn(project, message, surface, lang, turn)
-                except StreamDropped as exc:
-                    log.warning("thread=%s stream dropped: %s", project.thread_id, exc.detail)
-                    await self._recover(project, surface, lang, before, turn)
-                    return
-                except StreamTimeout as exc:
-                    log.warning("thread=%s stream timed out", project.thread_id)
-                    await surface.post(error_text(exc, lang, stream_timeout_seconds=self._settings.sse_timeout_seconds))
-                    return
-            if turn.errors and not turn.texts_posted:
-                log.warning("thread=%s stream error: %s", project.thread_id, turn.errors[-1].message[:200])
-                await surface.post(t("err_stream", lang))
-            elif not turn.texts_posted:
-                await self._report_silent(project, surface, lang, before)
+            await self._turn(project, message, surface, lang, turn)
+        except asyncio.CancelledError:
+            # Shutdown mid-turn: leave the turn open so the next start-up tells the thread (never re-sends).
+            cancelled = True
+            raise
         finally:
             heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-            if turn.status is not None:
-                await turn.status.finish(t("turn_done", lang, elapsed=format_duration(
-                    self._clock() - turn.started, lang)))
-            await self._repo.close_turn(project.thread_id, message.message_id)
+            if not cancelled:
+                await asyncio.gather(heartbeat, return_exceptions=True)
+                if turn.status is not None:
+                    elapsed = format_duration(self._clock() - turn.started, lang)
+                    await turn.status.finish(t("turn_done", lang, elapsed=elapsed))
+                await self._repo.close_turn(project.thread_id, message.message_id)
+
+    async def _turn(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
+                    turn: _Turn) -> None:
+        before = await self._safe_state(project.session_id)
+        async with surface.typing():
+            try:
+                project = await self._stream_turn(project, message, surface, lang, turn)
+            except StreamDropped as exc:
+                log.warning("thread=%s stream dropped: %s", project.thread_id, exc.detail)
+                await self._recover(project, surface, lang, before, turn)
+                return
+            except StreamTimeout as exc:
+                log.warning("thread=%s stream timed out", project.thread_id)
+                await surface.post(error_text(exc, lang, stream_timeout_seconds=self._settings.sse_timeout_seconds))
+                return
+        if turn.errors and not turn.texts_posted:
+            log.warning("thread=%s stream error: %s", project.thread_id, turn.errors[-1].message[:200])
+            await surface.post(t("err_stream", lang))
+        elif not turn.texts_posted:
+            await self._report_silent(project, surface, lang, before)
 
     async def _stream_turn(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
                            turn: _Turn) -> Project:

@@ -6,6 +6,7 @@ lookup here is defensive and several spellings are tried.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,13 +56,15 @@ def _number(*values: Any) -> float | None:
     for value in values:
         if isinstance(value, bool):
             continue
-        if isinstance(value, int | float):
+        if isinstance(value, int | float) and math.isfinite(value):
             return float(value)
         if isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 continue
+            if math.isfinite(number):
+                return number
     return None
 
 
