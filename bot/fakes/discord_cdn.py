@@ -115,6 +115,8 @@ class Cdn:
         self._base_url = base_url
         self._secret = secrets.token_bytes(32)
         self.files: dict[int, CdnFile] = {}
+        self.chunk_delay = 0.0
+        """Seconds to wait after each streamed chunk: a slow CDN, for tests that act mid-download."""
         self.downloads: list[int] = []
         """Ids of attachments served (one entry per successful GET)."""
 
@@ -207,5 +209,7 @@ class Cdn:
         await response.prepare(request)
         for chunk in generated_chunks(file.seed, file.size, header=file.header):
             await response.write(chunk)
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
         await response.write_eof()
         return response
