@@ -101,7 +101,8 @@ class CutawayBot(commands.Bot):
                             sse_timeout_seconds=settings.sse_timeout_seconds,
                             max_upload_bytes=settings.max_upload_bytes,
                             recovery_delays=_recovery_delays(settings.stream_recovery_seconds),
-                            user_messages_per_minute=settings.user_messages_per_minute),
+                            user_messages_per_minute=settings.user_messages_per_minute,
+                            upload_url_hosts=tuple(settings.upload_url_hosts)),
         )
         self.renders = RenderService(self.repo, self.nemo, self.surfaces,
                                      RenderSettings(poll_seconds=settings.render_poll_seconds,

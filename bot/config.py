@@ -48,11 +48,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
     project_role_id: int | None = None
     user_messages_per_minute: int = Field(default=20, ge=1)
+    # The URL form of upload hands links to the backend, which fetches them: only Discord's CDN by
+    # default, so users cannot make the backend fetch arbitrary (internal) addresses.
+    upload_url_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"])
 
     @field_validator("project_channel_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("upload_url_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("nemo_token", "discord_api_base", "project_role_id", mode="before")
     @classmethod

@@ -40,6 +40,9 @@ from .repository import (
 
 log = logging.getLogger(__name__)
 
+# aiosqlite logs every statement *with its parameters* at DEBUG, tokens included: never let it.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
 MEMORY: Final = ":memory:"
 """Pass as path for a throw-away in-memory database (tests of other modules)."""
 

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-
-import os
 
 import aiohttp
 import pytest
 from hypothesis import settings
-
-# CI must not fail on a new random example it happens to draw: derandomised there, random locally.
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 from bot.fakes.nemo import FakeNemo
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import NemoClient
 from storage import open_sqlite
 from storage.sqlite import SqliteRepository
+
+# CI must not fail on a new random example it happens to draw: derandomised there, random locally.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 class RecordingSleep:

@@ -101,7 +101,7 @@ async def test_lost_session_is_replaced_and_message_sent_once(cutaway: Cutaway) 
     old = (await cutaway.app.repo.get_project(thread_id)).session_id  # type: ignore[union-attr]
     cutaway.nemo.forget_session(old)
     await _chat(cutaway, thread_id, "add music", "started a fresh one")
-    await cutaway.discord.wait_for_bot_message(thread_id, contains="track", after=None)
+    await cutaway.discord.wait_for_bot_message(thread_id, contains="Lo-fi")
     new = (await cutaway.app.repo.get_project(thread_id)).session_id  # type: ignore[union-attr]
     assert new and new != old
     assert [t for s, t in cutaway.nemo.chat_messages if t == "add music"] == ["add music"]

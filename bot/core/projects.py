@@ -14,7 +14,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from bot.nemo.client import NemoClient, UploadSource
 from bot.nemo.errors import NemoError, SessionNotFound, StreamDropped, StreamTimeout
@@ -91,6 +93,7 @@ class ServiceSettings:
     recovery_delays: tuple[float, ...] = (30.0, 60.0, 60.0, 60.0, 60.0)
     queue_limit: int = 25
     user_messages_per_minute: int = 20
+    upload_url_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
 
 
 @dataclass(slots=True)
@@ -333,7 +336,10 @@ class ProjectService:
         elif decision.intent is Intent.STATUS:
             await surface.post(await self.status_text(project, surface, lang))
         elif decision.intent is Intent.UPLOAD:
-            if not message.files:
+            urls = URL.findall(message.text)
+            if urls:
+                await self._upload_urls(project, message, surface, lang, urls)
+            elif not message.files:
                 await surface.post(t("upload_hint", lang))
         else:
             await self._chat(project, message, surface, lang)
@@ -397,6 +403,25 @@ class ProjectService:
         else:
             await surface.post(t("uploaded_many", lang, count=len(sources),
                                  names=", ".join(_name(s.filename) for s in sources)))
+
+    async def _upload_urls(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
+                           urls: list[str]) -> None:
+        """The URL form of upload; only allowed hosts (Discord's CDN by default) are passed on (no SSRF)."""
+        allowed = [u for u in urls if _host_allowed(u, self._settings.upload_url_hosts)
+                   and formats.is_supported_name(urlsplit(u).path)]
+        for url in urls:
+            if url not in allowed:
+                await surface.post(t("upload_url_refused", lang, url=_name(urlsplit(url).netloc or url)))
+        if not allowed:
+            return
+
+        async def send(p: Project) -> None:
+            await self._nemo.upload_urls(p.session_id, allowed)
+
+        await self.with_session(project, surface, lang, message.text, send)
+        names = [_name(PurePosixPath(urlsplit(u).path).name or u) for u in allowed]
+        key = "uploaded_one" if len(names) == 1 else "uploaded_many"
+        await surface.post(t(key, lang, name=names[0], count=len(names), names=", ".join(names)))
 
     # ----------------------------------------------------------------- chat
     async def _chat(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
@@ -531,6 +556,15 @@ class ProjectService:
 
     async def close(self) -> None:
         await self._queues.close()
+
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _host_allowed(url: str, hosts: tuple[str, ...]) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and parts.username is None and parts.port in (None, 443) and host in hosts
 
 
 def _num(value: float) -> str:
