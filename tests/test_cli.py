@@ -73,3 +73,16 @@ async def test_bot_process_runs_against_fakes_and_stops_cleanly_on_sigterm(tmp_p
         assert TOKEN not in log
         for token in nemo.tokens:
             assert token not in log
+
+
+async def test_refused_message_content_intent_is_one_clear_line(tmp_path: Path) -> None:
+    async with FakeDiscord(token=TOKEN, privileged_intents_allowed=False) as discord_fake, FakeNemo() as nemo:
+        env = _env(tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=discord_fake.api_base,
+                   NEMO_API_BASE=nemo.base_url, DATABASE_PATH=str(tmp_path / "bot.sqlite3"))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        async with asyncio.timeout(30):
+            _, err = await proc.communicate()
+    assert proc.returncode == 3
+    assert "Message Content intent" in err.decode().strip().splitlines()[-1]
