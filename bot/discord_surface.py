@@ -7,13 +7,14 @@ them: a missing permission or a deleted thread must never crash a turn or a rend
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import discord
 
-from bot.core.ports import IncomingFile, IncomingMessage, LinkButton
+from bot.core.actions import ActionButton
+from bot.core.ports import ForumStage, IncomingFile, IncomingMessage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,28 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return chunks
 
 
+_STYLES = {
+    "primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success, "danger": discord.ButtonStyle.danger, "link": discord.ButtonStyle.link,
+}
+
+
+def make_view(actions: Sequence[ActionButton]) -> discord.ui.View | None:
+    """Buttons for a message. The view is stopped before sending: discord.py would otherwise keep every
+    sent view in memory; presses are routed by custom id to the dynamic items registered at start-up."""
+    if not actions:
+        return None
+    view = discord.ui.View(timeout=None)
+    for action in actions:
+        if action.url is not None:
+            view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=action.label, url=action.url))
+        else:
+            view.add_item(discord.ui.Button(style=_STYLES[action.style], label=action.label,
+                                            custom_id=action.custom_id, disabled=action.disabled))
+    view.stop()
+    return view
+
+
 def to_incoming(message: discord.Message, thread_id: int) -> IncomingMessage:
     """The core's view of a Discord message (attachment URLs are used at once, never stored)."""
     files = tuple(IncomingFile(filename=a.filename, url=a.url, size=a.size, content_type=a.content_type)
@@ -59,6 +82,7 @@ class DiscordStatus:
         self._message = message
         self._created = created_at or (message.created_at if message is not None else datetime.now(UTC))
         self._last_text: str | None = None
+        self._actions: Sequence[ActionButton] = ()
 
     @property
     def message_id(self) -> int | None:
@@ -66,7 +90,7 @@ class DiscordStatus:
 
     async def _replace(self, text: str) -> None:
         old = self._message
-        new = await self._surface.send_raw(text)
+        new = await self._surface.send_raw(text, view=make_view(self._actions))
         if new is not None:
             self._message, self._created = new, datetime.now(UTC)
             self._last_text = text
@@ -76,14 +100,21 @@ class DiscordStatus:
             except discord.HTTPException:
                 log.debug("could not delete old status message %s", old.id)
 
-    async def update(self, text: str) -> None:
-        if text == self._last_text:
-            return
+    async def update(self, text: str, actions: Sequence[ActionButton] | None = None) -> None:
+        actions_changed = actions is not None and tuple(actions) != tuple(self._actions)
+        if actions is not None:
+            self._actions = tuple(actions)
+        if text == self._last_text and not actions_changed:
+            return  # coalesced: an identical edit would only spend rate limit
         if self._message is None or datetime.now(UTC) - self._created > STATUS_MAX_AGE:
             await self._replace(text)
             return
         try:
-            await self._message.edit(content=text, allowed_mentions=NO_MENTIONS)
+            view = make_view(self._actions)
+            if view is None:
+                await self._message.edit(content=text, allowed_mentions=NO_MENTIONS, view=None)
+            else:
+                await self._message.edit(content=text, allowed_mentions=NO_MENTIONS, view=view)
             self._last_text = text
         except discord.NotFound:
             await self._replace(text)
@@ -94,6 +125,7 @@ class DiscordStatus:
                 log.warning("status edit failed in %s: %s %s", self._surface.thread_id, exc.status, exc.code)
 
     async def finish(self, text: str | None = None) -> None:
+        self._actions = ()
         if text is None:
             if self._message is not None:
                 try:
@@ -102,7 +134,7 @@ class DiscordStatus:
                     log.debug("status delete failed in %s", self._surface.thread_id)
             self._message = None
             return
-        await self.update(text)
+        await self.update(text, ())
 
 
 class DiscordThreadSurface:
@@ -123,6 +155,8 @@ class DiscordThreadSurface:
         return self._client.get_partial_messageable(self.thread_id).get_partial_message(message_id)
 
     async def send_raw(self, text: str, **kwargs: object) -> discord.Message | None:
+        if kwargs.get("view", False) is None:
+            kwargs.pop("view")
         try:
             message: discord.Message = await self._channel().send(  # type: ignore[call-overload]
                 text, allowed_mentions=kwargs.pop("allowed_mentions", NO_MENTIONS), **kwargs)
@@ -135,20 +169,45 @@ class DiscordThreadSurface:
             log.warning("posting in thread %s failed: %s %s", self.thread_id, exc.status, exc.code)
         return None
 
-    async def post(self, text: str, *, reply_to: int | None = None) -> int | None:
-        first: int | None = None
-        for chunk in split_message(text):
-            message = await self.send_raw(chunk)
-            if message is not None and first is None:
-                first = message.id
-        return first
+    async def post(self, text: str, *, actions: Sequence[ActionButton] = ()) -> int | None:
+        last: int | None = None
+        chunks = split_message(text)
+        for index, chunk in enumerate(chunks):
+            view = make_view(actions) if index == len(chunks) - 1 else None
+            message = await self.send_raw(chunk, view=view)
+            if message is not None:
+                last = message.id
+        return last
 
-    async def post_result(self, text: str, *, link: LinkButton | None = None, mention_user: int | None = None,
+    async def set_actions(self, message_id: int, actions: Sequence[ActionButton]) -> None:
+        view = make_view(actions)
+        try:
+            if view is None:
+                await self._partial(message_id).edit(view=None)
+            else:
+                await self._partial(message_id).edit(view=view)
+        except discord.HTTPException as exc:
+            log.debug("could not set buttons in %s: %s", self.thread_id, exc.code)
+
+    async def set_forum_stage(self, stage: ForumStage) -> None:
+        thread = self._client.get_channel(self.thread_id)
+        if not isinstance(thread, discord.Thread) or not isinstance(thread.parent, discord.ForumChannel):
+            return
+        tags = {tag.name.lower(): tag for tag in thread.parent.available_tags}
+        wanted = tags.get(stage)
+        if wanted is None:
+            return
+        stage_tags = {tag.id for name, tag in tags.items() if name in ("rendering", "done")}
+        kept = [tag for tag in thread.applied_tags if tag.id not in stage_tags][:4]  # Discord allows 5 tags
+        applied = [*kept, wanted]
+        try:
+            await thread.edit(applied_tags=applied)
+        except discord.HTTPException as exc:
+            log.info("could not tag forum post %s: %s %s", self.thread_id, exc.status, exc.code)
+
+    async def post_result(self, text: str, *, actions: Sequence[ActionButton] = (), mention_user: int | None = None,
                           nonce: str | None = None) -> int | None:
-        view: discord.ui.View | None = None
-        if link is not None:
-            view = discord.ui.View(timeout=None)
-            view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=link.label, url=link.url))
+        view = make_view(actions)
         mentions = (discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
                                             users=[discord.Object(mention_user)])
                     if mention_user is not None else NO_MENTIONS)
@@ -160,9 +219,9 @@ class DiscordThreadSurface:
         message = await self.send_raw(split_message(text)[0] if text else "\u200b", **kwargs)
         return message.id if message is not None else None
 
-    async def open_status(self, text: str) -> DiscordStatus:
+    async def open_status(self, text: str, actions: Sequence[ActionButton] = ()) -> DiscordStatus:
         status = DiscordStatus(self, None)
-        await status.update(text)
+        await status.update(text, actions)
         return status
 
     def resume_status(self, message_id: int) -> DiscordStatus:

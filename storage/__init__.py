@@ -1,4 +1,4 @@
-"""Persistence for Cutaway: the `Repository` contract and its SQLite backend.
+"""Persistence for Cutaway: the `Repository` contract and its SQLite and PostgreSQL backends.
 
 Everything else in the bot imports from here and never writes SQL itself.
 """
@@ -39,12 +39,14 @@ __all__ = [
 ]
 
 
-async def open_repository(path: str | Path) -> Repository:
-    """Open the configured backend; today a SQLite file path (or ":memory:").
+async def open_repository(path_or_url: str | Path) -> Repository:
+    """Open the configured backend: a `postgresql://` URL, else a SQLite file path (or ":memory:").
 
-    A `postgresql://` URL is refused explicitly until that backend exists, rather
-    than being created as an oddly named SQLite file.
+    The PostgreSQL backend is imported only when asked for, so a SQLite-only
+    installation never loads asyncpg.
     """
-    if str(path).startswith(("postgres://", "postgresql://")):
-        raise StorageError("the PostgreSQL backend is not implemented yet; use DATABASE_PATH")
-    return await open_sqlite(path)
+    if str(path_or_url).startswith(("postgres://", "postgresql://")):
+        from .postgres import open_postgres
+
+        return await open_postgres(str(path_or_url))
+    return await open_sqlite(path_or_url)

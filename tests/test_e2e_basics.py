@@ -87,13 +87,20 @@ async def test_heartbeat_message_is_edited_not_reposted(cutaway: Cutaway) -> Non
     await cutaway.discord.send_message(thread_id, "add music")
     await cutaway.discord.wait_for_bot_message(thread_id, contains="All done", timeout=10)
     await cutaway.idle()
-    statuses = [m for m in cutaway.discord.bot_messages(thread_id)
-                if "Still working" in m.text or any("Still working" in e.content for e in m.edits)]
+    statuses = [m for m in cutaway.all_bot_messages() if m.channel_id == thread_id
+                and ("Still working" in m.text or any("Still working" in e.content for e in m.edits))]
     assert len(statuses) == 1, [m.text for m in cutaway.discord.bot_messages(thread_id)]
     status = statuses[0]
-    assert len(status.edits) >= 2  # at least one heartbeat edit plus the final "Done"
+    assert len(status.edits) >= 1  # the first heartbeat posted it, the next ones edited it
     assert any("adding music" in e.content for e in status.edits) or "adding music" in status.text
-    assert status.text.startswith("✅ Done")
+    assert status.deleted  # the status gives way to the result...
+    done = await cutaway.discord.wait_for_bot_message(thread_id, contains="Done in")
+    alice = cutaway.discord.users["alice"]
+    assert f"<@{alice.id}>" in done.text  # ...and the requester, only them, is pinged once
+    assert [str(u) for u in (done.allowed_mentions or {}).get("users", [])] == [str(alice.id)]
+    reply = await cutaway.discord.wait_for_bot_message(thread_id, contains="All done")
+    assert [label for label, _ in reply.buttons] == ["Match the mood", "Music quieter", "Vertical 9:16",
+                                                     "Square 1:1", "Export"]
 
 
 async def test_silent_close_reports_timeline_changes(cutaway: Cutaway) -> None:

@@ -122,6 +122,7 @@ async def test_project_role_limits_who_starts_and_exports(cutaway: Cutaway) -> N
     followup = await inter.wait_followup()
     assert "project is ready" in followup.text
     thread = next(t for t in fake.threads.values() if t.name == "yes")
+    await fake.wait_for_bot_message(thread.id, contains="Cutaway video project")
     inter = await fake.slash(thread.id, "export", user=fake.users["bob"])
     await inter.wait_response()
     assert inter.original is not None and "project role" in inter.original.text

@@ -5,9 +5,14 @@ The core never imports discord.py: `bot/discord_surface.py` implements these pro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
+
+from .actions import ActionButton
+
+ForumStage = Literal["rendering", "done"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,20 +34,14 @@ class IncomingMessage:
     files: tuple[IncomingFile, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True, slots=True)
-class LinkButton:
-    label: str
-    url: str
-
-
 class StatusMessage(Protocol):
     """The one status message of a turn or render, edited in place."""
 
     @property
     def message_id(self) -> int | None: ...
 
-    async def update(self, text: str) -> None:
-        """Edit in place; replace with a fresh message when editing is no longer possible."""
+    async def update(self, text: str, actions: Sequence[ActionButton] | None = None) -> None:
+        """Edit in place (`actions` None keeps the buttons); replace it when editing is no longer possible."""
         ...
 
     async def finish(self, text: str | None = None) -> None:
@@ -55,16 +54,26 @@ class ThreadSurface(Protocol):
 
     thread_id: int
 
-    async def post(self, text: str, *, reply_to: int | None = None) -> int | None:
-        """Post text (split at the platform's limit, mentions disabled); return the first message id."""
+    async def post(self, text: str, *, actions: Sequence[ActionButton] = ()) -> int | None:
+        """Post text (split at the platform's limit, mentions disabled); return the last message id.
+
+        Buttons go on the last part."""
         ...
 
-    async def post_result(self, text: str, *, link: LinkButton | None = None, mention_user: int | None = None,
+    async def post_result(self, text: str, *, actions: Sequence[ActionButton] = (), mention_user: int | None = None,
                           nonce: str | None = None) -> int | None:
-        """Post a result that may mention exactly one user, with an optional link button."""
+        """Post a result that may mention exactly one user (the requester), with buttons."""
         ...
 
-    async def open_status(self, text: str) -> StatusMessage: ...
+    async def set_actions(self, message_id: int, actions: Sequence[ActionButton]) -> None:
+        """Replace the buttons of an earlier message of ours."""
+        ...
+
+    async def set_forum_stage(self, stage: ForumStage) -> None:
+        """Forum posts: show the forum's "rendering"/"done" tag when the forum has such tags."""
+        ...
+
+    async def open_status(self, text: str, actions: Sequence[ActionButton] = ()) -> StatusMessage: ...
 
     def resume_status(self, message_id: int) -> StatusMessage:
         """A handle on a status message posted before a restart."""

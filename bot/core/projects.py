@@ -25,6 +25,7 @@ from bot.nemo.models import SessionState
 from storage.repository import OpenTurn, Project, Repository
 
 from . import formats, timeline
+from .actions import QUICK_ACTIONS, quick_actions, quick_instruction
 from .feedback import error_text
 from .gui_phrases import translate_gui
 from .language import detect_language, ui_language
@@ -99,7 +100,10 @@ class ServiceSettings:
 @dataclass(slots=True)
 class _Turn:
     started: float
+    thread_id: int = 0
+    requester_id: int = 0
     stage: str | None = None
+    last_reply_id: int | None = None
     status: StatusMessage | None = None
     texts_posted: int = 0
     last_draft: dict[str, object] | None = None
@@ -134,6 +138,7 @@ class ProjectService:
         self._cache_limit = 10_000
         self._session_locks: dict[int, asyncio.Lock] = {}
         self._queued_ids: set[int] = set()
+        self._action_messages: dict[int, int] = {}
         self._catch_up_slots = asyncio.Semaphore(4)
         self._limiter = UserRateLimiter(settings.user_messages_per_minute, 60.0, clock=clock)
 
@@ -283,6 +288,16 @@ class ProjectService:
             lang = ui_language(project.language)
             await self._surfaces.for_thread(start.thread_id).post(t("welcome", lang))
 
+    def submit_action(self, *, thread_id: int, user_id: int, key: str, press_id: int, lang: str) -> str | None:
+        """A quick-action button: the same instruction a user could type, through the same queue.
+
+        Returns the instruction (to echo in the thread), or None when it could not be queued."""
+        if key not in QUICK_ACTIONS:
+            return None
+        text = quick_instruction(key, lang)
+        accepted = self.submit(IncomingMessage(message_id=press_id, thread_id=thread_id, author_id=user_id, text=text))
+        return text if accepted else None
+
     async def _mark_queued(self, surface: ThreadSurface, message_id: int) -> None:
         await surface.react(message_id, QUEUED_EMOJI)
 
@@ -430,7 +445,7 @@ class ProjectService:
         await self._repo.open_turn(OpenTurn(thread_id=project.thread_id, message_id=message.message_id,
                                             preview=message.text[:80], started_at=datetime.now(UTC)))
         await self._mark(project.thread_id, message.message_id)
-        turn = _Turn(started=self._clock())
+        turn = _Turn(started=self._clock(), thread_id=project.thread_id, requester_id=message.author_id)
         heartbeat = asyncio.create_task(self._heartbeat(turn, surface, lang), name=f"heartbeat-{project.thread_id}")
         cancelled = False
         try:
@@ -443,10 +458,25 @@ class ProjectService:
             heartbeat.cancel()
             if not cancelled:
                 await asyncio.gather(heartbeat, return_exceptions=True)
-                if turn.status is not None:
-                    elapsed = format_duration(self._clock() - turn.started, lang)
-                    await turn.status.finish(t("turn_done", lang, elapsed=elapsed))
+                await self._end_turn(turn, surface, lang)
                 await self._repo.close_turn(project.thread_id, message.message_id)
+
+    async def _end_turn(self, turn: _Turn, surface: ThreadSurface, lang: str) -> None:
+        """Quick actions go under the newest reply; a long turn's status gives way to one mention."""
+        if turn.last_reply_id is not None:
+            previous = self._action_messages.pop(turn.thread_id, None)
+            if previous is not None:
+                await surface.set_actions(previous, ())
+            await surface.set_actions(turn.last_reply_id, quick_actions(lang))
+            self._action_messages[turn.thread_id] = turn.last_reply_id
+            while len(self._action_messages) > self._cache_limit:
+                self._action_messages.pop(next(iter(self._action_messages)))
+        if turn.status is not None:
+            elapsed = format_duration(self._clock() - turn.started, lang)
+            await turn.status.finish(None)
+            # Only long turns showed a status; the requester may have looked away: ping them, only them.
+            await surface.post_result(t("turn_done_mention", lang, elapsed=elapsed, mention=f"<@{turn.requester_id}>"),
+                                      mention_user=turn.requester_id)
 
     async def _turn(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
                     turn: _Turn) -> None:
@@ -488,7 +518,8 @@ class ProjectService:
             text = event.text.strip()
             if not text or (turn.texts_posted and NOISE.search(text) and len(text) < 200):
                 return
-            await surface.post(translate_gui(text))
+            reply_id = await surface.post(translate_gui(text))
+            turn.last_reply_id = reply_id or turn.last_reply_id
             turn.texts_posted += 1
         elif isinstance(event, ToolCallEvent):
             turn.stage = tool_stage(event.name, lang)
@@ -505,7 +536,12 @@ class ProjectService:
         while True:
             await self._sleep(interval)
             elapsed = format_duration(self._clock() - turn.started, lang)
-            text = (t("still_working_stage", lang, stage=turn.stage, elapsed=elapsed) if turn.stage
+            stage = turn.stage
+            waiting = self._queues.waiting(turn.thread_id) - 1 if turn.thread_id else 0
+            if waiting > 0:
+                extra = t("stage_waiting", lang, count=waiting)
+                stage = f"{stage} · {extra}" if stage else extra
+            text = (t("still_working_stage", lang, stage=stage, elapsed=elapsed) if stage
                     else t("still_working", lang, elapsed=elapsed))
             try:
                 if turn.status is None:

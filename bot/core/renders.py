@@ -23,8 +23,9 @@ from bot.nemo.models import SessionState
 from storage.repository import Project, RenderJob, RenderStatus, Repository
 
 from . import timeline
+from .actions import export_result_actions, render_status_actions
 from .feedback import error_text
-from .ports import LinkButton, StatusMessage, SurfaceFactory, ThreadSurface
+from .ports import StatusMessage, SurfaceFactory, ThreadSurface
 from .projects import NothingToExport
 from .texts import format_duration, t
 
@@ -76,8 +77,9 @@ class RenderService:
         if state.draft is None or not timeline.has_content(state.draft):
             raise NothingToExport(project.thread_id)
         now = datetime.now(UTC)
-        status = await surface.open_status(t("export_starting", lang))
-        job = RenderJob(render_id=new_render_id(), thread_id=project.thread_id, session_id=project.session_id,
+        render_id = new_render_id()
+        status = await surface.open_status(t("export_starting", lang), render_status_actions(render_id, lang))
+        job = RenderJob(render_id=render_id, thread_id=project.thread_id, session_id=project.session_id,
                         requested_by=requester_id, status=RenderStatus.STARTING, created_at=now, updated_at=now,
                         status_message_id=status.message_id, language=lang)
         await self._repo.add_render(job)
@@ -95,6 +97,8 @@ class RenderService:
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
             job = replace(job, render_id=started.render_id)
             await self._repo.add_render(job)
+            await status.update(t("export_starting", lang), render_status_actions(job.render_id, lang))
+        await surface.set_forum_stage("rendering")
         await self._repo.update_render(job.render_id, status=RenderStatus.PENDING, progress=started.progress)
         log.info("thread=%s render %s started", project.thread_id, job.render_id)
         self._spawn(job, status)
@@ -161,7 +165,8 @@ class RenderService:
                     await self._repo.update_render(job.render_id, status=state, progress=progress.progress)
                 elapsed = (datetime.now(UTC) - job.created_at).total_seconds()
                 await status.update(t("export_progress", lang, progress=progress.progress,
-                                      elapsed=format_duration(elapsed, lang)))
+                                      elapsed=format_duration(elapsed, lang)),
+                                    render_status_actions(job.render_id, lang))
                 await self._sleep(self._settings.poll_seconds)
         except asyncio.CancelledError:
             raise
@@ -178,10 +183,32 @@ class RenderService:
         assert job.url is not None
         lang = job.language
         text = t("export_done", lang, mention=f"<@{job.requested_by}>", url=job.url)
-        await surface.post_result(text, link=LinkButton(t("export_link_label", lang), job.url),
+        await surface.post_result(text, actions=export_result_actions(job.url, lang),
                                   mention_user=job.requested_by, nonce=render_nonce(job.render_id))
         await self._repo.update_render(job.render_id, link_posted=True)
+        await surface.set_forum_stage("done")
         log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
+
+    async def cancel(self, render_id: str, lang: str) -> str:
+        """Cancel a running render (the Cancel button). Returns what to tell the presser."""
+        job = await self._repo.get_render(render_id)
+        if job is None or job.status.finished:
+            return t("export_cancel_late", lang)
+        try:
+            await self._nemo.cancel_render(render_id)
+        except NemoError as exc:
+            log.warning("render %s cancel failed: %s", render_id, type(exc).__name__)
+            return error_text(exc, lang)
+        task = self._tasks.pop(render_id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
+        surface = self._surfaces.for_thread(job.thread_id)
+        if job.status_message_id is not None:
+            await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))
+        log.info("thread=%s render %s cancelled", job.thread_id, render_id)
+        return t("export_cancelled", lang)
 
     async def join(self, timeout: float | None = None) -> None:
         async with asyncio.timeout(timeout):
