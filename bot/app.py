@@ -20,15 +20,15 @@ from bot.core.renders import RenderService, RenderSettings
 from bot.core.texts import t
 from bot.core.uploads import CdnStreamer
 from bot.discord_surface import DiscordSurfaces
-from bot.localization import CatalogueTranslator
+from bot.localization import CatalogueTranslator, locale_lang
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import NemoClient
 from storage import open_repository
-from storage.repository import Repository
+from storage.repository import GuildSettings, Repository
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.projects", "cogs.export", "cogs.info")
+EXTENSIONS = ("cogs.projects", "cogs.export", "cogs.info", "cogs.buttons", "cogs.history", "cogs.setup")
 COMMANDS_HASH_KEY = "app_commands_hash"
 CATCH_UP_WINDOW = timedelta(days=7)
 CATCH_UP_THREADS = 500
@@ -60,6 +60,7 @@ class CutawayBot(commands.Bot):
         self._shutdown_task: asyncio.Task[None] | None = None
         self.surfaces = DiscordSurfaces(self)
         self.commands_synced = False
+        self.guild_settings: dict[int, GuildSettings] = {}
 
     # ----------------------------------------------------------------- start-up
     async def login(self, token: str) -> None:
@@ -109,12 +110,35 @@ class CutawayBot(commands.Bot):
                                                     timeout_seconds=settings.render_timeout_seconds))
         self.renders.bind_session_runner(self.projects.with_session)
         self.projects.set_exports(self.renders)
+        self.guild_settings = {g.guild_id: g for g in await self.repo.all_guild_settings()}
         await self.tree.set_translator(CatalogueTranslator())
+        self.tree.error(self._on_app_command_error)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
         await self._schedule_catch_up()
         self._startup_task = asyncio.create_task(self._after_ready(), name="startup-recovery")
+
+    def is_project_channel(self, guild_id: int | None, channel_id: int | None) -> bool:
+        """PROJECT_CHANNEL_IDS or a channel an admin marked with /setup."""
+        if channel_id is None:
+            return False
+        if channel_id in self.settings.project_channel_ids:
+            return True
+        configured = self.guild_settings.get(guild_id or 0)
+        return configured is not None and channel_id in configured.project_channel_ids
+
+    def project_role(self, guild_id: int | None) -> int | None:
+        configured = self.guild_settings.get(guild_id or 0)
+        if configured is not None and configured.role_id is not None:
+            return configured.role_id
+        return self.settings.project_role_id
+
+    async def add_project_channel(self, guild_id: int, channel_id: int, role_id: int | None) -> None:
+        await self.repo.add_project_channel(guild_id, channel_id)
+        if role_id is not None:
+            await self.repo.set_guild_role(guild_id, role_id)
+        self.guild_settings = {g.guild_id: g for g in await self.repo.all_guild_settings()}
 
     async def _schedule_catch_up(self) -> None:
         """Before the gateway connects: queue catch-up for threads active in the last week, so
@@ -162,6 +186,20 @@ class CutawayBot(commands.Bot):
             preview = discord.utils.escape_mentions(discord.utils.escape_markdown(turn.preview))
             await self.surfaces.for_thread(turn.thread_id).post(t("restart_interrupted", lang, preview=preview))
             await self.repo.close_turn(turn.thread_id, turn.message_id)
+
+    async def _on_app_command_error(self, interaction: discord.Interaction,
+                                    error: discord.app_commands.AppCommandError) -> None:
+        """Never "This interaction failed" and never a stack trace: log it, answer kindly."""
+        log.error("command %s failed", interaction.command.name if interaction.command else "?",
+                  exc_info=error)
+        text = t("err_internal", locale_lang(interaction.locale))
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.debug("could not report the command error to the user")
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guild(s)", self.user, len(self.guilds))

@@ -16,9 +16,11 @@ def interaction_lang(interaction: discord.Interaction) -> str:
     return locale_lang(interaction.locale)
 
 
-def member_allowed(bot: CutawayBot, user: discord.abc.User) -> bool:
-    """PROJECT_ROLE_ID (optional) limits who may start projects and export."""
-    role_id = bot.settings.project_role_id
+def member_allowed(bot: CutawayBot, user: discord.abc.User, guild_id: int | None = None) -> bool:
+    """PROJECT_ROLE_ID or the /setup role (optional) limits who may start projects and export."""
+    if guild_id is None and isinstance(user, discord.Member):
+        guild_id = user.guild.id
+    role_id = bot.project_role(guild_id)
     if role_id is None:
         return True
     if isinstance(user, discord.Member):

@@ -43,8 +43,6 @@ class ProjectsCog(commands.Cog):
     def __init__(self, bot: CutawayBot) -> None:
         self.bot = bot
 
-    def _project_channel(self, channel_id: int | None) -> bool:
-        return channel_id is not None and channel_id in self.bot.settings.project_channel_ids
 
     @app_commands.command(name="project", description=cmd_text("cmd_project"))
     @app_commands.describe(name=cmd_text("cmd_project_name"))
@@ -86,13 +84,13 @@ class ProjectsCog(commands.Cog):
         channel = message.channel
         if isinstance(channel, discord.Thread):
             self._thread_message(message, channel)
-        elif isinstance(channel, discord.TextChannel) and self._project_channel(channel.id):
+        elif isinstance(channel, discord.TextChannel) and self.bot.is_project_channel(channel.guild.id, channel.id):
             await self._start_from_attachment(message, channel)
 
     def _thread_message(self, message: discord.Message, thread: discord.Thread) -> None:
         """Synchronous on purpose: queueing before any await keeps Discord's order."""
         incoming = to_incoming(message, thread.id)
-        is_forum_post = (message.id == thread.id and self._project_channel(thread.parent_id)
+        is_forum_post = (message.id == thread.id and self.bot.is_project_channel(thread.guild.id, thread.parent_id)
                          and isinstance(thread.parent, discord.ForumChannel))
         if is_forum_post and member_allowed(self.bot, message.author):
             self.bot.projects.start_project(ProjectStart(

@@ -87,5 +87,21 @@ _V2: Migration = (
     "CREATE INDEX projects_last_message ON projects (last_message_id)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+_V3: Migration = (
+    """
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        role_id  INTEGER
+    )
+    """,
+    """
+    CREATE TABLE guild_project_channels (
+        guild_id   INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, channel_id)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 """All migrations in order; the schema version the code expects is len(MIGRATIONS)."""

@@ -72,6 +72,15 @@ class RenderJob:
 
 
 @dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """What a server's admins set with /setup (on top of PROJECT_CHANNEL_IDS / PROJECT_ROLE_ID)."""
+
+    guild_id: int
+    project_channel_ids: frozenset[int] = frozenset()
+    role_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuthRecord:
     """The installation's one anonymous NemoVideo identity."""
 
@@ -169,6 +178,11 @@ class Repository(Protocol):
     async def open_turns(self) -> list[OpenTurn]:
         """Oldest first."""
         ...
+
+    # per-guild settings (/setup); the table holds one row per configured guild, so loading all is cheap
+    async def all_guild_settings(self) -> list[GuildSettings]: ...
+    async def add_project_channel(self, guild_id: int, channel_id: int) -> None: ...
+    async def set_guild_role(self, guild_id: int, role_id: int | None) -> None: ...
 
     # small key/value settings (e.g. the app-command hash)
     async def get_meta(self, key: str) -> str | None: ...

@@ -29,6 +29,7 @@ from .migrations import UNFINISHED_RENDERS_WHERE, Migration
 from .repository import (
     AlreadyExistsError,
     AuthRecord,
+    GuildSettings,
     NotFoundError,
     OpenTurn,
     Project,
@@ -468,6 +469,24 @@ class SqliteRepository:
         return [_turn_from_row(row) for row in rows]
 
     # -- meta
+
+    async def all_guild_settings(self) -> list[GuildSettings]:
+        roles = {int(r["guild_id"]): r["role_id"] for r in await self._fetchall(
+            "SELECT guild_id, role_id FROM guild_settings")}
+        channels: dict[int, set[int]] = {}
+        for row in await self._fetchall("SELECT guild_id, channel_id FROM guild_project_channels"):
+            channels.setdefault(int(row["guild_id"]), set()).add(int(row["channel_id"]))
+        return [GuildSettings(guild_id=g, project_channel_ids=frozenset(channels.get(g, ())),
+                              role_id=int(roles[g]) if roles.get(g) is not None else None)
+                for g in sorted(set(roles) | set(channels))]
+
+    async def add_project_channel(self, guild_id: int, channel_id: int) -> None:
+        await self._write("INSERT INTO guild_project_channels (guild_id, channel_id) VALUES (?, ?) "
+                          "ON CONFLICT DO NOTHING", (guild_id, channel_id))
+
+    async def set_guild_role(self, guild_id: int, role_id: int | None) -> None:
+        await self._write("INSERT INTO guild_settings (guild_id, role_id) VALUES (?, ?) "
+                          "ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id", (guild_id, role_id))
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._fetchone("SELECT value FROM meta WHERE key = ?", (key,))

@@ -32,6 +32,7 @@ from .texts import format_duration, t
 log = logging.getLogger(__name__)
 
 SessionRunner = Callable[..., Awaitable[Any]]
+DEFAULT_OUTPUT = {"format": "mp4", "quality": "high", "resolution": "1080p"}
 
 
 @dataclass(slots=True)
@@ -85,7 +86,7 @@ class RenderService:
         await self._repo.add_render(job)
         try:
             started = await self._nemo.start_render(project.session_id, state.draft, render_id=job.render_id,
-                                                    output=output)
+                                                    output={**DEFAULT_OUTPUT, **(output or {})})
         except NemoError as exc:
             # The caller tells the user (an interaction follow-up or a thread reply): drop the status.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=type(exc).__name__)
