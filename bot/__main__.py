@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     secrets = [settings.discord_token.get_secret_value()]
     if settings.nemo_token is not None:
         secrets.append(settings.nemo_token.get_secret_value())
-    setup_logging(settings.log_level, secrets)
+    setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
     return asyncio.run(run(settings))
 
 

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,9 @@ from bot.core.renders import RenderService, RenderSettings
 from bot.core.texts import t
 from bot.core.uploads import CdnStreamer
 from bot.discord_surface import DiscordSurfaces
+from bot.health import HealthServer
 from bot.localization import CatalogueTranslator, locale_lang
+from bot.metrics import GATEWAY_LATENCY, QUEUED_MESSAGES, RENDERS_POLLING
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import NemoClient
 from storage import open_repository
@@ -61,6 +64,7 @@ class CutawayBot(commands.Bot):
         self.surfaces = DiscordSurfaces(self)
         self.commands_synced = False
         self.guild_settings: dict[int, GuildSettings] = {}
+        self.health: HealthServer | None = None
 
     # ----------------------------------------------------------------- start-up
     async def login(self, token: str) -> None:
@@ -118,6 +122,20 @@ class CutawayBot(commands.Bot):
         await self.sync_commands_if_changed()
         await self._schedule_catch_up()
         self._startup_task = asyncio.create_task(self._after_ready(), name="startup-recovery")
+        QUEUED_MESSAGES.set_function(lambda: self.projects.queues.queued)
+        RENDERS_POLLING.set_function(lambda: self.renders.active)
+        GATEWAY_LATENCY.set_function(lambda: self.latency if math.isfinite(self.latency) else 0.0)
+        if settings.health_port is not None:
+            self.health = HealthServer(gateway_ok=self._gateway_ok, database_ok=self._database_ok,
+                                       host=settings.health_host, port=settings.health_port)
+            await self.health.start()
+
+    def _gateway_ok(self) -> bool:
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+
+    async def _database_ok(self) -> bool:
+        await self.repo.get_meta(COMMANDS_HASH_KEY)
+        return True
 
     def is_project_channel(self, guild_id: int | None, channel_id: int | None) -> bool:
         """PROJECT_CHANNEL_IDS or a channel an admin marked with /setup."""
@@ -220,6 +238,8 @@ class CutawayBot(commands.Bot):
         if hasattr(self, "renders"):
             await self.renders.close()
         await super().close()
+        if self.health is not None:
+            await self.health.close()
         if self._http_session is not None:
             await self._http_session.close()
         if hasattr(self, "repo"):

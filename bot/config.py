@@ -6,7 +6,7 @@ Names and defaults are fixed by shared/interface.md; checks outside this repo re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     rate_limit_retry_seconds: float = Field(default=30.0, ge=0)
     sse_timeout_seconds: float = Field(default=900.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
 
     # Beyond the fixed interface: operator knobs with safe defaults.
     render_timeout_seconds: float = Field(default=1800.0, gt=0)
@@ -65,7 +68,7 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("nemo_token", "discord_api_base", "project_role_id", mode="before")
+    @field_validator("nemo_token", "discord_api_base", "project_role_id", "health_port", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def api_base_overridden(self) -> bool:

@@ -7,6 +7,7 @@ them: a missing permission or a deleted thread must never crash a turn or a rend
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import discord
 
 from bot.core.actions import ActionButton
 from bot.core.ports import ForumStage, IncomingFile, IncomingMessage
+from bot.metrics import DISCORD_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +113,12 @@ class DiscordStatus:
             return
         try:
             view = make_view(self._actions)
+            started = time.perf_counter()
             if view is None:
                 await self._message.edit(content=text, allowed_mentions=NO_MENTIONS, view=None)
             else:
                 await self._message.edit(content=text, allowed_mentions=NO_MENTIONS, view=view)
+            DISCORD_LATENCY.labels("edit").observe(time.perf_counter() - started)
             self._last_text = text
         except discord.NotFound:
             await self._replace(text)
@@ -157,9 +161,11 @@ class DiscordThreadSurface:
     async def send_raw(self, text: str, **kwargs: object) -> discord.Message | None:
         if kwargs.get("view", False) is None:
             kwargs.pop("view")
+        started = time.perf_counter()
         try:
             message: discord.Message = await self._channel().send(  # type: ignore[call-overload]
                 text, allowed_mentions=kwargs.pop("allowed_mentions", NO_MENTIONS), **kwargs)
+            DISCORD_LATENCY.labels("send").observe(time.perf_counter() - started)
             return message
         except discord.Forbidden as exc:
             log.warning("no permission to post in thread %s (code %s)", self.thread_id, exc.code)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from collections.abc import Iterable
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -40,11 +42,30 @@ class SecretFilter(logging.Filter):
 SECRET_FILTER = SecretFilter(())
 
 
-def setup_logging(level: str, secrets: Iterable[str]) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (LOG_FORMAT=json), for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = False) -> None:
     for secret in secrets:
         SECRET_FILTER.add(secret)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    formatter: logging.Formatter = JsonFormatter() if json_lines else logging.Formatter(FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     handler.addFilter(SECRET_FILTER)
     root = logging.getLogger()
     root.handlers[:] = [handler]

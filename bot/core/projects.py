@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from bot.metrics import ACTIVE_TURNS
 from bot.nemo.client import NemoClient, UploadSource
 from bot.nemo.errors import NemoError, SessionNotFound, StreamDropped, StreamTimeout
 from bot.nemo.events import ErrorEvent, StateDeltaEvent, TextEvent, ToolCallEvent
@@ -448,6 +449,7 @@ class ProjectService:
         turn = _Turn(started=self._clock(), thread_id=project.thread_id, requester_id=message.author_id)
         heartbeat = asyncio.create_task(self._heartbeat(turn, surface, lang), name=f"heartbeat-{project.thread_id}")
         cancelled = False
+        ACTIVE_TURNS.inc()
         try:
             await self._turn(project, message, surface, lang, turn)
         except asyncio.CancelledError:
@@ -455,6 +457,7 @@ class ProjectService:
             cancelled = True
             raise
         finally:
+            ACTIVE_TURNS.dec()
             heartbeat.cancel()
             if not cancelled:
                 await asyncio.gather(heartbeat, return_exceptions=True)

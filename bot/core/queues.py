@@ -67,6 +67,11 @@ class ThreadQueues(Generic[T]):
     def active(self) -> int:
         return len(self._workers)
 
+    @property
+    def queued(self) -> int:
+        """Items waiting behind the running ones, over all threads."""
+        return sum(queue.qsize() for queue in self._queues.values())
+
     async def join(self, timeout: float | None = None) -> None:
         """Wait for all current work (tests and clean shutdown)."""
         async with asyncio.timeout(timeout):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.metrics import RENDERS_FINISHED
 from bot.nemo.client import NemoClient, new_render_id
 from bot.nemo.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed, RenderTimedOut
 from bot.nemo.models import SessionState
@@ -154,6 +155,7 @@ class RenderService:
                         raise RenderFailed("completed without a URL")
                     await self._repo.update_render(job.render_id, status=RenderStatus.COMPLETED, progress=100,
                                                    url=progress.url)
+                    RENDERS_FINISHED.labels("completed").inc()
                     done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
                     await status.finish(None)
                     await self._post_link(done, surface, None)
@@ -174,6 +176,7 @@ class RenderService:
         except NemoError as exc:
             log.warning("render %s failed: %s %s", job.render_id, type(exc).__name__, exc.detail[:200])
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=exc.detail[:300])
+            RENDERS_FINISHED.labels("failed").inc()
             await status.finish(error_text(exc, lang))
         except Exception:
             log.exception("render %s poller crashed", job.render_id)
@@ -205,6 +208,7 @@ class RenderService:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
+        RENDERS_FINISHED.labels("cancelled").inc()
         surface = self._surfaces.for_thread(job.thread_id)
         if job.status_message_id is not None:
             await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,6 +23,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import payload as aiohttp_payload
+
+from bot.metrics import BACKEND_ERRORS, BACKEND_LATENCY
 
 from .auth import TokenProvider
 from .errors import (
@@ -151,6 +154,8 @@ class NemoClient:
         """Turn a failed answer into a retry or a typed error; return if it is a success."""
         code = self._business_code(body)
         message = str(body.get("message") or body.get("error") or body.get("detail") or "")[:300]
+        if (code is not None and code != 0) or status >= 400:
+            BACKEND_ERRORS.labels(str(code if code not in (None, 0) else status)).inc()
         if code in AUTH_CODES or status == 401:
             if token is not None and not attempt.auth_retried:
                 attempt.auth_retried = True
@@ -181,6 +186,8 @@ class NemoClient:
             raise NemoError(message or f"HTTP {status}", http_status=status)
 
     def _transient(self, attempt: _Attempt, idempotent: bool, what: str) -> None:
+        if not what.startswith("HTTP"):
+            BACKEND_ERRORS.labels("network").inc()
         if idempotent and attempt.transient_failures < self._max_transient:
             attempt.transient_failures += 1
             delay = min(self._backoff * 2 ** (attempt.transient_failures - 1), 8.0)
@@ -231,8 +238,9 @@ class NemoClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._transient(attempt, idempotent, f"network: {type(exc).__name__}")
             raise AssertionError("unreachable") from exc
-        log.debug("nemo %s %s -> %s in %.0f ms", method, path, status,
-                  (time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        BACKEND_LATENCY.labels(_endpoint(path)).observe(elapsed)
+        log.debug("nemo %s %s -> %s in %.0f ms", method, path, status, elapsed * 1000)
         await self._raise_for(status, body, attempt, token, idempotent=idempotent)
         if "_unparsed" in body or "_value" in body:
             raise BadResponse(f"non-object answer from {path}")
@@ -428,6 +436,14 @@ class NemoClient:
                     await self._sleep(retry.delay)
                 continue
             raise BadResponse(f"chat answered HTTP {resp.status} without an event stream")
+
+
+_ID_SEGMENT = re.compile(r"/(?:\d{6,}|render_[\w-]+)(?=/|$)")
+
+
+def _endpoint(path: str) -> str:
+    """A low-cardinality metric label: ids in the path are replaced."""
+    return _ID_SEGMENT.sub("/{id}", path)
 
 
 def _is_duplicate(error: str) -> bool:
