@@ -6,7 +6,7 @@
 #
 # Only that `export …` line goes to stdout; progress goes to stderr. Never relies on a
 # pre-started service: installs Debian's PostgreSQL when its binaries are missing, creates a
-# cluster in $CUTAWAY_PG_DIR (default: $TMPDIR/cutaway-pg) owned by a non-root user (initdb
+# cluster in $CUTAWAY_PG_DIR (default: /dev/shm/cutaway-pg, else $TMPDIR/cutaway-pg) owned by a non-root user (initdb
 # refuses root), listening on 127.0.0.1 at a free port and on a unix socket in that folder,
 # with password authentication for a superuser role `cutaway` that the tests use to create one
 # database per test. Running it again while that server is up only prints the line again; a
@@ -14,7 +14,18 @@
 #     runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl" -D "$CUTAWAY_PG_DIR/data" stop
 set -euo pipefail
 
-PGDIR="${CUTAWAY_PG_DIR:-${TMPDIR:-/tmp}/cutaway-pg}"
+# Memory-backed /dev/shm when it has room: creating a database per test is then ~10x faster
+# than on a virtual disk (fsync is off either way; nothing here must survive a reboot).
+default_dir() {
+    local avail_kb
+    avail_kb="$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }' || true)"
+    if [[ -d /dev/shm && -w /dev/shm && "${avail_kb:-0}" -gt $((2 * 1024 * 1024)) ]]; then
+        printf '/dev/shm/cutaway-pg\n'
+    else
+        printf '%s/cutaway-pg\n' "${TMPDIR:-/tmp}"
+    fi
+}
+PGDIR="${CUTAWAY_PG_DIR:-$(default_dir)}"
 ROLE=cutaway
 
 say() { printf 'setup-postgres: %s\n' "$*" >&2; }

@@ -10,6 +10,7 @@ from pathlib import Path
 from .repository import (
     AlreadyExistsError,
     AuthRecord,
+    GuildSettings,
     NotFoundError,
     OpenTurn,
     Project,
@@ -25,6 +26,7 @@ __all__ = [
     "MEMORY",
     "AlreadyExistsError",
     "AuthRecord",
+    "GuildSettings",
     "NotFoundError",
     "OpenTurn",
     "Project",

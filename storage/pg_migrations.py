@@ -99,5 +99,22 @@ _V1: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+_V2: Migration = (
+    # Per-guild /setup settings (SQLite's migration 3): a handful of rows, loaded whole at start-up.
+    """
+    CREATE TABLE guild_settings (
+        guild_id BIGINT PRIMARY KEY,
+        role_id  BIGINT
+    )
+    """,
+    """
+    CREATE TABLE guild_project_channels (
+        guild_id   BIGINT NOT NULL,
+        channel_id BIGINT NOT NULL,
+        PRIMARY KEY (guild_id, channel_id)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 """All migrations in order; the schema version the code expects is len(MIGRATIONS)."""

@@ -32,6 +32,7 @@ from .pg_migrations import MIGRATION_LOCK_KEY, SCHEMA_VERSION_DDL, UNFINISHED_RE
 from .repository import (
     AlreadyExistsError,
     AuthRecord,
+    GuildSettings,
     NotFoundError,
     OpenTurn,
     Project,
@@ -70,9 +71,7 @@ _ACTIVE_PROJECTS: Final = (
     f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE last_message_id > $1 "  # noqa: S608
     "ORDER BY last_message_id DESC LIMIT $2"
 )
-_INSERT_PROJECT: Final = (
-    f"INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"  # noqa: S608
-)
+_INSERT_PROJECT: Final = f"INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"  # noqa: S608
 _GET_RENDER: Final = f"SELECT {_RENDER_COLUMNS} FROM renders WHERE render_id = $1"  # noqa: S608
 _INSERT_RENDER: Final = (
     f"INSERT INTO renders ({_RENDER_COLUMNS}) "  # noqa: S608
@@ -475,6 +474,44 @@ class PostgresRepository:
             "ORDER BY started_at, thread_id, message_id"
         )
         return [_turn_from_row(row) for row in rows]
+
+    # -- per-guild settings
+
+    async def all_guild_settings(self) -> list[GuildSettings]:
+        """Every guild with a role row or a project channel, by guild id; both tables from one snapshot."""
+        async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            roles = {
+                int(r["guild_id"]): r["role_id"]
+                for r in await conn.fetch("SELECT guild_id, role_id FROM guild_settings")
+            }
+            channels: dict[int, set[int]] = {}
+            for row in await conn.fetch("SELECT guild_id, channel_id FROM guild_project_channels"):
+                channels.setdefault(int(row["guild_id"]), set()).add(int(row["channel_id"]))
+        return [
+            GuildSettings(
+                guild_id=guild_id,
+                project_channel_ids=frozenset(channels.get(guild_id, ())),
+                role_id=None if roles.get(guild_id) is None else int(roles[guild_id]),
+            )
+            for guild_id in sorted(set(roles) | set(channels))
+        ]
+
+    async def add_project_channel(self, guild_id: int, channel_id: int) -> None:
+        """Adding a channel twice is a no-op."""
+        await self._execute(
+            "INSERT INTO guild_project_channels (guild_id, channel_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            guild_id,
+            channel_id,
+        )
+
+    async def set_guild_role(self, guild_id: int, role_id: int | None) -> None:
+        """Set or clear (None) the guild's role; the guild is listed either way afterwards."""
+        await self._execute(
+            "INSERT INTO guild_settings (guild_id, role_id) VALUES ($1, $2) "
+            "ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id",
+            guild_id,
+            role_id,
+        )
 
     # -- meta
 

@@ -1,9 +1,16 @@
-"""Contract tests for `storage.Repository`, plus SQLite-specific checks.
+"""Contract tests for `storage.Repository`, plus SQLite- and PostgreSQL-specific checks.
 
 The contract part runs against every backend listed in `BACKENDS` through the
-`backend`/`repo` fixtures; a PostgreSQL backend joins by adding one entry there.
-No SQL lives here: SQLite internals are checked through the repository's own
-diagnostics, the file header and the file system.
+`backend`/`repo` fixtures. SQLite always runs; PostgreSQL runs when
+`CUTAWAY_TEST_PG_DSN` names a server where its role may create databases
+(`eval "$(bash .ci/setup-postgres.sh)"` starts one), each test in a database of
+its own that is dropped afterwards. Without the variable the PostgreSQL tests
+skip, except under CI, where they fail: CI must run them.
+
+SQLite internals are checked through the repository's own diagnostics, the file
+header and the file system. The only SQL here is PostgreSQL administration
+(creating and dropping test databases, reading pg_locks) and bulk-loading history
+for the query-plan tests.
 """
 
 from __future__ import annotations
@@ -14,17 +21,22 @@ import random
 import signal
 import stat
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 import storage
 from storage import (
     AlreadyExistsError,
     AuthRecord,
+    GuildSettings,
     NotFoundError,
     OpenTurn,
     Project,
@@ -36,8 +48,10 @@ from storage import (
     StorageError,
     open_repository,
     open_sqlite,
+    pg_migrations,
 )
 from storage.migrations import MIGRATIONS
+from storage.postgres import PostgresRepository, open_postgres, safe_dsn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -55,17 +69,73 @@ class Backend:
     open: Callable[[], Awaitable[Repository]]
 
 
-def _sqlite_backend(tmp_path: Path) -> Backend:
+PG_DSN_VAR = "CUTAWAY_TEST_PG_DSN"
+PG_HOW = 'eval "$(bash .ci/setup-postgres.sh)"'
+
+
+def pg_admin_dsn() -> str:
+    """The DSN of a role that may create databases; skip (locally) or fail (CI) without one."""
+    dsn = os.environ.get(PG_DSN_VAR, "").strip()
+    if dsn:
+        return dsn
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {PG_DSN_VAR} is not: .ci/run must start PostgreSQL ({PG_HOW})", pytrace=False)
+    pytest.skip(f"PostgreSQL tests need {PG_DSN_VAR} (start a throw-away server with: {PG_HOW})")
+
+
+def dsn_for_database(dsn: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return urlsplit(dsn)._replace(path=f"/{database}").geturl()
+
+
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """CREATE DATABASE test_<random> for one test, DROP it (closing stray sessions) afterwards."""
+    admin_dsn = pg_admin_dsn()
+    name = f"test_{uuid.uuid4().hex}"
+    async with asyncio.timeout(30):
+        admin = await asyncpg.connect(admin_dsn)
+    try:
+        async with asyncio.timeout(30):
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        try:
+            yield dsn_for_database(admin_dsn, name)
+        finally:
+            async with asyncio.timeout(30):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def _sqlite_backend(tmp_path: Path) -> AsyncIterator[Backend]:
     path = tmp_path / "data" / "bot.sqlite3"
-    return Backend("sqlite", lambda: open_sqlite(path))
+    yield Backend("sqlite", lambda: open_sqlite(path))
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": _sqlite_backend}
+@asynccontextmanager
+async def _postgres_backend(tmp_path: Path) -> AsyncIterator[Backend]:
+    async with fresh_pg_database() as dsn:
+        yield Backend("postgres", lambda: open_postgres(dsn))
+
+
+BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[Backend]]] = {
+    "sqlite": _sqlite_backend,
+    "postgres": _postgres_backend,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return BACKENDS[request.param](tmp_path)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with BACKENDS[request.param](tmp_path) as b:
+        yield b
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one PostgreSQL-only test."""
+    async with fresh_pg_database() as dsn:
+        yield dsn
 
 
 @pytest.fixture
@@ -417,6 +487,25 @@ async def test_open_turn_for_unknown_thread_raises(repo: Repository) -> None:
     assert await repo.open_turns() == []
 
 
+async def test_guild_settings_contract(repo: Repository) -> None:
+    assert await repo.all_guild_settings() == []
+    await repo.add_project_channel(1, 10)
+    await repo.add_project_channel(1, 10)  # twice: no-op
+    await repo.add_project_channel(1, BIG_ID)
+    await repo.set_guild_role(BIG_ID, 99)
+    await repo.set_guild_role(1, None)
+    assert await repo.all_guild_settings() == [
+        GuildSettings(guild_id=1, project_channel_ids=frozenset({10, BIG_ID}), role_id=None),
+        GuildSettings(guild_id=BIG_ID, project_channel_ids=frozenset(), role_id=99),
+    ]
+    await repo.set_guild_role(BIG_ID, 100)
+    await repo.set_guild_role(1, 7)
+    await repo.set_guild_role(1, None)  # cleared again: still listed, without a role
+    settings = {g.guild_id: g for g in await repo.all_guild_settings()}
+    assert settings[BIG_ID].role_id == 100
+    assert settings[1] == GuildSettings(guild_id=1, project_channel_ids=frozenset({10, BIG_ID}), role_id=None)
+
+
 async def test_meta_get_set_overwrite(repo: Repository) -> None:
     assert await repo.get_meta("commands_hash") is None
     await repo.set_meta("commands_hash", "abc")
@@ -579,9 +668,25 @@ async def test_open_repository_returns_a_working_sqlite_repo(tmp_path: Path) -> 
         await r.close()
 
 
-async def test_open_repository_refuses_postgres_urls() -> None:
-    with pytest.raises(StorageError, match="PostgreSQL"):
-        await open_repository("postgresql://localhost/cutaway")
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+async def test_open_repository_returns_a_working_postgres_repo(pg_dsn: str, scheme: str) -> None:
+    url = scheme + pg_dsn[pg_dsn.index("://") :]
+    r = await open_repository(url)
+    try:
+        assert isinstance(r, PostgresRepository)
+        await r.set_meta("a", "b")
+        assert await r.get_meta("a") == "b"
+    finally:
+        await r.close()
+
+
+async def test_open_repository_unreachable_postgres_is_a_storage_error_without_the_password() -> None:
+    """A postgresql:// URL is never taken for a SQLite file name, and a dead server is one clear error."""
+    with pytest.raises(StorageError, match="cannot connect to PostgreSQL") as caught:
+        async with asyncio.timeout(20):
+            await open_repository("postgresql://cutaway:s3cret-pw@127.0.0.1:1/cutaway")
+    assert "s3cret-pw" not in str(caught.value)
+    assert "127.0.0.1:1/cutaway" in str(caught.value)
 
 
 async def test_in_memory_database() -> None:
@@ -786,3 +891,383 @@ async def test_committed_rows_survive_a_crash(tmp_path: Path, mode: str) -> None
         assert len(await r.unfinished_renders()) == 20
         assert [t.preview for t in await r.open_turns()] == ["pending turn"]
         assert await r.get_meta("written") == "yes"
+
+
+# === PostgreSQL specifics ==========================================================================
+
+PG_VERSION = len(pg_migrations.MIGRATIONS)
+_ADVISORY_IN_THIS_DB = (
+    "locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def test_pg_dsn_missing_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PG_DSN_VAR, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=PG_DSN_VAR):
+        pg_admin_dsn()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=f"CI is set but {PG_DSN_VAR}"):
+        pg_admin_dsn()
+    monkeypatch.setenv(PG_DSN_VAR, "postgresql://u@127.0.0.1:5/db")
+    assert pg_admin_dsn() == "postgresql://u@127.0.0.1:5/db"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://bot:hunter2@127.0.0.1:5432/cutaway", "postgresql://bot:***@127.0.0.1:5432/cutaway"),
+        ("postgres://bot:p%40ss@db.internal/cutaway?sslmode=require", "postgres://bot:***@db.internal/cutaway?sslmode=require"),
+        ("postgresql://bot@[::1]:6432/x", "postgresql://bot@[::1]:6432/x"),
+        ("postgresql://bot:pw@[::1]:6432/x", "postgresql://bot:***@[::1]:6432/x"),
+    ],
+)
+def test_pg_safe_dsn_hides_only_the_password(dsn: str, shown: str) -> None:
+    assert safe_dsn(dsn) == shown
+
+
+async def test_pg_schema_version_rows_and_diagnostics(pg_dsn: str) -> None:
+    async with await open_postgres(pg_dsn) as r:
+        d = await r.diagnostics()
+        assert d["schema_version"] == PG_VERSION
+        assert d["database"] == urlsplit(pg_dsn).path.lstrip("/")
+        assert "password" not in r.dsn and ":***@" in r.dsn
+    async with await open_postgres(pg_dsn) as r:  # reopening applies nothing twice
+        assert (await r.diagnostics())["schema_version"] == PG_VERSION
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        versions = [row["version"] for row in await conn.fetch("SELECT version FROM schema_version ORDER BY 1")]
+    finally:
+        await conn.close()
+    assert versions == list(range(1, PG_VERSION + 1))
+
+
+_PG_MIGRATOR = r"""
+import asyncio, logging, sys
+from storage.postgres import open_postgres
+
+async def main(dsn: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("LOG %(message)s"))
+    logging.getLogger("storage").addHandler(handler)
+    logging.getLogger("storage").setLevel(logging.INFO)
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # the starting gun
+    repo = await open_postgres(dsn, max_size=2)
+    version = (await repo.diagnostics())["schema_version"]
+    await repo.close()
+    sys.stdout.write(f"VERSION {version}\n")
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+
+async def test_pg_five_processes_starting_together_migrate_exactly_once(pg_dsn: str) -> None:
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _PG_MIGRATOR,
+            pg_dsn,
+            cwd=REPO_ROOT,
+            env=_child_env(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(5)
+    ]
+    try:
+        async with asyncio.timeout(60):
+            for proc in procs:  # every interpreter is up and asyncpg imported: the race is only the opening
+                assert proc.stdout is not None
+                ready = await proc.stdout.readline()
+                assert ready == b"READY\n", (ready, await proc.stderr.read() if proc.stderr else b"")
+            results = await asyncio.gather(*(proc.communicate(b"GO\n") for proc in procs))
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await asyncio.wait_for(proc.wait(), 10)
+    outputs = [out.decode() for out, _ in results]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err.decode()
+    for out in outputs:
+        assert f"VERSION {PG_VERSION}" in out.splitlines(), out
+    applied = sorted(
+        line for out in outputs for line in out.splitlines() if "migrated to schema version" in line
+    )
+    assert applied == [f"LOG PostgreSQL database migrated to schema version {v}" for v in range(1, PG_VERSION + 1)]
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        versions = [row["version"] for row in await conn.fetch("SELECT version FROM schema_version ORDER BY 1")]
+        assert versions == list(range(1, PG_VERSION + 1))
+        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE " + _ADVISORY_IN_THIS_DB) == 0
+    finally:
+        await conn.close()
+
+
+async def test_pg_concurrent_first_open_in_one_process(pg_dsn: str) -> None:
+    async with asyncio.timeout(30):
+        repos = await asyncio.gather(*(open_postgres(pg_dsn, max_size=2) for _ in range(4)))
+    try:
+        await repos[0].create_project(project(1))
+        for r in repos:
+            assert await r.count_projects() == 1
+            assert (await r.diagnostics())["schema_version"] == PG_VERSION
+    finally:
+        await asyncio.gather(*(r.close() for r in repos))
+
+
+async def test_pg_migrator_waits_while_another_holds_the_migration_lock(pg_dsn: str) -> None:
+    other = await asyncpg.connect(pg_dsn)
+    opening: asyncio.Task[PostgresRepository] | None = None
+    try:
+        holder = other.transaction()
+        await holder.start()
+        await other.execute("SELECT pg_advisory_xact_lock($1)", pg_migrations.MIGRATION_LOCK_KEY)
+        opening = asyncio.create_task(open_postgres(pg_dsn))
+        async with asyncio.timeout(20):  # until the migrator is queued behind our lock
+            waiting = f"SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND {_ADVISORY_IN_THIS_DB}"
+            while not await other.fetchval(waiting):
+                assert not opening.done(), "the migrator did not wait for the lock"
+                await asyncio.sleep(0.01)
+        assert not opening.done()
+        await holder.commit()  # ends our transaction, and with it our lock
+        async with asyncio.timeout(20):
+            repo = await opening
+        async with repo:
+            assert (await repo.diagnostics())["schema_version"] == PG_VERSION
+            assert await other.fetchval("SELECT count(*) FROM pg_locks WHERE " + _ADVISORY_IN_THIS_DB) == 0
+    finally:
+        if opening is not None and not opening.done():
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
+        await other.close()
+
+
+async def test_pg_migration_lock_is_held_for_each_step_and_released_with_its_transaction(pg_dsn: str) -> None:
+    """On a plain connection (no pool reset to hide a leak): held during the step, gone after it."""
+    witness = (
+        *pg_migrations.MIGRATIONS,
+        (
+            "CREATE TABLE lock_witness AS SELECT count(*) AS held FROM pg_locks "
+            f"WHERE pid = pg_backend_pid() AND granted AND objid = {pg_migrations.MIGRATION_LOCK_KEY & 0xFFFFFFFF} "
+            f"AND {_ADVISORY_IN_THIS_DB}",
+        ),
+    )
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        assert await storage.postgres.migrate(conn, witness) == PG_VERSION + 1
+        assert await conn.fetchval("SELECT held FROM lock_witness") == 1
+        # The session is still open, yet holds nothing: the lock was transaction scoped.
+        held = "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+        assert await conn.fetchval(held) == 0
+        assert await storage.postgres.migrate(conn, witness) == 0
+    finally:
+        await conn.close()
+
+
+async def test_pg_newer_schema_is_refused(pg_dsn: str) -> None:
+    future = (*pg_migrations.MIGRATIONS, ())  # a newer bot with one more (empty) migration
+    async with await open_postgres(pg_dsn, migrations=future) as r:
+        await r.create_project(project(1))
+        assert (await r.diagnostics())["schema_version"] == PG_VERSION + 1
+    with pytest.raises(SchemaTooNewError, match="newer"):
+        await open_postgres(pg_dsn)
+    async with await open_postgres(pg_dsn, migrations=future) as r:  # untouched by the refusal
+        assert await r.count_projects() == 1
+
+
+async def test_pg_failed_migration_is_rolled_back(pg_dsn: str) -> None:
+    broken = ((*pg_migrations.MIGRATIONS[0], "this is not valid"),)  # creates every table, then fails
+    with pytest.raises(asyncpg.PostgresSyntaxError, match="syntax error"):
+        await open_postgres(pg_dsn, migrations=broken)
+    # Had the tables survived, migration 1 would now fail with "relation already exists".
+    async with await open_postgres(pg_dsn) as r:
+        assert (await r.diagnostics())["schema_version"] == PG_VERSION
+        await r.create_project(project(1))
+        assert await r.count_projects() == 1
+
+
+async def test_pg_two_processes_share_one_database_without_lost_writes(pg_dsn: str) -> None:
+    """Two pools stand for two bot processes: races between them resolve like races within one."""
+    a = await open_postgres(pg_dsn, max_size=4)
+    b = await open_postgres(pg_dsn, max_size=4)
+    try:
+        async with asyncio.timeout(30):
+            results = await asyncio.gather(
+                *((a if i % 2 else b).create_project(project(100, name=f"n{i}")) for i in range(20)),
+                return_exceptions=True,
+            )
+            assert [r for r in results if r is None] == [None]
+            assert all(isinstance(r, AlreadyExistsError) for r in results if r is not None)
+
+            ids = list(range(1, 301))
+            random.Random(11).shuffle(ids)
+            await asyncio.gather(*((a if i % 2 else b).mark_message_handled(100, i) for i in ids))
+
+            await a.add_render(render("r-1"))
+            calls = [a.update_render("r-1", progress=i % 100) for i in range(100)] + [
+                b.update_render("r-1", url="https://u/final"),
+                b.update_render("r-1", status_message_id=555),
+                b.update_render("r-1", error="late warning"),
+                b.update_render("r-1", status=RenderStatus.COMPLETED),
+            ]
+            random.Random(5).shuffle(calls)
+            await asyncio.gather(*calls)
+        got = await b.get_project(100)
+        assert got is not None and got.last_message_id == 300
+        job = await a.get_render("r-1")
+        assert job is not None
+        assert (job.url, job.status_message_id, job.error, job.status) == (
+            "https://u/final",
+            555,
+            "late warning",
+            RenderStatus.COMPLETED,
+        )
+        assert [j.render_id for j in await b.unfinished_renders()] == ["r-1"]  # completed, link not posted
+        await b.update_render("r-1", link_posted=True)
+        assert await a.unfinished_renders() == []
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_pg_start_up_queries_use_their_indexes_not_table_scans(pg_dsn: str) -> None:
+    async with await open_postgres(pg_dsn) as r:
+        await r.create_project(project(1, last_message_id=1))
+        for i in range(5):
+            await r.add_render(render(f"open-{i}", thread_id=1, status=RenderStatus.PROCESSING,
+                                      created_at=T0 + timedelta(seconds=i)))
+        conn = await asyncpg.connect(pg_dsn)
+        try:  # a long history: 5000 old threads and 5000 finished, posted renders
+            await conn.execute(
+                "INSERT INTO projects (thread_id, owner_id, session_id, language, name, created_at, last_message_id) "
+                "SELECT g, 3, 's', 'en', 'old', now(), g FROM generate_series(2, 5001) g"
+            )
+            await conn.execute(
+                "INSERT INTO renders (render_id, thread_id, session_id, requested_by, status, link_posted, "
+                "created_at, updated_at) SELECT 'old-' || g, 1, 's', 3, "
+                "(ARRAY['completed', 'failed', 'cancelled'])[1 + g % 3], true, "
+                "now() - g * interval '1 minute', now() FROM generate_series(1, 5000) g"
+            )
+        finally:
+            await conn.close()
+        await r.analyze()
+
+        unfinished_plan = "\n".join(await r.explain_unfinished_renders())
+        assert "renders_unfinished" in unfinished_plan, unfinished_plan
+        assert "Seq Scan" not in unfinished_plan, unfinished_plan
+        assert "Sort" not in unfinished_plan, unfinished_plan  # the index already gives the order
+        assert [j.render_id for j in await r.unfinished_renders()] == [f"open-{i}" for i in range(5)]
+
+        active_plan = "\n".join(await r.explain_active_projects(4990))
+        assert "projects_last_message" in active_plan, active_plan
+        assert "Seq Scan" not in active_plan, active_plan
+        assert [p.thread_id for p in await r.active_projects(4990)] == list(range(5001, 4990, -1))
+        assert [p.thread_id for p in await r.active_projects(4990, limit=3)] == [5001, 5000, 4999]
+        assert len(await r.active_projects(0, limit=-1)) == 5001  # negative: no limit, as in SQLite
+
+
+async def test_pg_database_time_zone_does_not_leak_into_datetimes(pg_dsn: str) -> None:
+    name = urlsplit(pg_dsn).path.lstrip("/")
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Asia/Shanghai'")
+    finally:
+        await conn.close()
+    plus_eight = timezone(timedelta(hours=8))
+    local = datetime(2024, 5, 1, 20, 0, 0, 1, tzinfo=plus_eight)
+    async with await open_postgres(pg_dsn) as r:
+        await r.create_project(project(100, created_at=local))
+        await r.add_render(render("r-1", created_at=local, updated_at=local))
+        await r.update_render("r-1", progress=1)  # updated_at from the server clock
+        await r.save_auth(AuthRecord("cid", expires_at=local))
+        got = await r.get_project(100)
+        job = await r.get_render("r-1")
+        auth = await r.get_auth()
+    assert got is not None and job is not None and auth is not None
+    assert got.created_at == local and got.created_at.tzinfo == UTC and got.created_at.hour == 12
+    assert auth.expires_at == local and auth.expires_at is not None and auth.expires_at.tzinfo == UTC
+    assert job.updated_at.tzinfo == UTC
+    assert abs(job.updated_at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+_PG_CRASHER = r"""
+import asyncio, os, sys
+from datetime import UTC, datetime
+import asyncpg
+from storage import OpenTurn, Project, RenderJob, RenderStatus
+from storage.pg_migrations import MIGRATION_LOCK_KEY
+from storage.postgres import open_postgres
+
+async def main(dsn: str) -> None:
+    repo = await open_postgres(dsn)
+    now = datetime.now(UTC)
+    for t in range(1, 21):
+        await repo.create_project(Project(t, 1, 2, 3, f"s{t}", "en", f"p{t}", now))
+        await repo.mark_message_handled(t, 1000 + t)
+        await repo.add_render(RenderJob(f"r{t}", t, f"s{t}", 3, RenderStatus.PROCESSING, now, now))
+        await repo.update_render(f"r{t}", progress=t)
+    await repo.open_turn(OpenTurn(1, 1001, "pending turn", now))
+    await repo.set_meta("written", "yes")
+    # Then die in the middle of a migration step: lock taken, transaction open.
+    conn = await asyncpg.connect(dsn)
+    tr = conn.transaction()
+    await tr.start()
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+    await conn.execute("CREATE TABLE half_done (x int)")
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    await asyncio.sleep(60)  # wait for SIGKILL
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_pg_process_killed_mid_migration_loses_nothing_committed_and_blocks_no_one(pg_dsn: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _PG_CRASHER,
+        pg_dsn,
+        cwd=REPO_ROOT,
+        env=_child_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            line = await proc.stdout.readline()
+            if line == b"READY\n":
+                proc.send_signal(signal.SIGKILL)
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+    assert line == b"READY\n", err.decode()
+    assert proc.returncode == -signal.SIGKILL
+
+    async with asyncio.timeout(20):  # the dead session's lock died with it
+        r = await open_postgres(pg_dsn)
+    async with r:
+        assert await r.count_projects() == 20
+        p = await r.get_project(20)
+        assert p is not None and p.last_message_id == 1020
+        job = await r.get_render("r20")
+        assert job is not None and job.progress == 20 and job.status is RenderStatus.PROCESSING
+        assert len(await r.unfinished_renders()) == 20
+        assert [t.preview for t in await r.open_turns()] == ["pending turn"]
+        assert await r.get_meta("written") == "yes"
+    conn = await asyncpg.connect(pg_dsn)
+    try:  # the killed transaction was rolled back
+        assert await conn.fetchval("SELECT to_regclass('half_done')") is None
+    finally:
+        await conn.close()

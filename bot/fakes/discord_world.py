@@ -152,6 +152,7 @@ class DiscordWorld:
         """What interactions carry as ``attachment_size_limit`` (discord.py requires the key)."""
         self._emit_sink: EmitSink | None = None
         self._signal = ChangeSignal()
+        self._listeners: list[Callable[[], None]] = []
 
     # ----------------------------------------------------------------- basics
 
@@ -161,8 +162,23 @@ class DiscordWorld:
         self.clock = lambda: current() + seconds
 
     def changed(self) -> None:
-        """Wake everything waiting in :meth:`wait_for`."""
+        """Wake everything waiting in :meth:`wait_for` and call the change listeners."""
         self._signal.notify()
+        for listener in list(self._listeners):
+            listener()
+
+    def add_change_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every state change (the playground pushes updates this way).
+
+        It runs synchronously inside the fake, so it must only note the change (e.g. set an
+        event). Returns a function that removes it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     async def wait_for(
         self,

@@ -21,6 +21,7 @@ import asyncio
 import copy
 import hashlib
 import json
+import re
 import secrets
 import signal
 import string
@@ -97,6 +98,8 @@ MESSAGES: dict[int, str] = {
     4002: "file too large",
 }
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _BODY = web.RequestKey("json_body", object)
@@ -121,6 +124,15 @@ def _iso(dt: datetime) -> str:
 
 def _ext(name: str) -> str:
     return PurePosixPath(name).suffix.lower().lstrip(".")
+
+
+def _message_language(text: str, fallback: str) -> str:
+    """Chinese when the text has Han characters, English when it has Latin letters, else `fallback`."""
+    if _HAN.search(text):
+        return "zh-CN"
+    if _LATIN.search(text):
+        return "en"
+    return fallback
 
 
 def _file_type(ext: str) -> Literal["video", "image", "audio"]:
@@ -172,6 +184,12 @@ class FakeNemo:
         self.heartbeat_every = heartbeat_every
         self.heartbeat_kind: HeartbeatKind = heartbeat_kind
         self.default_turn_delay = default_turn_delay
+        self.result_video: bytes | None = None
+        """When set (the playground does), every finished render serves these bytes, inline, so a
+        browser plays the link; otherwise a tiny MP4-looking file is served as a download."""
+        self.reply_in_message_language = False
+        """When True, a default reply follows each message's script (Chinese or Latin) like the real
+        agent does, instead of the language the session was created with."""
 
         self.requests: list[RecordedRequest] = []
         self.uploads: list[UploadRecord] = []
@@ -567,8 +585,11 @@ class FakeNemo:
             raise self._error(2001)
 
         script = self._next_script(session.session_id)
+        language = session.language
+        if self.reply_in_message_language:
+            language = _message_language(run.text, session.language)
         steps = script if script is not None else plan_default_turn(
-            run.text, language=session.language, draft=session.draft,
+            run.text, language=language, draft=session.draft,
             video_infos=session.video_infos, canvas=session.canvas_config)
         if script is None and run.streaming:
             steps = [Text(s.text, partial_chunks=3) if isinstance(s, Text) else s for s in steps]
@@ -669,6 +690,9 @@ class FakeNemo:
         return _json({"success": True, "data": {"id": job.id, "status": job.status}})
 
     def _mp4_response(self, job: RenderJob) -> web.Response:
+        if self.result_video is not None:
+            return web.Response(body=self.result_video, content_type="video/mp4",
+                                headers={"Content-Disposition": f'inline; filename="{job.id}.mp4"'})
         return web.Response(body=job_mp4(job), content_type="video/mp4",
                             headers={"Content-Disposition": f'attachment; filename="{job.id}.mp4"'})
 
