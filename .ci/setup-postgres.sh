@@ -6,11 +6,12 @@
 #
 # Only that `export …` line goes to stdout; progress goes to stderr. Never relies on a
 # pre-started service: installs Debian's PostgreSQL when its binaries are missing, creates a
-# cluster in $CUTAWAY_PG_DIR (default: /dev/shm/cutaway-pg, else $TMPDIR/cutaway-pg) owned by a non-root user (initdb
-# refuses root), listening on 127.0.0.1 at a free port and on a unix socket in that folder,
-# with password authentication for a superuser role `cutaway` that the tests use to create one
-# database per test. Running it again while that server is up only prints the line again; a
-# stale folder (server gone, e.g. after a reboot) is wiped and rebuilt. Stop it with
+# cluster in $CUTAWAY_PG_DIR (default: /dev/shm/cutaway-pg, else $TMPDIR/cutaway-pg) owned by
+# a non-root user (initdb refuses root), listening on 127.0.0.1 at a free port and on a unix
+# socket in that folder, with password authentication for a superuser role `cutaway` that
+# the tests use to create one database per test. Running it again while that server is up
+# only prints the line again; a stale folder (server gone, e.g. after a reboot) is wiped and
+# rebuilt. Stop it with
 #     runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl" -D "$CUTAWAY_PG_DIR/data" stop
 set -euo pipefail
 
@@ -75,29 +76,36 @@ print_dsn() {
         "postgresql://${ROLE}:$(cat "$PGDIR/password")@127.0.0.1:$(cat "$PGDIR/port")/postgres"
 }
 
+# True when postmaster.pid names a live server of *this* data folder (not a recycled pid).
+our_server_runs() {
+    local pid
+    pid="$(head -n 1 "$PGDIR/data/postmaster.pid" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $PGDIR/data"
+}
+
 # Reuse a server that this script started earlier and that still answers.
-if [[ -f "$PGDIR/port" && -f "$PGDIR/password" && -f "$PGDIR/ready" ]] \
-    && as_owner "$BINDIR/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1 \
+if [[ -f "$PGDIR/port" && -f "$PGDIR/password" && -f "$PGDIR/ready" ]] && our_server_runs \
     && "$BINDIR/pg_isready" -q -h 127.0.0.1 -p "$(cat "$PGDIR/port")" -t 5; then
     say "reusing the server in $PGDIR (port $(cat "$PGDIR/port"))"
     print_dsn
     exit 0
 fi
 
-if [[ -d "$PGDIR/data" ]]; then
-    # Left over from an earlier run: stop what may still run there, then start afresh.
+if our_server_runs; then
+    # Ours but not answering (half-started earlier run): stop it, then start afresh.
     as_owner "$BINDIR/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true
 fi
 rm -rf "$PGDIR"
 mkdir -p "$PGDIR"
 chmod 700 "$PGDIR"
-[[ $EUID -eq 0 ]] && chown "$OWNER": "$PGDIR"
+if [[ $EUID -eq 0 ]]; then chown "$OWNER": "$PGDIR"; fi
 
 PASSWORD="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 umask 077
 printf '%s\n' "$PASSWORD" >"$PGDIR/password"
 printf '%s\n' "$PASSWORD" >"$PGDIR/pwfile"
-[[ $EUID -eq 0 ]] && chown "$OWNER": "$PGDIR/password" "$PGDIR/pwfile"
+if [[ $EUID -eq 0 ]]; then chown "$OWNER": "$PGDIR/password" "$PGDIR/pwfile"; fi
 
 say "initdb in $PGDIR/data ($("$BINDIR/postgres" --version))"
 # Local (socket) connections are trusted, for this script only; TCP needs the password.

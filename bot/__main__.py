@@ -32,9 +32,9 @@ def load_settings() -> Settings | None:
 
 
 async def run(settings: Settings) -> int:
-    from bot.app import CutawayBot
+    from bot.app import create_bot
 
-    bot = CutawayBot(settings)
+    bot = create_bot(settings)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     closing: list[asyncio.Task[None]] = []

@@ -16,6 +16,7 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.core.liveness import Liveness
 from bot.core.projects import ProjectService, ServiceSettings
 from bot.core.renders import RenderService, RenderSettings
 from bot.core.texts import t
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.projects", "cogs.export", "cogs.info", "cogs.buttons", "cogs.history", "cogs.setup")
 COMMANDS_HASH_KEY = "app_commands_hash"
+CLAIM_RETENTION = timedelta(days=30)
 CATCH_UP_WINDOW = timedelta(days=7)
 CATCH_UP_THREADS = 500
 USER_AGENT = "Cutaway (+https://github.com/cutaway-bot) aiohttp"
@@ -55,6 +57,10 @@ class CutawayBot(commands.Bot):
     nemo: NemoClient
 
     def __init__(self, settings: Settings, **options: Any) -> None:
+        if settings.sharded:
+            options.setdefault("shard_count", settings.shard_count)
+            if settings.shard_ids:
+                options.setdefault("shard_ids", settings.shard_ids)
         super().__init__(command_prefix=commands.when_mentioned, intents=make_intents(), help_command=None,
                          allowed_mentions=discord.AllowedMentions.none(), **options)
         self.settings = settings
@@ -93,25 +99,31 @@ class CutawayBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self.repo = await open_repository(settings.database_path)
+        self.repo = await open_repository(settings.database)
+        self.liveness = Liveness(self.repo, interval=settings.liveness_seconds)
+        await self.liveness.start()
+        await self.repo.prune_message_claims(discord.utils.utcnow() - CLAIM_RETENTION)
         static = settings.nemo_token.get_secret_value() if settings.nemo_token else None
         auth = TokenProvider(self.repo, static_token=static)
         self.nemo = NemoClient(self._session(), settings.nemo_api_base, auth,
                                rate_limit_retry_seconds=settings.rate_limit_retry_seconds,
                                sse_timeout_seconds=settings.sse_timeout_seconds)
         cdn = CdnStreamer(self._session(), max_bytes=settings.max_upload_bytes)
-        self.projects = ProjectService(
-            self.repo, self.nemo, cdn, self.surfaces,
-            ServiceSettings(heartbeat_seconds=settings.heartbeat_seconds,
-                            sse_timeout_seconds=settings.sse_timeout_seconds,
-                            max_upload_bytes=settings.max_upload_bytes,
-                            recovery_delays=_recovery_delays(settings.stream_recovery_seconds),
-                            user_messages_per_minute=settings.user_messages_per_minute,
-                            upload_url_hosts=tuple(settings.upload_url_hosts)),
+        service_settings = ServiceSettings(
+            heartbeat_seconds=settings.heartbeat_seconds,
+            sse_timeout_seconds=settings.sse_timeout_seconds,
+            max_upload_bytes=settings.max_upload_bytes,
+            recovery_delays=_recovery_delays(settings.stream_recovery_seconds),
+            user_messages_per_minute=settings.user_messages_per_minute,
+            upload_url_hosts=tuple(settings.upload_url_hosts),
         )
+        self.projects = ProjectService(self.repo, self.nemo, cdn, self.surfaces, service_settings,
+                                       liveness=self.liveness)
         self.renders = RenderService(self.repo, self.nemo, self.surfaces,
                                      RenderSettings(poll_seconds=settings.render_poll_seconds,
-                                                    timeout_seconds=settings.render_timeout_seconds))
+                                                    timeout_seconds=settings.render_timeout_seconds,
+                                                    lease_seconds=settings.render_lease_seconds),
+                                     owner=self.liveness.incarnation)
         self.renders.bind_session_runner(self.projects.with_session)
         self.projects.set_exports(self.renders)
         self.guild_settings = {g.guild_id: g for g in await self.repo.all_guild_settings()}
@@ -129,6 +141,14 @@ class CutawayBot(commands.Bot):
             self.health = HealthServer(gateway_ok=self._gateway_ok, database_ok=self._database_ok,
                                        host=settings.health_host, port=settings.health_port)
             await self.health.start()
+
+    def owns_guild(self, guild_id: int | None) -> bool:
+        """With SHARD_COUNT/SHARD_IDS, a thread's live work stays on the process whose shard owns its guild."""
+        count = self.settings.shard_count
+        if count is None or guild_id is None:
+            return True
+        ids = self.settings.shard_ids or range(count)
+        return (guild_id >> 22) % count in ids
 
     def _gateway_ok(self) -> bool:
         return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
@@ -162,7 +182,8 @@ class CutawayBot(commands.Bot):
         """Before the gateway connects: queue catch-up for threads active in the last week, so
         messages sent while the bot was offline are handled first and in order."""
         since = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
-        projects = await self.repo.active_projects(since, limit=CATCH_UP_THREADS)
+        projects = [p for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS)
+                    if self.owns_guild(p.guild_id)]
         self.projects.schedule_catch_up([p.thread_id for p in projects])
         if projects:
             log.info("catching up on %d recently active thread(s)", len(projects))
@@ -192,7 +213,7 @@ class CutawayBot(commands.Bot):
     async def _after_ready(self) -> None:
         await self.wait_until_ready()
         try:
-            await self.renders.resume_all()
+            self.renders.start_sweeper()
             await self._report_interrupted_turns()
         except Exception:
             log.exception("start-up recovery failed")
@@ -237,6 +258,8 @@ class CutawayBot(commands.Bot):
             await self.projects.close()
         if hasattr(self, "renders"):
             await self.renders.close()
+        if hasattr(self, "liveness"):
+            await self.liveness.stop()
         await super().close()
         if self.health is not None:
             await self.health.close()
@@ -245,6 +268,16 @@ class CutawayBot(commands.Bot):
         if hasattr(self, "repo"):
             await self.repo.close()
         log.info("closed cleanly")
+
+
+class ShardedCutawayBot(CutawayBot, commands.AutoShardedBot):
+    """SHARD_COUNT/SHARD_IDS: discord.py's AutoShardedBot for just this process's shard range."""
+
+
+def create_bot(settings: Settings, **options: Any) -> CutawayBot:
+    if settings.sharded:
+        return ShardedCutawayBot(settings, **options)
+    return CutawayBot(settings, **options)
 
 
 def _recovery_delays(first: float) -> tuple[float, ...]:

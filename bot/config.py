@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_NEMO_API_BASE = "https://mega-api-prod.nemovideo.ai"
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     rate_limit_retry_seconds: float = Field(default=30.0, ge=0)
     sse_timeout_seconds: float = Field(default=900.0, gt=0)
     log_level: str = "INFO"
+    database_url: str | None = None
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=0, le=65535)
     health_host: str = "127.0.0.1"
@@ -48,6 +51,8 @@ class Settings(BaseSettings):
     # Beyond the fixed interface: operator knobs with safe defaults.
     render_timeout_seconds: float = Field(default=1800.0, gt=0)
     stream_recovery_seconds: float = Field(default=30.0, gt=0)
+    render_lease_seconds: float = Field(default=60.0, gt=0)
+    liveness_seconds: float = Field(default=5.0, gt=0)
     max_upload_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
     project_role_id: int | None = None
     user_messages_per_minute: int = Field(default=20, ge=1)
@@ -56,7 +61,7 @@ class Settings(BaseSettings):
     upload_url_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"])
 
-    @field_validator("project_channel_ids", mode="before")
+    @field_validator("project_channel_ids", "shard_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:
         return _split_ids(value)
@@ -68,7 +73,8 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("nemo_token", "discord_api_base", "project_role_id", "health_port", mode="before")
+    @field_validator("nemo_token", "discord_api_base", "project_role_id", "health_port", "database_url",
+                     "shard_count", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -85,6 +91,19 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _shards_consistent(self) -> Settings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT")
+        if self.shard_count is not None and any(not 0 <= i < self.shard_count for i in self.shard_ids):
+            raise ValueError("every SHARD_IDS entry must be in 0..SHARD_COUNT-1")
+        return self
+
     @property
-    def api_base_overridden(self) -> bool:
-        return self.discord_api_base is not None
+    def sharded(self) -> bool:
+        return self.shard_count is not None
+
+    @property
+    def database(self) -> str | Path:
+        """DATABASE_URL (PostgreSQL, several processes) when set, else the SQLite file."""
+        return self.database_url or self.database_path

@@ -103,5 +103,32 @@ _V3: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+_V4: Migration = (
+    # Exactly once across processes: a render is polled by whoever holds its lease; the generation
+    # number fences off a stalled former owner.
+    "ALTER TABLE renders ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE renders ADD COLUMN lease_expires_at TEXT",
+    "ALTER TABLE renders ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0",
+    # Every Discord message is claimed before it is acted on (live events and restart catch-up alike).
+    """
+    CREATE TABLE message_claims (
+        message_id INTEGER PRIMARY KEY,
+        thread_id  INTEGER NOT NULL,
+        claimed_by TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        done       INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX message_claims_age ON message_claims (claimed_at)",
+    # Live bot processes (one row per incarnation, refreshed while it runs): a claim left unfinished by
+    # a process that stopped refreshing may be taken over; one held by a live process never is.
+    """
+    CREATE TABLE processes (
+        incarnation TEXT PRIMARY KEY,
+        last_seen   TEXT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 """All migrations in order; the schema version the code expects is len(MIGRATIONS)."""

@@ -116,5 +116,32 @@ _V2: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+_V3: Migration = (
+    # Exactly once across processes (SQLite's migration 4): a render is polled by whoever holds its
+    # lease; the generation number fences off a stalled former owner.
+    "ALTER TABLE renders ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE renders ADD COLUMN lease_expires_at TIMESTAMPTZ",
+    "ALTER TABLE renders ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0",
+    # Every Discord message is claimed before it is acted on (live events and restart catch-up alike).
+    """
+    CREATE TABLE message_claims (
+        message_id BIGINT PRIMARY KEY,
+        thread_id  BIGINT NOT NULL,
+        claimed_by TEXT NOT NULL,
+        claimed_at TIMESTAMPTZ NOT NULL,
+        done       BOOLEAN NOT NULL DEFAULT FALSE
+    )
+    """,
+    "CREATE INDEX message_claims_age ON message_claims (claimed_at)",
+    # Live bot processes (one row per incarnation, refreshed while it runs).
+    """
+    CREATE TABLE processes (
+        incarnation TEXT PRIMARY KEY,
+        last_seen   TIMESTAMPTZ NOT NULL
+    )
+    """,
+    "CREATE INDEX processes_last_seen ON processes (last_seen)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 """All migrations in order; the schema version the code expects is len(MIGRATIONS)."""

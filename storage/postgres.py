@@ -4,8 +4,9 @@ Several bot processes may share one database, so nothing here relies on being th
 only writer: every write is one autocommitted statement whose WHERE clause carries
 its own condition (monotonic `last_message_id`, COALESCE updates), which READ
 COMMITTED re-checks against the newest row version when two writers collide; so
-there is no read-modify-write to lose. `updated_at` comes from the database clock
-(`now()`), so processes on different hosts agree on it.
+there is no read-modify-write to lose. `updated_at`, lease expiry, claim times and
+liveness rows come from the database clock (`now()`), so processes on different
+hosts agree on them; the caller's `alive_after` / `older_than` are compared with it.
 
 Migrations run in transactions that first take `pg_advisory_xact_lock`: asyncpg's
 pool runs `pg_advisory_unlock_all()` when a connection is released, so a
@@ -25,6 +26,7 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import asyncpg
+from asyncpg import Record
 
 from . import pg_migrations as _migrations
 from .migrations import Migration
@@ -43,9 +45,6 @@ from .repository import (
 )
 
 log = logging.getLogger(__name__)
-
-URL_SCHEMES: Final = ("postgres://", "postgresql://")
-"""DSN prefixes that select this backend in `open_repository`."""
 
 DEFAULT_MAX_SIZE: Final = 10
 COMMAND_TIMEOUT: Final = 60.0
@@ -90,10 +89,20 @@ _UPDATE_RENDER: Final = (
     "status_message_id = COALESCE($5::bigint, status_message_id), "
     "link_posted = COALESCE($6::boolean, link_posted), "
     "updated_at = now() "
-    "WHERE render_id = $7"
+    "WHERE render_id = $7 AND ($8::integer IS NULL OR lease_generation = $8)"
 )
-
-Record = asyncpg.Record
+_CLAIMABLE_RENDERS: Final = (
+    f"SELECT {_RENDER_COLUMNS} FROM renders WHERE {UNFINISHED_RENDERS_WHERE} "  # noqa: S608
+    "AND (lease_owner IS NULL OR lease_expires_at < now()) ORDER BY created_at, seq LIMIT $1"
+)
+_CLAIM_MESSAGE: Final = (
+    "INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES ($1, $2, $3, now()) "
+    "ON CONFLICT (message_id) DO UPDATE SET claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at "
+    "WHERE NOT message_claims.done AND message_claims.claimed_by <> excluded.claimed_by "
+    "AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.incarnation = message_claims.claimed_by "
+    "AND p.last_seen >= $4) "
+    "RETURNING message_id"
+)
 
 
 # --- conversions ---------------------------------------------------------------------------------
@@ -352,11 +361,13 @@ class PostgresRepository:
         error: str | None = None,
         status_message_id: int | None = None,
         link_posted: bool | None = None,
-    ) -> None:
+        lease_generation: int | None = None,
+    ) -> bool:
         """Set only the non-None fields and bump updated_at; one statement, so no lost updates.
 
         COALESCE keeps the stored value for every None argument (so a field cannot be
-        cleared back to NULL, by design). Raises NotFoundError for an unknown render.
+        cleared back to NULL, by design). With `lease_generation`, only a holder of that lease
+        generation writes (False otherwise). Without it, raises NotFoundError for an unknown render.
         """
         changed = await self._execute(
             _UPDATE_RENDER,
@@ -367,9 +378,11 @@ class PostgresRepository:
             status_message_id,
             link_posted,
             render_id,
+            lease_generation,
         )
-        if changed == 0:
+        if changed == 0 and lease_generation is None:
             raise NotFoundError(f"render {render_id} not found")
+        return changed > 0
 
     async def get_render(self, render_id: str) -> RenderJob | None:
         row = await self._fetchrow(_GET_RENDER, render_id)
@@ -384,6 +397,82 @@ class PostgresRepository:
         index `renders_unfinished`, so start-up cost does not grow with history.
         """
         return [_render_from_row(row) for row in await self._fetch(_UNFINISHED_QUERY)]
+
+    # -- render leases (times from the database clock, which every process shares)
+
+    async def acquire_render_lease(self, render_id: str, owner: str, ttl_seconds: float) -> int | None:
+        """Take the render's lease when it is free, expired or already ours; the new generation, or None."""
+        async with self._connection() as conn:
+            generation = await conn.fetchval(
+                "UPDATE renders SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3), "
+                "lease_generation = lease_generation + 1 "
+                "WHERE render_id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now()) "
+                "RETURNING lease_generation",
+                render_id,
+                owner,
+                float(ttl_seconds),
+            )
+        return None if generation is None else int(generation)
+
+    async def renew_render_lease(self, render_id: str, owner: str, generation: int, ttl_seconds: float) -> bool:
+        """Extend our lease; False when it was lost (taken over, or released)."""
+        changed = await self._execute(
+            "UPDATE renders SET lease_expires_at = now() + make_interval(secs => $4) "
+            "WHERE render_id = $1 AND lease_owner = $2 AND lease_generation = $3",
+            render_id,
+            owner,
+            generation,
+            float(ttl_seconds),
+        )
+        return changed > 0
+
+    async def release_render_lease(self, render_id: str, owner: str, generation: int) -> None:
+        """Give the lease up so a peer can take the render at once; a lost lease is left alone."""
+        await self._execute(
+            "UPDATE renders SET lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE render_id = $1 AND lease_owner = $2 AND lease_generation = $3",
+            render_id,
+            owner,
+            generation,
+        )
+
+    async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]:
+        """Unfinished renders nobody holds (no lease, or an expired one), oldest first."""
+        rows = await self._fetch(_CLAIMABLE_RENDERS, None if limit < 0 else limit)
+        return [_render_from_row(row) for row in rows]
+
+    # -- message claims and process liveness
+
+    async def claim_message(self, thread_id: int, message_id: int, owner: str, *, alive_after: datetime) -> bool:
+        """True for exactly one claimant: the first, or a later one when the first never finished and its
+        process stopped refreshing its liveness row before `alive_after` (it died).
+
+        Concurrent claims of one message serialise on its primary key; the loser's conflict
+        clause is evaluated against the winner's committed row.
+        """
+        async with self._connection() as conn:
+            claimed = await conn.fetchval(_CLAIM_MESSAGE, message_id, thread_id, owner, _dt_to_db(alive_after))
+        return claimed is not None
+
+    async def finish_message(self, message_id: int) -> None:
+        await self._execute("UPDATE message_claims SET done = TRUE WHERE message_id = $1", message_id)
+
+    async def heartbeat_process(self, incarnation: str) -> None:
+        await self._execute(
+            "INSERT INTO processes (incarnation, last_seen) VALUES ($1, now()) "
+            "ON CONFLICT (incarnation) DO UPDATE SET last_seen = excluded.last_seen",
+            incarnation,
+        )
+
+    async def forget_process(self, incarnation: str) -> None:
+        await self._execute("DELETE FROM processes WHERE incarnation = $1", incarnation)
+
+    async def prune_message_claims(self, older_than: datetime) -> int:
+        """Drop liveness rows and claims older than `older_than`; returns the number of claims dropped."""
+        cutoff = _dt_to_db(older_than)
+        async with self._connection() as conn:
+            await conn.execute("DELETE FROM processes WHERE last_seen < $1", cutoff)
+            return _changed(await conn.execute("DELETE FROM message_claims WHERE claimed_at < $1", cutoff))
 
     async def explain_unfinished_renders(self) -> list[str]:
         """PostgreSQL's plan for `unfinished_renders` (lets tests prove the index is used)."""

@@ -17,7 +17,7 @@ import random
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -353,14 +353,17 @@ class SqliteRepository:
         error: str | None = None,
         status_message_id: int | None = None,
         link_posted: bool | None = None,
-    ) -> None:
+        lease_generation: int | None = None,
+    ) -> bool:
         """Set only the non-None fields and bump updated_at; one statement, so no lost updates.
 
         COALESCE keeps the stored value for every None argument (so a field cannot be
-        cleared back to NULL, by design). Raises NotFoundError for an unknown render.
+        cleared back to NULL, by design). With `lease_generation`, only a holder of that lease
+        generation writes (False otherwise). Without it, raises NotFoundError for an unknown render.
         """
+        fence = "" if lease_generation is None else " AND lease_generation = ?"
         changed = await self._write(
-            "UPDATE renders SET "
+            "UPDATE renders SET "  # noqa: S608 (the fence is a constant, values are parameters)
             "status = COALESCE(?, status), "
             "progress = COALESCE(?, progress), "
             "url = COALESCE(?, url), "
@@ -368,7 +371,7 @@ class SqliteRepository:
             "status_message_id = COALESCE(?, status_message_id), "
             "link_posted = COALESCE(?, link_posted), "
             "updated_at = ? "
-            "WHERE render_id = ?",
+            "WHERE render_id = ?" + fence,
             (
                 None if status is None else RenderStatus(status).value,
                 progress,
@@ -378,10 +381,12 @@ class SqliteRepository:
                 None if link_posted is None else int(link_posted),
                 _now(),
                 render_id,
+                *(() if lease_generation is None else (lease_generation,)),
             ),
         )
-        if changed == 0:
+        if changed == 0 and lease_generation is None:
             raise NotFoundError(f"render {render_id} not found")
+        return changed > 0
 
     async def get_render(self, render_id: str) -> RenderJob | None:
         row = await self._fetchone(_GET_RENDER, (render_id,))
@@ -396,6 +401,69 @@ class SqliteRepository:
         index `renders_unfinished`, so start-up cost does not grow with history.
         """
         return [_render_from_row(row) for row in await self._fetchall(_UNFINISHED_QUERY)]
+
+    async def acquire_render_lease(self, render_id: str, owner: str, ttl_seconds: float) -> int | None:
+        """Take the render's lease when it is free, expired or already ours; the new generation, or None."""
+        now = datetime.now(UTC)
+        async with self._lock:
+            self._check_open()
+            rows = await self._conn.execute_fetchall(
+                "UPDATE renders SET lease_owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 "
+                "WHERE render_id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?) "
+                "RETURNING lease_generation",
+                (owner, _dt_to_db(now + timedelta(seconds=ttl_seconds)), render_id, owner, _dt_to_db(now)))
+        rows = list(rows)
+        return int(rows[0][0]) if rows else None
+
+    async def renew_render_lease(self, render_id: str, owner: str, generation: int, ttl_seconds: float) -> bool:
+        expires = _dt_to_db(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+        changed = await self._write(
+            "UPDATE renders SET lease_expires_at = ? WHERE render_id = ? AND lease_owner = ? AND lease_generation = ?",
+            (expires, render_id, owner, generation))
+        return changed > 0
+
+    async def release_render_lease(self, render_id: str, owner: str, generation: int) -> None:
+        await self._write(
+            "UPDATE renders SET lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE render_id = ? AND lease_owner = ? AND lease_generation = ?", (render_id, owner, generation))
+
+    async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]:
+        """Unfinished renders nobody holds (no lease, or an expired one), oldest first."""
+        now = _dt_to_db(datetime.now(UTC))
+        rows = await self._fetchall(
+            f"SELECT {_RENDER_COLUMNS} FROM renders WHERE ({UNFINISHED_RENDERS_WHERE}) "  # noqa: S608
+            "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at, rowid LIMIT ?", (now, limit))
+        return [_render_from_row(row) for row in rows]
+
+    async def claim_message(self, thread_id: int, message_id: int, owner: str, *, alive_after: datetime) -> bool:
+        """True for exactly one claimant: the first, or a later one when the first never finished and its
+        process stopped refreshing its liveness row before `alive_after` (it died)."""
+        async with self._lock:
+            self._check_open()
+            rows = list(await self._conn.execute_fetchall(
+                "INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (message_id) DO UPDATE SET claimed_by = excluded.claimed_by, "
+                "claimed_at = excluded.claimed_at "
+                "WHERE message_claims.done = 0 AND message_claims.claimed_by <> excluded.claimed_by "
+                "AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.incarnation = message_claims.claimed_by "
+                "AND p.last_seen >= ?) RETURNING message_id",
+                (message_id, thread_id, owner, _now(), _dt_to_db(alive_after))))
+        return bool(rows)
+
+    async def finish_message(self, message_id: int) -> None:
+        await self._write("UPDATE message_claims SET done = 1 WHERE message_id = ?", (message_id,))
+
+    async def heartbeat_process(self, incarnation: str) -> None:
+        await self._write("INSERT INTO processes (incarnation, last_seen) VALUES (?, ?) "
+                          "ON CONFLICT (incarnation) DO UPDATE SET last_seen = excluded.last_seen",
+                          (incarnation, _now()))
+
+    async def forget_process(self, incarnation: str) -> None:
+        await self._write("DELETE FROM processes WHERE incarnation = ?", (incarnation,))
+
+    async def prune_message_claims(self, older_than: datetime) -> int:
+        await self._write("DELETE FROM processes WHERE last_seen < ?", (_dt_to_db(older_than),))
+        return await self._write("DELETE FROM message_claims WHERE claimed_at < ?", (_dt_to_db(older_than),))
 
     async def explain_unfinished_renders(self) -> list[str]:
         """SQLite's query plan for `unfinished_renders` (lets tests prove the index is used)."""

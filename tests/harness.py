@@ -11,7 +11,7 @@ from typing import Any
 
 import discord
 
-from bot.app import CutawayBot
+from bot.app import CutawayBot, create_bot
 from bot.config import Settings
 from bot.fakes.discord import FakeDiscord, StoredMessage
 from bot.fakes.nemo import FakeNemo
@@ -33,6 +33,7 @@ def test_settings(discord_fake: FakeDiscord, nemo: FakeNemo, db: Path, **overrid
         "sse_timeout_seconds": 20.0,
         "stream_recovery_seconds": 0.05,
         "render_timeout_seconds": 20.0,
+        "liveness_seconds": 0.5,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -57,7 +58,7 @@ class Cutaway:
     async def start(self, **overrides: Any) -> CutawayBot:
         self.overrides.update(overrides)
         settings = test_settings(self.discord, self.nemo, self.db, **self.overrides)
-        bot = CutawayBot(settings, guild_ready_timeout=0.1)
+        bot = create_bot(settings, guild_ready_timeout=0.1)
         self.bot = bot
         self.task = asyncio.create_task(bot.start(TOKEN), name="cutaway-under-test")
         waiter = asyncio.create_task(bot.wait_until_ready())

@@ -33,7 +33,8 @@ class BotProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEMO_", "DATABASE_"))}
         env.update(DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=self.discord.api_base, NEMO_API_BASE=self.nemo.base_url,
                    DATABASE_PATH=str(self.workdir / "bot.sqlite3"), RENDER_POLL_SECONDS="0.05",
-                   HEARTBEAT_SECONDS="30", PYTHONUNBUFFERED="1")
+                   HEARTBEAT_SECONDS="30", RENDER_LEASE_SECONDS="1", LIVENESS_SECONDS="0.5",
+                   PYTHONUNBUFFERED="1")
         identified = len(self.discord.identifies)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=self.workdir, env=env,
@@ -53,8 +54,13 @@ class BotProcess:
 
     async def _collect(self) -> None:
         assert self.proc is not None
-        async with asyncio.timeout(30):
+        try:
+            async with asyncio.timeout(30):
+                _, err = await self.proc.communicate()
+        except TimeoutError:
+            self.proc.kill()
             _, err = await self.proc.communicate()
+            err += b"\n[did not exit within 30 s of the signal; killed]"
         self.logs.append(err.decode())
         # The fake notices the dead websocket: wait until it has dropped the session.
         self.proc = None
@@ -67,7 +73,11 @@ async def bot_process(tmp_path: Path) -> AsyncIterator[BotProcess]:
         try:
             yield process
         finally:
-            await process.stop()
+            try:
+                await process.stop()
+            finally:
+                for index, log in enumerate(process.logs):  # shown by pytest when a test fails
+                    print(f"--- bot process run {index} ---\n{log[-4000:]}")
 
 
 async def _project(bot: BotProcess) -> int:

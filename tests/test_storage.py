@@ -36,7 +36,6 @@ import storage
 from storage import (
     AlreadyExistsError,
     AuthRecord,
-    GuildSettings,
     NotFoundError,
     OpenTurn,
     Project,
@@ -52,6 +51,7 @@ from storage import (
 )
 from storage.migrations import MIGRATIONS
 from storage.postgres import PostgresRepository, open_postgres, safe_dsn
+from storage.repository import GuildSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -441,6 +441,111 @@ async def test_renders_for_thread_equal_timestamps_last_inserted_first(repo: Rep
     assert [j.render_id for j in await repo.renders_for_thread(100)] == ["c", "a", "b"]
 
 
+# === contract: render leases and message claims (several processes on one store) ================
+
+
+async def test_update_render_reports_and_fences_by_lease_generation(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1"))
+    assert await repo.update_render("r-1", progress=1) is True
+    generation = await repo.acquire_render_lease("r-1", "proc-a", 30)
+    assert generation is not None
+    assert await repo.update_render("r-1", progress=2, lease_generation=generation) is True
+    assert await repo.update_render("r-1", progress=3, lease_generation=generation + 1) is False  # not current
+    got = await repo.get_render("r-1")
+    assert got is not None and got.progress == 2
+    assert await repo.update_render("unknown", progress=1, lease_generation=1) is False  # fenced: no error
+
+
+async def test_render_lease_lifecycle(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1"))
+    first = await repo.acquire_render_lease("r-1", "proc-a", 30)
+    assert first is not None
+    assert await repo.acquire_render_lease("r-1", "proc-b", 30) is None  # held and valid
+    again = await repo.acquire_render_lease("r-1", "proc-a", 30)  # ours already: re-taken, new generation
+    assert again is not None and again > first
+    assert await repo.renew_render_lease("r-1", "proc-a", again, 30) is True
+    assert await repo.renew_render_lease("r-1", "proc-a", first, 30) is False  # stale generation
+    assert await repo.renew_render_lease("r-1", "proc-b", again, 30) is False  # not the owner
+    await repo.release_render_lease("r-1", "proc-b", again)  # not the owner: no effect
+    assert await repo.acquire_render_lease("r-1", "proc-b", 30) is None
+    await repo.release_render_lease("r-1", "proc-a", again)
+    taken = await repo.acquire_render_lease("r-1", "proc-b", 30)
+    assert taken is not None and taken > again
+    assert await repo.update_render("r-1", progress=9, lease_generation=again) is False  # fenced off
+    assert await repo.acquire_render_lease("unknown", "proc-a", 30) is None
+
+
+async def test_expired_render_lease_is_taken_over(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1"))
+    stale = await repo.acquire_render_lease("r-1", "proc-a", -1)  # expired at once
+    assert stale is not None
+    assert [j.render_id for j in await repo.claimable_renders()] == ["r-1"]
+    taken = await repo.acquire_render_lease("r-1", "proc-b", 30)
+    assert taken is not None and taken > stale
+    assert await repo.renew_render_lease("r-1", "proc-a", stale, 30) is False  # the old owner learns it lost
+    assert await repo.claimable_renders() == []
+
+
+async def test_claimable_renders_are_unfinished_unleased_oldest_first(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    for i, status in enumerate(RenderStatus):
+        await repo.add_render(render(f"{status.value}", status=status, created_at=T0 - timedelta(minutes=i)))
+    await repo.add_render(render("posted", status=RenderStatus.COMPLETED, link_posted=True))
+    expected = sorted(
+        (s for s in RenderStatus if not s.finished or s is RenderStatus.COMPLETED),
+        key=lambda s: -list(RenderStatus).index(s),
+    )
+    assert [j.render_id for j in await repo.claimable_renders()] == [s.value for s in expected]
+    assert await repo.acquire_render_lease("pending", "proc-a", 30) is not None
+    ids = [j.render_id for j in await repo.claimable_renders()]
+    assert "pending" not in ids and ids == [s.value for s in expected if s is not RenderStatus.PENDING]
+    assert len(await repo.claimable_renders(limit=2)) == 2
+
+
+async def test_message_claims(repo: Repository) -> None:
+    await repo.heartbeat_process("proc-a")
+    await repo.heartbeat_process("proc-b")
+    alive_after = datetime.now(UTC) - timedelta(minutes=1)
+    assert await repo.claim_message(100, 1, "proc-a", alive_after=alive_after) is True
+    assert await repo.claim_message(100, 1, "proc-b", alive_after=alive_after) is False  # holder alive
+    assert await repo.claim_message(100, 1, "proc-a", alive_after=alive_after) is False  # already ours
+    # proc-a dies (its liveness row is older than alive_after): its unfinished claim is taken over
+    await repo.forget_process("proc-a")
+    assert await repo.claim_message(100, 1, "proc-b", alive_after=alive_after) is True
+    await repo.finish_message(1)
+    await repo.forget_process("proc-b")
+    assert await repo.claim_message(100, 1, "proc-c", alive_after=alive_after) is False  # finished: never again
+    assert await repo.claim_message(100, BIG_ID, "proc-c", alive_after=alive_after) is True
+
+
+async def test_prune_message_claims(repo: Repository) -> None:
+    await repo.heartbeat_process("proc-a")
+    now = datetime.now(UTC)
+    for message_id in (1, 2, 3):
+        assert await repo.claim_message(100, message_id, "proc-a", alive_after=now - timedelta(minutes=1))
+    assert await repo.prune_message_claims(now - timedelta(hours=1)) == 0
+    assert await repo.prune_message_claims(now + timedelta(hours=1)) == 3
+    # the liveness row went too, so a new claimant of message 1 is not blocked by it
+    assert await repo.claim_message(100, 1, "proc-b", alive_after=now - timedelta(minutes=1)) is True
+
+
+async def test_concurrent_claims_and_leases_have_one_winner(repo: Repository) -> None:
+    await repo.create_project(project(100))
+    await repo.add_render(render("r-1"))
+    owners = [f"proc-{i}" for i in range(20)]
+    for owner in owners:
+        await repo.heartbeat_process(owner)
+    alive_after = datetime.now(UTC) - timedelta(minutes=1)
+    async with asyncio.timeout(20):
+        claims = await asyncio.gather(*(repo.claim_message(100, 7, o, alive_after=alive_after) for o in owners))
+        leases = await asyncio.gather(*(repo.acquire_render_lease("r-1", o, 30) for o in owners))
+    assert claims.count(True) == 1
+    assert [g for g in leases if g is not None] == [1]
+
+
 # === contract: auth, turns, meta ===================================================================
 
 
@@ -594,7 +699,7 @@ async def test_concurrent_update_render_loses_no_field(repo: Repository) -> None
     random.Random(3).shuffle(calls)
     async with asyncio.timeout(20):
         results = await asyncio.gather(*calls, return_exceptions=True)
-    assert [r for r in results if r is not None] == []
+    assert [r for r in results if isinstance(r, BaseException)] == []
     got = await repo.get_render("r-1")
     assert got is not None
     assert (got.url, got.status_message_id, got.error, got.status) == (

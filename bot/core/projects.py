@@ -30,6 +30,7 @@ from .actions import QUICK_ACTIONS, quick_actions, quick_instruction
 from .feedback import error_text
 from .gui_phrases import translate_gui
 from .language import detect_language, ui_language
+from .liveness import Liveness
 from .ports import IncomingMessage, StatusMessage, SurfaceFactory, ThreadSurface
 from .queues import ThreadQueues
 from .ratelimit import UserRateLimiter
@@ -123,7 +124,8 @@ class ProjectService:
     """The core of the bot: no discord.py here, only ports."""
 
     def __init__(self, repo: Repository, nemo: NemoClient, cdn: CdnStreamer, surfaces: SurfaceFactory,
-                 settings: ServiceSettings, *, exports: ExportStarter | None = None,
+                 settings: ServiceSettings, *, liveness: Liveness | None = None,
+                 exports: ExportStarter | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._repo = repo
@@ -132,6 +134,7 @@ class ProjectService:
         self._surfaces = surfaces
         self._settings = settings
         self._exports = exports
+        self._liveness = liveness or Liveness(repo)
         self._clock = clock
         self._sleep = sleep
         self._queues: ThreadQueues[WorkItem] = ThreadQueues(self._dispatch, limit=settings.queue_limit)
@@ -272,7 +275,7 @@ class ProjectService:
         if missed:
             log.info("thread=%s catching up on %d message(s) sent while offline", thread_id, len(missed))
         for message in missed:
-            await self._handle(thread_id, message)
+            await self._handle(thread_id, message, catching_up=True)
 
     async def _mark(self, thread_id: int, message_id: int) -> None:
         await self._repo.mark_message_handled(thread_id, message_id)
@@ -309,12 +312,28 @@ class ProjectService:
                 return ui_language(detected)
         return ui_language(project.language if project else "en")
 
-    async def _handle(self, thread_id: int, message: IncomingMessage) -> None:
+    async def _claim(self, thread_id: int, message_id: int, *, catching_up: bool) -> bool:
+        """Claimed in the database before acting: one process, once. At start-up a message left
+        unfinished by the previous (dead) incarnation is taken over once it is presumed dead."""
+        liveness = self._liveness
+        if await self._repo.claim_message(thread_id, message_id, liveness.incarnation,
+                                          alive_after=liveness.alive_after()):
+            return True
+        if not catching_up:
+            return False
+        await self._sleep(liveness.window.total_seconds())
+        return await self._repo.claim_message(thread_id, message_id, liveness.incarnation,
+                                              alive_after=liveness.alive_after())
+
+    async def _handle(self, thread_id: int, message: IncomingMessage, *, catching_up: bool = False) -> None:
         project = await self.get_project(thread_id)
         if project is None:
             return
         if project.last_message_id is not None and message.message_id <= project.last_message_id:
             log.debug("thread=%s message %s already handled", thread_id, message.message_id)
+            return
+        if not await self._claim(thread_id, message.message_id, catching_up=catching_up):
+            log.info("thread=%s message %s claimed elsewhere; skipped", thread_id, message.message_id)
             return
         surface = self._surfaces.for_thread(thread_id)
         lang = self._lang_of(message, project)
@@ -336,6 +355,7 @@ class ProjectService:
             await surface.post(t("err_internal", lang))
         finally:
             await self._mark(thread_id, message.message_id)
+            await self._repo.finish_message(message.message_id)
 
     async def _route(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
         decision = route(message.text)

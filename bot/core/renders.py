@@ -40,10 +40,17 @@ DEFAULT_OUTPUT = {"format": "mp4", "quality": "high", "resolution": "1080p"}
 class RenderSettings:
     poll_seconds: float = 30.0
     timeout_seconds: float = 1800.0
+    # A render is polled by the process holding its lease; a crashed holder's lease runs out after this.
+    lease_seconds: float = 60.0
+
+
+class LeaseLost(Exception):
+    """Another process took the render over (our lease expired): stop quietly, it will finish the job."""
 
 
 class RenderService:
     def __init__(self, repo: Repository, nemo: NemoClient, surfaces: SurfaceFactory, settings: RenderSettings, *,
+                 owner: str = "local",
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._repo = repo
@@ -53,6 +60,9 @@ class RenderService:
         self._clock = clock
         self._sleep = sleep
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._leases: dict[str, int] = {}
+        self._owner = owner
+        self._sweeper: asyncio.Task[None] | None = None
         self._with_session: SessionRunner | None = None
 
     def bind_session_runner(self, runner: SessionRunner) -> None:
@@ -85,6 +95,9 @@ class RenderService:
                         requested_by=requester_id, status=RenderStatus.STARTING, created_at=now, updated_at=now,
                         status_message_id=status.message_id, language=lang)
         await self._repo.add_render(job)
+        generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
+        if generation is not None:
+            self._leases[job.render_id] = generation
         try:
             started = await self._nemo.start_render(project.session_id, state.draft, render_id=job.render_id,
                                                     output={**DEFAULT_OUTPUT, **(output or {})})
@@ -99,6 +112,10 @@ class RenderService:
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
             job = replace(job, render_id=started.render_id)
             await self._repo.add_render(job)
+            generation = await self._repo.acquire_render_lease(job.render_id, self._owner,
+                                                               self._settings.lease_seconds)
+            if generation is not None:
+                self._leases[job.render_id] = generation
             await status.update(t("export_starting", lang), render_status_actions(job.render_id, lang))
         await surface.set_forum_stage("rendering")
         await self._repo.update_render(job.render_id, status=RenderStatus.PENDING, progress=started.progress)
@@ -119,19 +136,59 @@ class RenderService:
                 del self._tasks[render_id]
 
     async def resume_all(self) -> int:
-        """Start-up: pick up every unfinished render (and any link never posted)."""
-        jobs = await self._repo.unfinished_renders()
-        for job in jobs:
+        """Start-up (and the sweeper): take every render nobody holds, including links never posted."""
+        taken = 0
+        for job in await self._repo.claimable_renders(limit=100):
+            if job.render_id in self._tasks:
+                continue
+            generation = await self._repo.acquire_render_lease(job.render_id, self._owner,
+                                                               self._settings.lease_seconds)
+            if generation is None:
+                continue  # another process was quicker
+            self._leases[job.render_id] = generation
+            taken += 1
             surface = self._surfaces.for_thread(job.thread_id)
             if job.status is RenderStatus.COMPLETED and job.url:
-                self._tasks[job.render_id] = asyncio.create_task(self._post_link(job, surface, None))
+                self._tasks[job.render_id] = asyncio.create_task(self._finish_link(job, surface))
                 continue
             status = (surface.resume_status(job.status_message_id) if job.status_message_id
                       else await surface.open_status(t("export_resumed", job.language)))
             self._spawn(job, status)
-        if jobs:
-            log.info("resumed %d render(s)", len(jobs))
-        return len(jobs)
+        if taken:
+            log.info("took over %d render(s)", taken)
+        return taken
+
+    def start_sweeper(self) -> None:
+        """Pick up renders whose holder died (its lease ran out), every half lease."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="render-sweeper")
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                await self.resume_all()
+            except Exception:
+                log.exception("render sweep failed")
+            await self._sleep(self._settings.lease_seconds / 2)
+
+    async def _finish_link(self, job: RenderJob, surface: ThreadSurface) -> None:
+        try:
+            await self._post_link(job, surface, None)
+        finally:
+            await self._release(job.render_id)
+
+    async def _release(self, render_id: str) -> None:
+        generation = self._leases.pop(render_id, None)
+        if generation is not None:
+            await self._repo.release_render_lease(render_id, self._owner, generation)
+
+    async def _renew(self, render_id: str) -> int:
+        generation = self._leases.get(render_id)
+        if generation is None or not await self._repo.renew_render_lease(
+                render_id, self._owner, generation, self._settings.lease_seconds):
+            self._leases.pop(render_id, None)
+            raise LeaseLost(render_id)
+        return generation
 
     async def _poll(self, job: RenderJob, status: StatusMessage) -> None:
         lang = job.language
@@ -142,6 +199,7 @@ class RenderService:
         last_progress = -1
         try:
             while True:
+                generation = await self._renew(job.render_id)
                 if self._clock() > deadline:
                     raise RenderTimedOut(f"render {job.render_id} exceeded {self._settings.timeout_seconds}s")
                 try:
@@ -153,8 +211,10 @@ class RenderService:
                 if progress.status == "completed":
                     if not progress.url:
                         raise RenderFailed("completed without a URL")
-                    await self._repo.update_render(job.render_id, status=RenderStatus.COMPLETED, progress=100,
-                                                   url=progress.url)
+                    if not await self._repo.update_render(job.render_id, status=RenderStatus.COMPLETED,
+                                                          progress=100, url=progress.url,
+                                                          lease_generation=generation):
+                        raise LeaseLost(job.render_id)
                     RENDERS_FINISHED.labels("completed").inc()
                     done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
                     await status.finish(None)
@@ -165,7 +225,8 @@ class RenderService:
                 state = RenderStatus.PROCESSING if progress.status == "processing" else RenderStatus.PENDING
                 if progress.progress != last_progress:
                     last_progress = progress.progress
-                    await self._repo.update_render(job.render_id, status=state, progress=progress.progress)
+                    await self._repo.update_render(job.render_id, status=state, progress=progress.progress,
+                                                   lease_generation=generation)
                 elapsed = (datetime.now(UTC) - job.created_at).total_seconds()
                 await status.update(t("export_progress", lang, progress=progress.progress,
                                       elapsed=format_duration(elapsed, lang)),
@@ -173,23 +234,33 @@ class RenderService:
                 await self._sleep(self._settings.poll_seconds)
         except asyncio.CancelledError:
             raise
+        except LeaseLost:
+            log.warning("render %s: lease lost to another process; it takes over", job.render_id)
+            return
         except NemoError as exc:
             log.warning("render %s failed: %s %s", job.render_id, type(exc).__name__, exc.detail[:200])
-            await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=exc.detail[:300])
+            if not await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=exc.detail[:300],
+                                                  lease_generation=self._leases.get(job.render_id, -1)):
+                return
             RENDERS_FINISHED.labels("failed").inc()
             await status.finish(error_text(exc, lang))
         except Exception:
             log.exception("render %s poller crashed", job.render_id)
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="internal error")
             await status.finish(t("err_render_failed", lang))
+        finally:
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                await self._release(job.render_id)
 
     async def _post_link(self, job: RenderJob, surface: ThreadSurface, _status: StatusMessage | None) -> None:
         assert job.url is not None
         lang = job.language
         text = t("export_done", lang, mention=f"<@{job.requested_by}>", url=job.url)
+        # The nonce (Discord's enforce_nonce) makes a second post after a crash return the first message.
         await surface.post_result(text, actions=export_result_actions(job.url, lang),
                                   mention_user=job.requested_by, nonce=render_nonce(job.render_id))
-        await self._repo.update_render(job.render_id, link_posted=True)
+        await self._repo.update_render(job.render_id, link_posted=True,
+                                       lease_generation=self._leases.get(job.render_id))
         await surface.set_forum_stage("done")
         log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
 
@@ -221,11 +292,20 @@ class RenderService:
                 await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def close(self) -> None:
+        """Stop taking work, stop polling, and hand our leases back so another process continues at once."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        for render_id in list(self._leases):
+            try:
+                await self._release(render_id)
+            except Exception:
+                log.warning("could not release the lease of %s", render_id)
 
 
 def render_nonce(render_id: str) -> str:

@@ -98,7 +98,9 @@ class ChangeSignal:
                     try:
                         await asyncio.wait_for(asyncio.shield(fut), timeout=poll)
                     except TimeoutError:
-                        self._waiters.remove(fut)
+                        # notify() may have taken (and resolved) it between the timeout and now.
+                        if fut in self._waiters:
+                            self._waiters.remove(fut)
                         fut.cancel()
         except TimeoutError:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}") from None
