@@ -63,6 +63,11 @@ async def run(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["playground"]:  # the real bot against a fake Discord, no DISCORD_TOKEN needed
+        from bot.playground import main as playground_main
+
+        return playground_main(args[1:])
     settings = load_settings()
     if settings is None:
         return EXIT_CONFIG

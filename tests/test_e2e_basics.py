@@ -74,7 +74,7 @@ async def test_chat_reply_is_posted_with_gui_wording_translated(cutaway: Cutaway
     await cutaway.discord.send_message(thread_id, "add background music that matches the mood")
     reply = await cutaway.discord.wait_for_bot_message(thread_id, contains="track")
     assert "Click Export" not in reply.text
-    assert "type **export**" in reply.text
+    assert "Type **export**" in reply.text
     assert reply.allowed_mentions is not None and reply.allowed_mentions.get("parse") == []
     assert cutaway.discord.typing_calls.count(thread_id) >= 1
     assert_nothing_leaked(cutaway)

@@ -25,7 +25,12 @@ from bot.discord_surface import split_message
     ],
 )
 def test_gui_translation(text: str, expected: str) -> None:
-    assert expected in translate_gui(text)
+    assert expected.lower() in translate_gui(text).lower()
+
+
+def test_gui_translation_keeps_sentence_case() -> None:
+    assert translate_gui("Done! Click Export to save.") == "Done! Type **export** (or use `/export`) to save."
+    assert translate_gui("then click export") == "then type **export** (or use `/export`)"
 
 
 def test_gui_translation_leaves_plain_text_alone() -> None:

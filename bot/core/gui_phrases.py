@@ -8,6 +8,7 @@ text summary (`status`), "Export"/"导出" → the export workflow (`/export`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Export buttons first, so the generic click rule does not swallow them.
@@ -34,7 +35,15 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+def _keep_case(replacement: str) -> Callable[[re.Match[str]], str]:
+    """"Click Export…" at the start of a sentence becomes "Type…", not "type…"."""
+    def substitute(match: re.Match[str]) -> str:
+        out = match.expand(replacement)
+        return out[:1].upper() + out[1:] if match.group(0)[:1].isupper() and out[:1].islower() else out
+    return substitute
+
+
 def translate_gui(text: str) -> str:
     for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+        text = pattern.sub(_keep_case(replacement), text)
     return text

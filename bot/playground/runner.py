@@ -1,0 +1,212 @@
+"""Start the real Cutaway bot in-process against the fake Discord, plus the fake (or real) backend.
+
+The bot is the production :class:`~bot.app.CutawayBot`, configured only through
+:class:`~bot.config.Settings` (as ``python -m bot`` is), started the way the end-to-end
+tests start it (``tests/harness.py``): discord.py's REST and gateway point at the fake
+Discord through ``DISCORD_API_BASE``. The Discord token is generated: no credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import discord
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.app import CutawayBot
+from bot.config import DEFAULT_NEMO_API_BASE, Settings
+from bot.fakes.discord import FakeDiscord
+from bot.fakes.nemo import FakeNemo
+from bot.playground.server import PlaygroundServer
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["fake", "real"]
+SAMPLE_CLIP = "render_sample.mp4"
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+class RealBackendEnv(BaseSettings):
+    """Only what the real backend needs from the environment or `.env`; nothing else leaks in."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=False)
+
+    nemo_api_base: str = DEFAULT_NEMO_API_BASE
+    nemo_token: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class PlaygroundConfig:
+    """How the playground runs; the defaults make every stage visible to a person watching."""
+
+    backend: Backend = "fake"
+    port: int = 0
+    data: Path | None = None
+    """SQLite file to keep between runs; None: a temporary one, deleted on close."""
+    heartbeat_seconds: float = 1.5
+    render_poll_seconds: float = 1.0
+    turn_delay: float = 0.8
+    """Fake backend: seconds between the events of a reply, so "⏳ Still working…" shows and updates."""
+    render_polls: int = 4
+    """Fake backend: polls until an export completes."""
+    anonymous_credits: int = 1000
+
+
+def sample_clip() -> bytes:
+    """The short real MP4 the fake backend serves as every export's result."""
+    return resources.files("bot.fakes").joinpath(SAMPLE_CLIP).read_bytes()
+
+
+def build_settings(config: PlaygroundConfig, *, discord_token: str, discord_api_base: str,
+                   project_channel_ids: list[int], database: Path, nemo_api_base: str | None,
+                   nemo_token: str | None) -> Settings:
+    """The bot's settings for the playground; explicit values only (a `.env` must not redirect it)."""
+    values: dict[str, Any] = {
+        "discord_token": discord_token,
+        "discord_api_base": discord_api_base,
+        "nemo_api_base": nemo_api_base or DEFAULT_NEMO_API_BASE,
+        "nemo_token": nemo_token,
+        "database_path": database,
+        "project_channel_ids": project_channel_ids,
+        "heartbeat_seconds": config.heartbeat_seconds,
+        "render_poll_seconds": config.render_poll_seconds,
+    }
+    if config.backend == "fake":
+        values.update(rate_limit_retry_seconds=1.0, stream_recovery_seconds=1.0)
+    return Settings(_env_file=None, **values)
+
+
+class Playground:
+    """Fake Discord + backend + the real bot + the web page; ``async with`` starts and stops all."""
+
+    def __init__(self, config: PlaygroundConfig | None = None) -> None:
+        self.config = config or PlaygroundConfig()
+        self.discord_token = "playground." + secrets.token_urlsafe(24)
+        self.discord = FakeDiscord(token=self.discord_token)
+        self.nemo: FakeNemo | None = None
+        self.bot: CutawayBot | None = None
+        self.bot_task: asyncio.Task[None] | None = None
+        self.server = PlaygroundServer(self.discord, port=self.config.port, backend=self.config.backend)
+        self.database: Path | None = None
+        self._stack = contextlib.AsyncExitStack()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values the logs must never show."""
+        found = [self.discord_token]
+        if self.bot is not None and self.bot.settings.nemo_token is not None:
+            found.append(self.bot.settings.nemo_token.get_secret_value())
+        return found
+
+    async def start(self) -> str:
+        """Start everything (undoing what started if a later step fails); returns the page's URL."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self.url
+
+    async def _start(self) -> None:
+        stack = self._stack
+        stack.enter_context(_restored_discord_globals())
+        await self.discord.start()
+        stack.push_async_callback(self.discord.close)
+
+        nemo_base: str | None
+        nemo_token: str | None
+        if self.config.backend == "fake":
+            self.nemo = FakeNemo(anonymous_credits=self.config.anonymous_credits,
+                                 default_turn_delay=self.config.turn_delay,
+                                 render_polls_to_complete=self.config.render_polls)
+            self.nemo.result_video = sample_clip()
+            self.nemo.reply_in_message_language = True
+            nemo_base, nemo_token = await self.nemo.start(), None
+            stack.push_async_callback(self.nemo.close)
+        else:
+            env = RealBackendEnv()
+            nemo_base = env.nemo_api_base
+            nemo_token = env.nemo_token.get_secret_value() if env.nemo_token else None
+
+        if self.config.data is not None:
+            self.database = self.config.data
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="cutaway-playground-"))
+            self.database = Path(folder) / "playground.sqlite3"
+
+        settings = build_settings(
+            self.config, discord_token=self.discord_token, discord_api_base=self.discord.api_base,
+            project_channel_ids=[self.discord.text_channel_id, self.discord.forum_channel_id],
+            database=self.database, nemo_api_base=nemo_base, nemo_token=nemo_token)
+        self.bot = CutawayBot(settings, guild_ready_timeout=0.1)
+        stack.push_async_callback(self._stop_bot)
+        await self._start_bot(self.bot)
+
+        await self.server.start()
+        stack.push_async_callback(self.server.close)
+
+    async def _start_bot(self, bot: CutawayBot) -> None:
+        """As tests/harness.py: `bot.start` in a task, then wait for READY and start-up recovery."""
+        self.bot_task = asyncio.create_task(bot.start(self.discord_token), name="cutaway-playground-bot")
+        ready = asyncio.create_task(bot.wait_until_ready())
+        try:
+            done, _ = await asyncio.wait({self.bot_task, ready}, timeout=READY_TIMEOUT,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not ready.done():
+                ready.cancel()
+                await asyncio.gather(ready, return_exceptions=True)
+        if self.bot_task in done:
+            self.bot_task.result()
+            raise RuntimeError("the bot stopped during start-up")
+        if ready not in done:
+            raise TimeoutError(f"the bot was not ready after {READY_TIMEOUT:g}s")
+
+    async def _stop_bot(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self.bot_task is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await self.bot_task
+
+    async def close(self) -> None:
+        """Stop the page, the bot, the backend and the fake Discord; delete a temporary database."""
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+
+@contextlib.contextmanager
+def _restored_discord_globals() -> Iterator[None]:
+    """discord.py keeps its REST base and gateway URL in class attributes: put them back on close."""
+    old_base = discord.http.Route.BASE
+    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE = old_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
