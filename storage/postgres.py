@@ -199,6 +199,9 @@ def safe_dsn(dsn: str) -> str:
 # --- the repository --------------------------------------------------------------------------------
 
 
+_AUTH_LOCK_KEY = 0x63757461_01  # "cuta" + 1: the anonymous-token lock
+
+
 class PostgresRepository:
     """`Repository` on an asyncpg pool; open it with `open_postgres`."""
 
@@ -511,6 +514,14 @@ class PostgresRepository:
         return [_render_from_row(row) for row in rows]
 
     # -- auth
+
+    @asynccontextmanager
+    async def auth_lock(self) -> AsyncIterator[None]:
+        """One process at a time fetches the anonymous token: a transaction-scoped advisory lock
+        (asyncpg's pool resets session-level locks on release, so those would leak or vanish)."""
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _AUTH_LOCK_KEY)
+            yield
 
     async def get_auth(self) -> AuthRecord | None:
         row = await self._fetchrow("SELECT client_id, token, expires_at, user_id FROM auth WHERE id = 1")

@@ -7,6 +7,7 @@ Callers never see SQL. A PostgreSQL backend can be added later by implementing
 from __future__ import annotations
 
 import enum
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -184,6 +185,10 @@ class Repository(Protocol):
     async def prune_message_claims(self, older_than: datetime) -> int: ...
 
     # auth
+    def auth_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held while the anonymous token is fetched: across processes on PostgreSQL."""
+        ...
+
     async def get_auth(self) -> AuthRecord | None: ...
     async def save_auth(self, record: AuthRecord) -> None: ...
 

@@ -198,6 +198,7 @@ class SqliteRepository:
         self._conn = conn
         self._path = path
         self._lock = asyncio.Lock()
+        self._auth_lock = asyncio.Lock()
         self._closed = False
 
     @property
@@ -555,6 +556,12 @@ class SqliteRepository:
     async def set_guild_role(self, guild_id: int, role_id: int | None) -> None:
         await self._write("INSERT INTO guild_settings (guild_id, role_id) VALUES (?, ?) "
                           "ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id", (guild_id, role_id))
+
+    @asynccontextmanager
+    async def auth_lock(self) -> AsyncIterator[None]:
+        """One fetch of the anonymous token at a time (SQLite serves one process)."""
+        async with self._auth_lock:
+            yield
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._fetchone("SELECT value FROM meta WHERE key = ?", (key,))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,3 +135,52 @@ def assert_nothing_leaked(cutaway: Cutaway, extra_secrets: tuple[str, ...] = ())
                 assert secret not in text, f"secret leaked in {text!r}"
             for marker in ('{"code"', '"success":', "Traceback", 'File "', "nmv_usr_"):
                 assert marker not in text, f"raw backend output leaked in {text!r}"
+
+
+class BotProcess:
+    """`python -m bot` against the fakes, restartable, with a shared database."""
+
+    def __init__(self, discord_fake: FakeDiscord, nemo: FakeNemo, workdir: Path, **env: str) -> None:
+        self.discord = discord_fake
+        self.nemo = nemo
+        self.workdir = workdir
+        self.extra_env = env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.logs: list[str] = []
+
+    async def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEMO_", "DATABASE_"))}
+        env.update(DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=self.discord.api_base, NEMO_API_BASE=self.nemo.base_url,
+                   DATABASE_PATH=str(self.workdir / "bot.sqlite3"), RENDER_POLL_SECONDS="0.05",
+                   HEARTBEAT_SECONDS="30", RENDER_LEASE_SECONDS="1", LIVENESS_SECONDS="0.5",
+                   PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
+        identified = len(self.discord.identifies)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=self.workdir, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        await self.discord.wait_for(lambda: len(self.discord.identifies) > identified, timeout=30,
+                                    what="the bot process to IDENTIFY")
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self._collect()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            await self._collect()
+
+    async def _collect(self) -> None:
+        assert self.proc is not None
+        try:
+            async with asyncio.timeout(30):
+                _, err = await self.proc.communicate()
+        except TimeoutError:
+            self.proc.kill()
+            _, err = await self.proc.communicate()
+            err += b"\n[did not exit within 30 s of the signal; killed]"
+        self.logs.append(err.decode())
+        # The fake notices the dead websocket: wait until it has dropped the session.
+        self.proc = None

@@ -316,11 +316,13 @@ class ProjectService:
         """Claimed in the database before acting: one process, once. At start-up a message left
         unfinished by the previous (dead) incarnation is taken over once it is presumed dead."""
         liveness = self._liveness
+        if not catching_up:
+            # A live event is never taken from another process that saw it too (a hand-over), however
+            # slow its liveness row: only a claimant that is gone entirely (no row) gives way.
+            return await self._repo.claim_message(thread_id, message_id, liveness.incarnation, alive_after=_EPOCH)
         if await self._repo.claim_message(thread_id, message_id, liveness.incarnation,
                                           alive_after=liveness.alive_after()):
             return True
-        if not catching_up:
-            return False
         await self._sleep(liveness.window.total_seconds())
         return await self._repo.claim_message(thread_id, message_id, liveness.incarnation,
                                               alive_after=liveness.alive_after())
@@ -617,6 +619,7 @@ class ProjectService:
         await self._queues.close()
 
 
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 URL = re.compile(r"https?://[^\s<>\"']+")
 
 

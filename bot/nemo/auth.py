@@ -63,8 +63,9 @@ class TokenProvider:
         if record is not None and self._usable(record):
             assert record.token is not None
             return record.token
-        async with self._lock:
-            record = self._record or await self._repo.get_auth()
+        async with self._lock, self._repo.auth_lock():
+            # Re-read inside the lock: another process may have fetched the token meanwhile.
+            record = await self._repo.get_auth()
             if record is not None and self._usable(record):
                 self._record = record
                 assert record.token is not None
