@@ -11,6 +11,7 @@ from bot.localization import cmd_text, locale_lang
 
 if TYPE_CHECKING:
     from bot.app import CutawayBot
+    from storage.repository import Project
 
 def interaction_lang(interaction: discord.Interaction) -> str:
     return locale_lang(interaction.locale)
@@ -45,8 +46,13 @@ async def reply(interaction: discord.Interaction, text: str, *, ephemeral: bool 
                 return
 
 
-def not_project_text(lang: str) -> str:
-    return t("not_project", lang)
+async def project_here(bot: CutawayBot, interaction: discord.Interaction) -> Project | None:
+    """The project of the thread the interaction came from; otherwise a short hint is sent."""
+    channel = interaction.channel
+    project = await bot.projects.get_project(channel.id) if isinstance(channel, discord.Thread) else None
+    if project is None:
+        await reply(interaction, t("not_project", interaction_lang(interaction)), ephemeral=True)
+    return project
 
 
-__all__ = ["cmd_text", "interaction_lang", "member_allowed", "not_project_text", "reply"]
+__all__ = ["cmd_text", "interaction_lang", "member_allowed", "project_here", "reply"]

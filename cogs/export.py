@@ -14,7 +14,7 @@ from bot.core.projects import NothingToExport
 from bot.core.texts import t
 from bot.nemo.errors import NemoError
 
-from ._common import cmd_text, interaction_lang, member_allowed, not_project_text, reply
+from ._common import cmd_text, interaction_lang, member_allowed, project_here, reply
 
 if TYPE_CHECKING:
     from bot.app import CutawayBot
@@ -29,10 +29,8 @@ async def run_export(bot: CutawayBot, interaction: discord.Interaction, *, quali
                      resolution: str = "1080p") -> None:
     """Shared by `/export`, the quick-action Export button and "Export again"."""
     lang = interaction_lang(interaction)
-    channel = interaction.channel
-    project = await bot.projects.get_project(channel.id) if isinstance(channel, discord.Thread) else None
+    project = await project_here(bot, interaction)
     if project is None:
-        await reply(interaction, not_project_text(lang), ephemeral=True)
         return
     if not member_allowed(bot, interaction.user, interaction.guild_id):
         await reply(interaction, t("not_allowed", lang), ephemeral=True)

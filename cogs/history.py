@@ -14,7 +14,7 @@ from bot.core.history import PAGE_SIZE, history_text
 from bot.core.texts import t
 from bot.discord_surface import NO_MENTIONS, make_view
 
-from ._common import cmd_text, interaction_lang, not_project_text, reply
+from ._common import cmd_text, interaction_lang, project_here, reply
 
 if TYPE_CHECKING:
     from bot.app import CutawayBot
@@ -63,11 +63,8 @@ class HistoryCog(commands.Cog):
     @app_commands.guild_only()
     async def history(self, interaction: discord.Interaction) -> None:
         lang = interaction_lang(interaction)
-        channel = interaction.channel
-        project = (await self.bot.projects.get_project(channel.id)
-                   if isinstance(channel, discord.Thread) else None)
+        project = await project_here(self.bot, interaction)
         if project is None:
-            await reply(interaction, not_project_text(lang), ephemeral=True)
             return
         text, view = await history_page(self.bot, project.thread_id, 0, lang)
         if view is None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.core.feedback import error_text
 from bot.nemo.errors import NemoError
 
-from ._common import cmd_text, interaction_lang, not_project_text, reply
+from ._common import cmd_text, interaction_lang, project_here, reply
 
 if TYPE_CHECKING:
     from bot.app import CutawayBot
@@ -38,11 +38,8 @@ class InfoCog(commands.Cog):
     @app_commands.command(name="status", description=cmd_text("cmd_status"))
     async def status(self, interaction: discord.Interaction) -> None:
         lang = interaction_lang(interaction)
-        channel = interaction.channel
-        project = (await self.bot.projects.get_project(channel.id)
-                   if isinstance(channel, discord.Thread) else None)
+        project = await project_here(self.bot, interaction)
         if project is None:
-            await reply(interaction, not_project_text(lang), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         surface = self.bot.surfaces.for_thread(project.thread_id)

@@ -103,6 +103,17 @@ class Cutaway:
         await self.discord.wait_for_bot_message(thread_id, contains="Cutaway video project")
         return int(thread_id)
 
+    async def project_with_draft(self, draft: dict[str, Any], name: str = "My project") -> int:
+        """A new project whose backend session already holds `draft` (via a scripted edit turn)."""
+        from bot.fakes.nemo_steps import Text, ToolResult
+
+        thread_id = await self.new_project(name)
+        self.nemo.script_turn([ToolResult("edit_multitrack", {}, draft=draft), Text("drafted")])
+        await self.discord.send_message(thread_id, "draft it")
+        await self.discord.wait_for_bot_message(thread_id, contains="drafted")
+        await self.idle()
+        return thread_id
+
     def texts(self, channel_id: int) -> list[str]:
         return [m.text for m in self.discord.bot_messages(channel_id)]
 

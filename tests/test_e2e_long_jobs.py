@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.fakes.nemo_steps import Text, ToolResult
 from tests.harness import Cutaway
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
@@ -10,11 +9,7 @@ DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 500
 
 async def test_render_outliving_the_interaction_token_and_the_edit_window(cutaway: Cutaway) -> None:
     fake, nemo = cutaway.discord, cutaway.nemo
-    thread_id = await cutaway.new_project()
-    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-    await fake.send_message(thread_id, "draft")
-    await fake.wait_for_bot_message(thread_id, contains="drafted")
-    await cutaway.idle()
+    thread_id = await cutaway.project_with_draft(DRAFT)
     nemo.render_polls_to_complete = 10_000
     inter = await fake.slash(thread_id, "export")
     await inter.wait_followup()

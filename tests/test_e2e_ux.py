@@ -79,11 +79,7 @@ async def test_buttons_outside_a_project_explain_themselves(cutaway: Cutaway) ->
 
 async def test_export_options_and_cancel(cutaway: Cutaway) -> None:
     fake, nemo = cutaway.discord, cutaway.nemo
-    thread_id = await cutaway.new_project()
-    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-    await fake.send_message(thread_id, "draft")
-    await fake.wait_for_bot_message(thread_id, contains="drafted")
-    await cutaway.idle()
+    thread_id = await cutaway.project_with_draft(DRAFT)
     nemo.render_mode = "never"
     inter = await fake.slash(thread_id, "export", {"quality": "medium", "resolution": "720p"})
     await inter.wait_followup()
@@ -104,11 +100,7 @@ async def test_export_options_and_cancel(cutaway: Cutaway) -> None:
 
 async def test_default_export_is_1080p_high(cutaway: Cutaway) -> None:
     fake, nemo = cutaway.discord, cutaway.nemo
-    thread_id = await cutaway.new_project()
-    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-    await fake.send_message(thread_id, "draft")
-    await fake.wait_for_bot_message(thread_id, contains="drafted")
-    await cutaway.idle()
+    thread_id = await cutaway.project_with_draft(DRAFT)
     await fake.send_message(thread_id, "export")
     await fake.wait_for_bot_message(thread_id, contains="video is ready", timeout=10)
     body = next(r.json for r in nemo.requests if r.path == "/api/render/proxy/lambda")
@@ -116,12 +108,8 @@ async def test_default_export_is_1080p_high(cutaway: Cutaway) -> None:
 
 
 async def test_history_lists_exports_newest_first_with_pages(cutaway: Cutaway) -> None:
-    fake, nemo = cutaway.discord, cutaway.nemo
-    thread_id = await cutaway.new_project()
-    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-    await fake.send_message(thread_id, "draft")
-    await fake.wait_for_bot_message(thread_id, contains="drafted")
-    await cutaway.idle()
+    fake = cutaway.discord
+    thread_id = await cutaway.project_with_draft(DRAFT)
     for _ in range(6):
         await fake.send_message(thread_id, "export")
     await fake.wait_for(lambda: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == 6,
