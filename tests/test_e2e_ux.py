@@ -161,3 +161,18 @@ async def test_commands_carry_chinese_localisations(cutaway: Cutaway) -> None:
         assert command.get("description_localizations", {}).get("zh-CN"), command["name"]
         for option in command.get("options", []):
             assert option.get("description_localizations", {}).get("zh-CN"), (command["name"], option["name"])
+
+
+async def test_long_upload_shows_an_uploading_status_that_gives_way_to_the_result(cutaway: Cutaway) -> None:
+    await cutaway.restart(heartbeat_seconds=0.3)
+    fake = cutaway.discord
+    thread_id = await cutaway.new_project()
+    fake.cdn.chunk_delay = 0.02
+    att = fake.add_attachment("long_take.mov", size=3 * 1024 * 1024)
+    await fake.send_message(thread_id, "", attachments=[att])
+    await fake.wait_for_bot_message(thread_id, contains=r"Uploaded **long\_take.mov**", timeout=15)
+    status = next(m for m in cutaway.all_bot_messages()
+                  if m.channel_id == thread_id and ("uploading" in m.text or any("uploading" in e.content
+                                                                               for e in m.edits)))
+    assert "long\\_take.mov" in (status.edits[0].content if status.edits else status.text)
+    await fake.wait_for(lambda: status.deleted, what="the uploading status removed")

@@ -425,16 +425,24 @@ class ProjectService:
         async def send(p: Project) -> None:
             await self._nemo.upload_files(p.session_id, sources)
 
-        async with surface.typing():
-            try:
+        names_text = ", ".join(_name(s.filename) for s in sources)
+        progress = _Turn(started=self._clock(), thread_id=project.thread_id,
+                         stage=t("stage_uploading", lang, names=names_text[:200]))
+        heartbeat = asyncio.create_task(self._heartbeat(progress, surface, lang), name=f"upload-{project.thread_id}")
+        try:
+            async with surface.typing():
                 await self.with_session(project, surface, lang, message.text, send)
-            except (DownloadFailed, TooLargeWhileStreaming) as exc:
-                log.warning("thread=%s upload aborted: %s", project.thread_id, type(exc).__name__)
-                reason = t("reason_download", lang) if isinstance(exc, DownloadFailed) else t(
-                    "reason_size", lang, limit="500 MB")
-                names = ", ".join(_name(s.filename) for s in sources)
-                await surface.post(t("upload_skipped", lang, name=names, reason=reason))
-                return
+        except (DownloadFailed, TooLargeWhileStreaming) as exc:
+            log.warning("thread=%s upload aborted: %s", project.thread_id, type(exc).__name__)
+            reason = t("reason_download", lang) if isinstance(exc, DownloadFailed) else t(
+                "reason_size", lang, limit=formats.human_size(self._settings.max_upload_bytes))
+            await surface.post(t("upload_skipped", lang, name=names_text, reason=reason))
+            return
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            if progress.status is not None:  # a long upload showed "⏳ … uploading": the result replaces it
+                await progress.status.finish(None)
         log.info("thread=%s uploaded %d file(s)", project.thread_id, len(sources))
         if len(sources) == 1:
             await surface.post(t("uploaded_one", lang, name=_name(sources[0].filename)))
