@@ -257,8 +257,12 @@ class RenderService:
         lang = job.language
         text = t("export_done", lang, mention=f"<@{job.requested_by}>", url=job.url)
         # The nonce (Discord's enforce_nonce) makes a second post after a crash return the first message.
-        await surface.post_result(text, actions=export_result_actions(job.url, lang),
-                                  mention_user=job.requested_by, nonce=render_nonce(job.render_id))
+        posted = await surface.post_result(text, actions=export_result_actions(job.url, lang),
+                                           mention_user=job.requested_by, nonce=render_nonce(job.render_id))
+        if posted is None:
+            # Thread gone or no permission (discord.py already retried transient errors): the link stays
+            # in /history; marking it posted keeps the sweeper from retrying it forever.
+            log.warning("thread=%s render %s: the link could not be posted", job.thread_id, job.render_id)
         await self._repo.update_render(job.render_id, link_posted=True,
                                        lease_generation=self._leases.get(job.render_id))
         await surface.set_forum_stage("done")
