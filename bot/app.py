@@ -221,6 +221,8 @@ class CutawayBot(commands.Bot):
     async def _report_interrupted_turns(self) -> None:
         for turn in await self.repo.open_turns():
             project = await self.projects.get_project(turn.thread_id)
+            if project is not None and not self.owns_guild(project.guild_id):
+                continue  # the process whose shard owns that guild reports it
             lang = "zh" if project and project.language.startswith("zh") else "en"
             preview = discord.utils.escape_mentions(discord.utils.escape_markdown(turn.preview))
             await self.surfaces.for_thread(turn.thread_id).post(t("restart_interrupted", lang, preview=preview))
