@@ -106,6 +106,9 @@ class _Turn:
     requester_id: int = 0
     stage: str | None = None
     last_reply_id: int | None = None
+    # Set to end the heartbeat: cancelling it could land inside a discord.py request, whose rate-limit
+    # bookkeeping is not cancel-safe (that channel's edits would then stall).
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
     status: StatusMessage | None = None
     texts_posted: int = 0
     last_draft: dict[str, object] | None = None
@@ -439,7 +442,7 @@ class ProjectService:
             await surface.post(t("upload_skipped", lang, name=names_text, reason=reason))
             return
         finally:
-            heartbeat.cancel()
+            progress.stop.set()
             await asyncio.gather(heartbeat, return_exceptions=True)
             if progress.status is not None:  # a long upload showed "⏳ … uploading": the result replaces it
                 await progress.status.finish(None)
@@ -488,8 +491,10 @@ class ProjectService:
             raise
         finally:
             ACTIVE_TURNS.dec()
-            heartbeat.cancel()
-            if not cancelled:
+            turn.stop.set()
+            if cancelled:
+                heartbeat.cancel()
+            else:
                 await asyncio.gather(heartbeat, return_exceptions=True)
                 await self._end_turn(turn, surface, lang)
                 await self._repo.close_turn(project.thread_id, message.message_id)
@@ -567,7 +572,11 @@ class ProjectService:
         """The bot's own clock drives "Still working": the backend may send no bytes at all."""
         interval = self._settings.heartbeat_seconds
         while True:
-            await self._sleep(interval)
+            try:
+                await asyncio.wait_for(turn.stop.wait(), interval)
+                return
+            except TimeoutError:
+                pass
             elapsed = format_duration(self._clock() - turn.started, lang)
             stage = turn.stage
             waiting = self._queues.waiting(turn.thread_id) - 1 if turn.thread_id else 0

@@ -52,6 +52,7 @@ SKILL_SOURCE = "background-music-to"
 SKILL_VERSION = "1.0.0"
 SKILL_PLATFORM = "unknown"
 APP_NAME = "nemo_agent"
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
 AUTH_CODES = frozenset({1001, 1010, 1011})
 
 ByteSource = Callable[[], AsyncIterator[bytes]]
@@ -205,20 +206,22 @@ class NemoClient:
         form: Callable[[], aiohttp.FormData | aiohttp.MultipartWriter] | None = None,
         idempotent: bool = True,
         authenticated: bool = True,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         attempt = _Attempt()
         while True:
             try:
                 return await self._attempt(method, path, json_body=json_body, form=form,
                                            idempotent=idempotent, authenticated=authenticated,
-                                           attempt=attempt)
+                                           attempt=attempt, timeout=timeout or self._timeout)
             except _Retry as retry:
                 if retry.delay:
                     await self._sleep(retry.delay)
 
     async def _attempt(self, method: str, path: str, *, json_body: Any,
                        form: Callable[[], aiohttp.FormData | aiohttp.MultipartWriter] | None,
-                       idempotent: bool, authenticated: bool, attempt: _Attempt) -> dict[str, Any]:
+                       idempotent: bool, authenticated: bool, attempt: _Attempt,
+                       timeout: aiohttp.ClientTimeout) -> dict[str, Any]:
         token = await self._auth.token() if authenticated else None
         headers = self._headers(token, json_body=json_body is not None)
         data = form() if form is not None else None
@@ -227,7 +230,7 @@ class NemoClient:
             async with self._http.request(
                 method, self._base + path, headers=headers,
                 data=json.dumps(json_body) if json_body is not None else data,
-                timeout=self._timeout,
+                timeout=timeout,
             ) as resp:
                 body = await self._read_json(resp)
                 status = resp.status
@@ -316,7 +319,10 @@ class NemoClient:
                 writer.append_payload(part)
             return writer
 
-        body = await self._call("POST", f"/api/upload-video/{APP_NAME}/me/{session_id}", form=build)
+        # A 500 MB upload outlives any total timeout: only a stalled transfer is an error. Once bytes went
+        # out, a network failure is not retried (that would stream the whole file again, up to 3 times).
+        body = await self._call("POST", f"/api/upload-video/{APP_NAME}/me/{session_id}", form=build,
+                                idempotent=False, timeout=UPLOAD_TIMEOUT)
         return self._upload_result(body)
 
     async def upload_urls(self, session_id: str, urls: Sequence[str]) -> UploadResult:
