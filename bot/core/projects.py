@@ -33,7 +33,7 @@ from .language import detect_language, ui_language
 from .liveness import Liveness
 from .ports import IncomingMessage, StatusMessage, SurfaceFactory, ThreadSurface
 from .queues import ThreadQueues
-from .ratelimit import UserRateLimiter
+from .ratelimit import TokenBucket, UserRateLimiter
 from .routing import Intent, route
 from .texts import format_duration, t
 from .uploads import CdnStreamer, DownloadFailed, TooLargeWhileStreaming, check_declared
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 NOISE = re.compile(r"i (?:have )?encountered a temporary issue", re.IGNORECASE)
 QUEUED_EMOJI = "🕒"
+# Discord: 50 requests/s per bot, about 5 per 5 s per channel. Status edits are optional, so they get half
+# the bot's budget and at most one per 1.25 s per thread; a skipped heartbeat just shows up a tick later.
+STATUS_EDITS_PER_SECOND = 25.0
+MIN_STATUS_EDIT_GAP = 1.25
 TOOL_WORDS = {
     "music": "adding music", "bgm": "adding music", "suno": "adding music", "audio": "working on audio",
     "edit": "editing", "multitrack": "editing", "draft": "editing", "generate": "generating video",
@@ -109,6 +113,7 @@ class _Turn:
     # Set to end the heartbeat: cancelling it could land inside a discord.py request, whose rate-limit
     # bookkeeping is not cancel-safe (that channel's edits would then stall).
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    last_edit: float = float("-inf")
     status: StatusMessage | None = None
     texts_posted: int = 0
     last_draft: dict[str, object] | None = None
@@ -148,6 +153,7 @@ class ProjectService:
         self._action_messages: dict[int, int] = {}
         self._catch_up_slots = asyncio.Semaphore(4)
         self._limiter = UserRateLimiter(settings.user_messages_per_minute, 60.0, clock=clock)
+        self._edit_budget = TokenBucket(STATUS_EDITS_PER_SECOND, STATUS_EDITS_PER_SECOND * 2, clock=clock)
 
     def set_exports(self, exports: ExportStarter) -> None:
         self._exports = exports
@@ -585,6 +591,10 @@ class ProjectService:
                 stage = f"{stage} · {extra}" if stage else extra
             text = (t("still_working_stage", lang, stage=stage, elapsed=elapsed) if stage
                     else t("still_working", lang, elapsed=elapsed))
+            now = self._clock()
+            if now - turn.last_edit < MIN_STATUS_EDIT_GAP or not self._edit_budget.try_take():
+                continue  # within Discord's limits: this tick is skipped, the next one shows the time
+            turn.last_edit = now
             try:
                 if turn.status is None:
                     turn.status = await surface.open_status(text)

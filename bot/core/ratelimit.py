@@ -43,3 +43,24 @@ class UserRateLimiter:
         for user_id in [u for u, h in self._hits.items() if not h or now - h[-1] >= self._window]:
             self._hits.pop(user_id, None)
             self._warned_until.pop(user_id, None)
+
+
+class TokenBucket:
+    """A bot-wide budget for optional Discord calls (status edits): Discord allows 50 requests/s per bot,
+    so heartbeats over many busy threads skip a tick rather than queue behind the rate limiter."""
+
+    def __init__(self, rate: float, burst: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._clock = clock
+        self._last = clock()
+
+    def try_take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
