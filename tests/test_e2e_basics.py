@@ -81,9 +81,9 @@ async def test_chat_reply_is_posted_with_gui_wording_translated(cutaway: Cutaway
 
 
 async def test_heartbeat_message_is_edited_not_reposted(cutaway: Cutaway) -> None:
-    await cutaway.restart(heartbeat_seconds=1.0)
+    await cutaway.restart(heartbeat_seconds=1.3)  # status edits are at least 1.25 s apart per thread
     thread_id = await cutaway.new_project()
-    cutaway.nemo.script_turn([ToolCall("generate_music", {}), Pause(2.6), Text("All done: music added.")])
+    cutaway.nemo.script_turn([ToolCall("generate_music", {}), Pause(3.2), Text("All done: music added.")])
     await cutaway.discord.send_message(thread_id, "add music")
     await cutaway.discord.wait_for_bot_message(thread_id, contains="All done", timeout=10)
     await cutaway.idle()
