@@ -11,11 +11,11 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from bot.metrics import ACTIVE_TURNS
@@ -151,6 +151,7 @@ class ProjectService:
         self._session_locks: dict[int, asyncio.Lock] = {}
         self._queued_ids: set[int] = set()
         self._action_messages: dict[int, int] = {}
+        self._background: set[asyncio.Task[Any]] = set()
         self._catch_up_slots = asyncio.Semaphore(4)
         self._limiter = UserRateLimiter(settings.user_messages_per_minute, 60.0, clock=clock)
         self._edit_budget = TokenBucket(STATUS_EDITS_PER_SECOND, STATUS_EDITS_PER_SECOND * 2, clock=clock)
@@ -241,18 +242,24 @@ class ProjectService:
             if self._limiter.should_warn(message.author_id, wait):
                 surface = self._surfaces.for_thread(message.thread_id)
                 text = t("slow_down", self._lang_of(message), seconds=max(1, round(wait)))
-                asyncio.create_task(surface.post(text))  # noqa: RUF006
+                self._in_background(surface.post(text))
             log.info("thread=%s user=%s rate limited", message.thread_id, message.author_id)
             return False
         ahead = self._queues.waiting(message.thread_id)
         accepted = self._queues.submit(message.thread_id, message)
         surface = self._surfaces.for_thread(message.thread_id)
         if not accepted:
-            asyncio.create_task(surface.post(t("queue_full", self._lang_of(message))))  # noqa: RUF006
+            self._in_background(surface.post(t("queue_full", self._lang_of(message))))
         elif ahead:
             self._queued_ids.add(message.message_id)
-            asyncio.create_task(self._mark_queued(surface, message.message_id))  # noqa: RUF006
+            self._in_background(self._mark_queued(surface, message.message_id))
         return accepted
+
+    def _in_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Fire-and-forget, but referenced until done (the loop keeps only weak references to tasks)."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def start_project(self, start: ProjectStart, first_message: IncomingMessage | None = None) -> None:
         """Queue project creation (and the message that started it) without awaiting: keeps order."""
@@ -644,6 +651,9 @@ class ProjectService:
 
     async def close(self) -> None:
         await self._queues.close()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
