@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.fakes.nemo_steps import Pause, Text, ToolCall, ToolResult
 from tests.harness import Cutaway, assert_nothing_leaked
 
@@ -217,9 +215,12 @@ async def test_two_threads_run_concurrently(cutaway: Cutaway) -> None:
 
 
 async def test_messages_in_other_threads_are_ignored(cutaway: Cutaway) -> None:
+    project_thread = await cutaway.new_project()
     thread = await cutaway.discord.create_user_thread(cutaway.discord.text_channel_id, "chit-chat")
     await cutaway.discord.send_message(thread.id, "add background music")
-    await asyncio.sleep(0)
+    # A later message in a project thread is answered: by then the earlier event was seen too.
+    await cutaway.discord.send_message(project_thread, "add a title")
+    await cutaway.discord.wait_for_bot_message(project_thread, contains="Added the title")
     await cutaway.idle()
     assert cutaway.discord.bot_messages(thread.id) == []
-    assert cutaway.nemo.chat_messages == []
+    assert [text for _, text in cutaway.nemo.chat_messages] == ["add a title"]

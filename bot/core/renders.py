@@ -263,10 +263,11 @@ class RenderService:
             # Thread gone or no permission (discord.py already retried transient errors): the link stays
             # in /history; marking it posted keeps the sweeper from retrying it forever.
             log.warning("thread=%s render %s: the link could not be posted", job.thread_id, job.render_id)
+        else:
+            log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
         await self._repo.update_render(job.render_id, link_posted=True,
                                        lease_generation=self._leases.get(job.render_id))
         await surface.set_forum_stage("done")
-        log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
 
     async def cancel(self, render_id: str, lang: str) -> str:
         """Cancel a running render (the Cancel button). Returns what to tell the presser."""

@@ -19,10 +19,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Type **export** (or `/export`) for an MP4 link, **status** to see the timeline, **credits** for "
             "your balance."
         ),
-        "setting_up": "Setting up your project…",
         "uploaded_one": "📥 Uploaded **{name}**.",
         "uploaded_many": "📥 Uploaded {count} files: {names}.",
-        "uploading": "📤 Uploading {names}…",
         "upload_skipped": "⚠️ Skipped {name}: {reason}",
         "reason_type": "not a format I can use (supported: {formats})",
         "reason_size": "larger than {limit} — try compressing or trimming it",
@@ -34,14 +32,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "still_working": "⏳ Still working… ({elapsed})",
         "still_working_stage": "⏳ Still working… {stage} ({elapsed})",
         "stage_thinking": "thinking",
-        "stage_tool": "running {tool}",
-        "turn_done": "✅ Done ({elapsed}).",
         "silent_changed": "✅ Done. What changed in the timeline:\n{changes}",
         "silent_unchanged": (
             "I finished, but the timeline didn't change. Try saying exactly what you want, e.g. "
             "“add background music that matches the mood”."
         ),
-        "queued": "🕒 Queued behind {ahead} earlier message(s) in this thread.",
         "queue_full": "🚦 This thread has too many messages waiting. Give me a moment, then send it again.",
         "export_starting": "🎞️ Starting the export…",
         "export_started": "🎞️ Export started — I'll post the link in this thread when it's ready.",
@@ -93,7 +88,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "project_default_name": "{user}'s video project",
         "export_progress": "🎞️ Rendering… {progress}% ({elapsed})",
         "export_done": "✅ Your video is ready, {mention}: {url}",
-        "export_done_anon": "✅ Your video is ready: {url}",
         "export_link_label": "Download MP4",
         "export_nothing": (
             "There's nothing to export yet — upload a clip and tell me what to make first."
@@ -141,7 +135,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "recovered_unchanged": "The timeline hasn't changed, so the request probably didn't finish — send it again.",
         "err_render_failed": "❌ The export failed. Try `/export` again in a moment.",
         "err_render_timeout": "❌ The export didn't finish in time. Try `/export` again later.",
-        "err_discord_forbidden": "I don't have permission to post here.",
         "err_internal": "⚠️ Something went wrong on my side. Your project is safe — please try again.",
         "duration_s": "{s}s",
         "duration_ms": "{m}m {s:02d}s",
@@ -165,10 +158,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "例如“添加与氛围相符的背景音乐”。\n"
             "发送 **导出**（或 `/export`）获取 MP4 链接，**状态** 查看时间线，**积分** 查看余额。"
         ),
-        "setting_up": "正在设置你的项目…",
         "uploaded_one": "📥 已上传 **{name}**。",
         "uploaded_many": "📥 已上传 {count} 个文件：{names}。",
-        "uploading": "📤 正在上传 {names}…",
         "upload_skipped": "⚠️ 已跳过 {name}：{reason}",
         "reason_type": "不支持该格式（支持：{formats}）",
         "reason_size": "超过 {limit}，请压缩或裁剪后再试",
@@ -180,11 +171,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "still_working": "⏳ 仍在处理中…（{elapsed}）",
         "still_working_stage": "⏳ 仍在处理中…{stage}（{elapsed}）",
         "stage_thinking": "思考中",
-        "stage_tool": "正在{tool}",
-        "turn_done": "✅ 完成（{elapsed}）。",
         "silent_changed": "✅ 完成。时间线的变化：\n{changes}",
         "silent_unchanged": "处理已结束，但时间线没有变化。请更具体地描述你的需求，例如“添加与氛围相符的背景音乐”。",
-        "queued": "🕒 排队中：前面还有 {ahead} 条消息。",
         "queue_full": "🚦 这个帖子里等待处理的消息太多了，请稍后再发送。",
         "export_starting": "🎞️ 正在开始导出…",
         "export_started": "🎞️ 已开始导出——完成后我会在这个帖子里发送链接。",
@@ -234,7 +222,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "project_default_name": "{user} 的视频项目",
         "export_progress": "🎞️ 渲染中… {progress}%（{elapsed}）",
         "export_done": "✅ 视频已就绪，{mention}：{url}",
-        "export_done_anon": "✅ 视频已就绪：{url}",
         "export_link_label": "下载 MP4",
         "export_nothing": "还没有可以导出的内容——请先上传素材并告诉我要做什么。",
         "export_resumed": "🔄 机器人在导出期间重启过，渲染仍在继续…",
@@ -268,7 +255,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "recovered_unchanged": "时间线没有变化，请求可能没有完成——请再发一次。",
         "err_render_failed": "❌ 导出失败，请稍后再试 `/export`。",
         "err_render_timeout": "❌ 导出未能按时完成，请稍后再试 `/export`。",
-        "err_discord_forbidden": "我没有在这里发消息的权限。",
         "err_internal": "⚠️ 我这边出了点问题。你的项目是安全的——请重试。",
         "duration_s": "{s}秒",
         "duration_ms": "{m}分{s:02d}秒",

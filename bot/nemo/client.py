@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 from aiohttp import payload as aiohttp_payload
@@ -186,7 +186,7 @@ class NemoClient:
         if status >= 400:
             raise NemoError(message or f"HTTP {status}", http_status=status)
 
-    def _transient(self, attempt: _Attempt, idempotent: bool, what: str) -> None:
+    def _transient(self, attempt: _Attempt, idempotent: bool, what: str) -> NoReturn:
         if not what.startswith("HTTP"):
             BACKEND_ERRORS.labels("network").inc()
         if idempotent and attempt.transient_failures < self._max_transient:
@@ -237,10 +237,8 @@ class NemoClient:
         except aiohttp.ClientConnectorError as exc:
             # The connection never opened: nothing reached the backend, retrying is always safe.
             self._transient(attempt, True, f"connect: {type(exc).__name__}")
-            raise AssertionError("unreachable") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._transient(attempt, idempotent, f"network: {type(exc).__name__}")
-            raise AssertionError("unreachable") from exc
         elapsed = time.perf_counter() - started
         BACKEND_LATENCY.labels(_endpoint(path)).observe(elapsed)
         log.debug("nemo %s %s -> %s in %.0f ms", method, path, status, elapsed * 1000)
@@ -276,7 +274,6 @@ class NemoClient:
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._transient(attempt, True, f"token: {type(exc).__name__}")
-            raise AssertionError("unreachable") from exc
         if status == 400 or self._business_code(body) == 400:
             raise MissingClientId("anonymous-token refused the client id", code=400, http_status=status)
         await self._raise_for(status, body, attempt, None, idempotent=True)
@@ -423,7 +420,6 @@ class NemoClient:
                 except _Retry as retry:
                     await self._sleep(retry.delay)
                     continue
-                raise AssertionError("unreachable") from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # The request may have reached the backend: never re-send a chat message.
                 raise StreamDropped(f"stream failed to open: {type(exc).__name__}") from exc
