@@ -10,6 +10,7 @@ import sys
 import discord
 from pydantic import ValidationError
 
+from bot import runtime
 from bot.config import Settings
 from bot.logging_setup import setup_logging
 
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.nemo_token is not None:
         secrets.append(settings.nemo_token.get_secret_value())
     setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
-    return asyncio.run(run(settings))
+    return runtime.run(run(settings))
 
 
 if __name__ == "__main__":

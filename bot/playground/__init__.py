@@ -18,6 +18,7 @@ import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import runtime
 from bot.logging_setup import SECRET_FILTER, setup_logging
 from bot.playground.runner import Playground, PlaygroundConfig
 from bot.playground.server import PlaygroundServer
@@ -106,4 +107,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot playground` (and `python -m bot.playground`)."""
     args = parse_args(argv)
     config = PlaygroundConfig(backend=args.backend, port=args.port, data=args.data)
-    return asyncio.run(serve(config, browser=not args.no_browser, log_level=args.log_level))
+    return runtime.run(serve(config, browser=not args.no_browser, log_level=args.log_level))
