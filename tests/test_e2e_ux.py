@@ -3,9 +3,11 @@ export options, /setup, forum tags, Chinese localisations."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.core.actions import EXPORT_ID, cancel_id, quick_action_id, quick_actions
 from bot.discord_surface import make_view
-from bot.fakes.nemo_steps import Text, ToolResult
+from bot.fakes.nemo_steps import Pause, Text, ToolResult
 from tests.harness import Cutaway
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
@@ -176,3 +178,17 @@ async def test_long_upload_shows_an_uploading_status_that_gives_way_to_the_resul
                                                                                for e in m.edits)))
     assert "long\\_take.mov" in (status.edits[0].content if status.edits else status.text)
     await fake.wait_for(lambda: status.deleted, what="the uploading status removed")
+
+
+async def test_typing_is_renewed_through_a_long_turn_and_stops_with_it(cutaway: Cutaway) -> None:
+    fake = cutaway.discord
+    cutaway.app.surfaces.typing_renew_seconds = 0.2
+    thread_id = await cutaway.new_project()
+    cutaway.nemo.script_turn([Text("listening"), Pause(1.5), Text("All done: music added")])
+    await fake.send_message(thread_id, "add background music that matches the mood")
+    await fake.wait_for(lambda: fake.typing_calls.count(thread_id) >= 4, what="typing renewed during the turn")
+    await fake.wait_for_bot_message(thread_id, contains="All done")
+    await cutaway.idle()
+    renewing = [task for task in asyncio.all_tasks() if task.get_name() == f"typing-{thread_id}"]
+    assert renewing == []  # the renewal ended with the turn
+    assert fake.typing_calls.count(thread_id) <= 1 + 1.5 / 0.2 + 1
