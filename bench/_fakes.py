@@ -91,7 +91,7 @@ class Fakes:
         return {"ok": True}
 
     async def cmd_send(self, args: JSON) -> JSON:
-        """Script every session's turn, then post one message in every thread (a burst)."""
+        """Script every session's turn, then post one message in every thread (spread over `ramp`)."""
         assert self.discord is not None and self.nemo is not None
         steps = turn_script(float(args["duration"]), float(args["keepalive"]), float(args["text_every"]))
         for session_id in self.sessions:
@@ -99,6 +99,8 @@ class Fakes:
         ramp = float(args.get("ramp", 0.0))
         started = time.monotonic()
         sent: dict[str, float] = {}
+        if not args.get("post", True):  # the bare baseline starts the turns itself
+            return {"sent_at": started, "sent": sent, "send_seconds": 0.0}
         for i, (user, thread) in enumerate(zip(self.users, self.threads, strict=True)):
             delay = started + ramp * i / len(self.threads) - time.monotonic()
             if delay > 0:

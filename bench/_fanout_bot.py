@@ -32,8 +32,11 @@ import discord
 
 import bot.nemo.client as nemo_client
 from bench._common import JSON, NEMO_TOKEN, TOKEN, LoopLag, percentile, proc_status, reset_peak_rss, serve_commands
+from bot import runtime
 from bot.app import CutawayBot
 from bot.config import Settings
+from bot.core.ports import IncomingMessage
+from bot.core.projects import ProjectService
 from bot.nemo import sse
 from bot.nemo.client import NemoClient
 
@@ -50,6 +53,7 @@ class Probes:
     def reset(self) -> None:
         self.handler: dict[str, list[float]] = {}
         self.own: dict[str, list[float]] = {}
+        self.inside: dict[str, list[float]] = {}
         self.issue: list[float] = []
         self.open_wait: list[float] = []
         self.streams_open = 0
@@ -57,6 +61,7 @@ class Probes:
         self.rest: list[tuple[float, int, str]] = []
         self.rest_seconds: dict[str, list[float]] = {}
         self.opened: dict[str, float] = {}
+        self.received: dict[str, float] = {}
         self.gc_pauses: list[float] = []
         self.wanted_streams = 0
         self.enough_streams = asyncio.Event()
@@ -88,6 +93,13 @@ class Probes:
             return resp
 
         setattr(NemoClient, "_open_stream", open_stream)  # noqa: B010 - a bench-only probe
+        original_submit = ProjectService.submit
+
+        def submit(service: ProjectService, message: IncomingMessage) -> bool:
+            probes.received.setdefault(str(message.thread_id), time.monotonic())
+            return original_submit(service, message)
+
+        setattr(ProjectService, "submit", submit)  # noqa: B010 - when the gateway handed the message over
         if not latency:
             return
 
@@ -137,9 +149,13 @@ class Probes:
         self.streams_open += 1
         self.streams_max = max(self.streams_max, self.streams_open)
         try:
+            previous_done = 0.0
             async with aclosing(original(self._stamped(chunks, queue, box), **kwargs)) as events:
                 async for event in events:
                     arrival = box[0]
+                    # An event that arrived while the bot still waited on Discord's answer to the previous
+                    # one (replies of a thread are posted in order) is only ready for the bot from then on.
+                    ready = max(arrival, previous_done)
                     if task is not None:
                         self.pending[task] = arrival
                     yield event
@@ -151,6 +167,8 @@ class Probes:
                     kind = type(event).__name__
                     self.handler.setdefault(kind, []).append(done - arrival)
                     self.own.setdefault(kind, []).append((issued or done) - arrival)
+                    self.inside.setdefault(kind, []).append((issued or done) - ready)
+                    previous_done = done
         finally:
             self.streams_open -= 1
             self.arrivals.pop(key, None)
@@ -251,16 +269,20 @@ class BotChild:
         latencies["all"] = _summary([v for values in p.handler.values() for v in values])
         own = {kind: _summary(values) for kind, values in p.own.items()}
         own["all"] = _summary([v for values in p.own.values() for v in values])
+        inside = {kind: _summary(values) for kind, values in p.inside.items()}
+        inside["all"] = _summary([v for values in p.inside.values() for v in values])
         per_channel: dict[str, dict[str, list[float]]] = {}
         for at, channel, kind in p.rest:
             per_channel.setdefault(str(channel), {}).setdefault(kind, []).append(at)
         return {
             "cpu": cpu, "wall": wall, "events": sum(len(v) for v in p.handler.values()),
-            "latency": latencies, "own": own, "issue": _summary(p.issue), "open_wait": _summary(p.open_wait),
+            "latency": latencies, "own": own, "inside": inside, "issue": _summary(p.issue),
+            "open_wait": _summary(p.open_wait),
             "streams_max": p.streams_max, "loop_lag": _summary(self.lag.samples),
             "gc2": _summary(p.gc_pauses), "gc2_total": sum(p.gc_pauses),
             "rss_at_mark_kib": self.rss_at_mark, "hwm_kib": status["VmHWM"], "rss_kib": status["VmRSS"],
             "rest_times": [at for at, _, _ in p.rest], "per_channel": per_channel, "opened": p.opened,
+            "received": p.received,
             "rest_seconds": {kind: _summary(values) for kind, values in p.rest_seconds.items()},
         }
 
@@ -288,4 +310,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    runtime.run(main())  # the loop `python -m bot` runs on
