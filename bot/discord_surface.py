@@ -243,29 +243,25 @@ class DiscordThreadSurface:
     async def typing(self) -> AsyncIterator[None]:
         """"Cutaway is typing…" for the whole turn, renewed every `typing_renew_seconds`.
 
-        Discord shows the indicator for 10 s; discord.py's `typing()` renews it every 5 s, which at a
-        thousand busy threads was a quarter of all the bot's Discord calls (bench/fanout).
+        The turn does not wait for Discord's answer: the indicator is cosmetic, and its round trip
+        (hundreds of ms under load) delayed every backend request. Discord shows it for 10 s;
+        discord.py's `typing()` renews it every 5 s, which at a thousand busy threads was a quarter
+        of the bot's Discord calls.
         """
-        channel = self._channel()
-        try:
-            await channel.typing()
-        except discord.HTTPException:
-            yield
-            return
-        renew = asyncio.create_task(self._renew_typing(channel), name=f"typing-{self.thread_id}")
+        typing = asyncio.create_task(self._keep_typing(self._channel()), name=f"typing-{self.thread_id}")
         try:
             yield
         finally:
-            renew.cancel()
-            await asyncio.gather(renew, return_exceptions=True)
+            typing.cancel()
+            await asyncio.gather(typing, return_exceptions=True)
 
-    async def _renew_typing(self, channel: discord.abc.Messageable) -> None:
+    async def _keep_typing(self, channel: discord.abc.Messageable) -> None:
         while True:
-            await asyncio.sleep(self._typing_renew)
             try:
                 await channel.typing()
             except discord.HTTPException:
                 return
+            await asyncio.sleep(self._typing_renew)
 
     async def react(self, message_id: int, emoji: str) -> None:
         try:
