@@ -10,7 +10,6 @@ A fresh process per measurement keeps every figure independent of the previous r
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import time
@@ -23,6 +22,7 @@ import aiohttp
 from aiohttp import payload as aiohttp_payload
 
 from bench._common import NEMO_TOKEN, PeakSampler, proc_status, reset_peak_rss
+from bot import runtime
 from bot.app import USER_AGENT
 from bot.core.ports import IncomingFile, IncomingMessage
 from bot.core.projects import ProjectService, ServiceSettings
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--max-bytes", type=int, default=500 * 1024 * 1024)
     args = parser.parse_args()
     runner = run_bot if args.mode == "bot" else run_bare
-    figures = asyncio.run(runner(args))
+    figures = runtime.run(runner(args))  # the loop `python -m bot` runs on, for both paths
     print(json.dumps(figures), flush=True)
 
 

@@ -3,7 +3,8 @@
     python -m bench.storage [--projects 10000] [--ops 20000] [--tasks 100]
 
 `--tasks` concurrent tasks run `--ops` operations in all, per workload: thread → project lookups
-(`get_project`), render updates (`update_render`), `mark_message_handled`, and a mix (80/10/10).
+(`get_project`), render updates (`update_render`), `mark_message_handled`, the once-only claim of a
+new message (`claim_message`), and a mix (80/10/10 of the first three).
 The same workload runs on `storage.open_sqlite` (what the bot uses), on one plain aiosqlite
 connection with the same pragmas executing the very statements the repository executed (captured
 from it, so they stay in step with storage/sqlite.py), and on plain synchronous sqlite3 in one
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import aiosqlite
 
 from bench._common import median, print_machine, table
 from bench.coldstart import build_database
+from bot import runtime
 from storage import open_sqlite
 from storage.sqlite import SqliteRepository
 
@@ -38,6 +41,7 @@ SENTINEL_THREAD = 987_654_321_987
 SENTINEL_MESSAGE = 876_543_210_876
 SENTINEL_RENDER = "render_sentinel_42"
 SENTINEL_PROGRESS = 4242
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # claims from a live process only (the bot's live path)
 
 
 KNOWN_SQL: dict[str, Statement] = {
@@ -52,6 +56,14 @@ KNOWN_SQL: dict[str, Statement] = {
                       "updated_at = ? WHERE render_id = ?",
                       (None, SENTINEL_PROGRESS, None, None, None, None, "2026-01-01T00:00:00.000000+00:00",
                        SENTINEL_RENDER)),
+    "claim_message": ("INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT (message_id) DO UPDATE SET claimed_by = excluded.claimed_by, "
+                      "claimed_at = excluded.claimed_at "
+                      "WHERE message_claims.done = 0 AND message_claims.claimed_by <> excluded.claimed_by "
+                      "AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.incarnation = message_claims.claimed_by "
+                      "AND p.last_seen >= ?) RETURNING message_id",
+                      (SENTINEL_MESSAGE, SENTINEL_THREAD, "bench", "2026-01-01T00:00:00.000000+00:00",
+                       "1970-01-01T00:00:00.000000+00:00")),
 }
 """storage/sqlite.py's statements when this was written: the fallback when capturing fails."""
 
@@ -78,6 +90,8 @@ async def capture(repo: SqliteRepository) -> dict[str, Statement]:
             "get_project": lambda: repo.get_project(SENTINEL_THREAD),
             "mark_message_handled": lambda: repo.mark_message_handled(SENTINEL_THREAD, SENTINEL_MESSAGE),
             "update_render": lambda: repo.update_render(SENTINEL_RENDER, progress=SENTINEL_PROGRESS),
+            "claim_message": lambda: repo.claim_message(SENTINEL_THREAD, SENTINEL_MESSAGE, "bench",
+                                                        alive_after=EPOCH),
         }
         for name, call in calls.items():
             seen.clear()
@@ -145,11 +159,14 @@ async def bench(args: argparse.Namespace) -> int:
             statements = await capture(repo)
             await _configure_like_repo(plain)
             base_message = max(threads) + 10**9
+            run = [0]  # every run claims messages no run claimed before: each claim inserts a row
 
             def values(op: Op) -> tuple[int, int, str, int]:
                 kind, index, n = op
                 if kind == "update_render":
                     return threads[0], 0, render_ids[index], n % 100
+                if kind == "claim_message":
+                    return threads[index], base_message + run[0] * 10**7 + n, SENTINEL_RENDER, 0
                 return threads[index], base_message + n, SENTINEL_RENDER, 0
 
             async def via_repo(op: Op) -> None:
@@ -159,24 +176,29 @@ async def bench(args: argparse.Namespace) -> int:
                     await repo.get_project(thread_id)
                 elif kind == "mark_message_handled":
                     await repo.mark_message_handled(thread_id, message_id)
+                elif kind == "claim_message":
+                    await repo.claim_message(thread_id, message_id, "bench", alive_after=EPOCH)
                 else:
                     await repo.update_render(render_id, progress=progress)
 
             async def via_plain(op: Op) -> None:
                 sql, params = bind(statements[op[0]], *values(op))
-                if op[0] == "get_project":
+                if op[0] in ("get_project", "claim_message"):
                     await plain.execute_fetchall(sql, params)
                 else:
                     cursor = await plain.execute(sql, params)
                     await cursor.close()
 
             rows = []
-            for kind in ("get_project", "update_render", "mark_message_handled", "mix"):
+            for kind in ("get_project", "update_render", "mark_message_handled", "claim_message", "mix"):
                 ops = workload(kind, args.ops, len(threads), len(render_ids))
                 results: dict[str, list[float]] = {"repo": [], "plain": [], "sync": []}
                 for _ in range(args.repeat):
+                    run[0] += 1
                     results["repo"].append(await run_tasks(ops, args.tasks, via_repo))
+                    run[0] += 1
                     results["plain"].append(await run_tasks(ops, args.tasks, via_plain))
+                    run[0] += 1
                     results["sync"].append(await asyncio.to_thread(
                         _sync_run, db, [bind(statements[o[0]], *values(o)) for o in ops]))
                 best = {k: median(v) for k, v in results.items()}
@@ -234,7 +256,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per workload and variant (default 5; median)")
     args = parser.parse_args()
     started = time.monotonic()
-    code = asyncio.run(bench(args))
+    code = runtime.run(bench(args))  # the loop `python -m bot` runs on
     print(f"\n(total {time.monotonic() - started:.0f} s)")
     sys.exit(code)
 
