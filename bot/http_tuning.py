@@ -3,7 +3,7 @@
 discord.py keeps one rate-limit bucket per (route, channel). Once it holds 256 of them, *every* new
 bucket triggers a scan of the whole table for idle ones (`HTTPClient._try_clear_expired_ratelimits`),
 so a burst of replies across N threads costs O(N²): at 1,000 busy threads that scan was 29% of
-the bot's CPU and the main cause of its p99 latency (bench/fanout, profile in bench/README.md).
+the bot's CPU under cProfile (bench/fanout; bench/README.md, finding 9).
 
 The scan is replaced, on this client's instance only, by the same scan run when the table has
 doubled since the last one or when `min_interval` has passed: amortised O(1) per new bucket, and
