@@ -24,6 +24,7 @@ from discord.ext import commands
 
 from bot.fakes.discord import FakeDiscord, StoredMessage
 from bot.fakes.discord_cdn import CHUNK_SIZE
+from bot.fakes.discord_ratelimits import RateLimits, default_rules
 
 TOKEN = "test-token"
 BotFactory = Callable[..., Awaitable[commands.Bot]]
@@ -584,3 +585,53 @@ async def test_modal_select_and_deferred_update(fake: FakeDiscord, start_bot: Bo
     assert (await chosen.wait_response()).type == 6
     await fake.wait_for(lambda: picker.content == "Quality: low", what="the deferred edit")
     assert picker.components == [] and chosen.original is picker
+
+
+# --------------------------------------------------------------------------- rate limits (opt-in)
+
+
+async def test_rate_limits_send_discords_headers_and_429(fake: FakeDiscord) -> None:
+    now = [100.0]
+    limits = fake.rest.rate_limits = RateLimits(rules=default_rules(window=5.0), clock=lambda: now[0])
+    url = f"{fake.api_base}/channels/{fake.text_channel_id}/messages"
+    headers = {"Authorization": f"Bot {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        remaining = []
+        for i in range(5):
+            async with session.post(url, json={"content": f"m{i}"}) as resp:
+                assert resp.status == 200
+                assert resp.headers["X-RateLimit-Limit"] == "5"
+                assert resp.headers["X-RateLimit-Bucket"] == "messages-create"
+                assert float(resp.headers["X-RateLimit-Reset-After"]) == pytest.approx(5.0)
+                remaining.append(resp.headers["X-RateLimit-Remaining"])
+        assert remaining == ["4", "3", "2", "1", "0"]
+        now[0] += 2.0
+        async with session.post(url, json={"content": "too many"}) as resp:
+            assert resp.status == 429
+            assert resp.headers["Via"] and resp.headers["X-RateLimit-Scope"] == "user"
+            body = await resp.json()
+            assert body["retry_after"] == pytest.approx(3.0) and body["global"] is False
+        async with session.post(f"{fake.api_base}/channels/{fake.text_channel_id}/typing") as resp:
+            assert resp.status == 204 and resp.headers["X-RateLimit-Remaining"] == "4"  # a bucket of its own
+        now[0] += 3.0
+        async with session.post(url, json={"content": "next window"}) as resp:
+            assert resp.status == 200 and resp.headers["X-RateLimit-Remaining"] == "4"
+    assert limits.limited == 1
+    assert [m.content for m in fake.bot_messages(fake.text_channel_id)] == [
+        "m0", "m1", "m2", "m3", "m4", "next window"]
+
+
+async def test_discord_py_paces_itself_by_the_headers(fake: FakeDiscord, start_bot: BotFactory) -> None:
+    window = 0.5
+    limits = fake.rest.rate_limits = RateLimits(rules=default_rules(window=window))
+    bot = await start_bot(make_bot())
+    channel = bot.get_channel(fake.text_channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sent = await asyncio.gather(*(channel.send(f"burst {i}") for i in range(12)))
+    elapsed = loop.time() - started
+    assert len({m.id for m in sent}) == 12
+    assert len(fake.bot_messages(fake.text_channel_id)) == 12
+    assert limits.limited == 0  # discord.py read the headers and waited instead of being refused
+    assert elapsed >= 2 * window * 0.9  # 12 messages at 5 per window: two waits for a fresh window

@@ -48,6 +48,7 @@ from bot.fakes.discord_models import (
     Perm,
     StoredMessage,
 )
+from bot.fakes.discord_ratelimits import RateLimits
 from bot.fakes.discord_rest import API_PREFIX, Fault, RestApi
 from bot.fakes.discord_world import RequestRecord
 
@@ -61,6 +62,7 @@ __all__ = [
     "FakeThread",
     "FakeUser",
     "Fault",
+    "RateLimits",
     "RequestRecord",
     "StoredMessage",
 ]
@@ -90,6 +92,7 @@ class FakeDiscord(InteractionWorld):
         upload_limit: int = DEFAULT_FILE_LIMIT,
         old_message_edit_allowance: int = 0,
         default_world: bool = True,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         super().__init__(
             token=token,
@@ -110,6 +113,7 @@ class FakeDiscord(InteractionWorld):
             privileged_intents_allowed=privileged_intents_allowed,
         )
         self.rest = RestApi(self, gateway_url=lambda: self.gateway_url, shards=lambda: self.recommended_shards)
+        self.rest.rate_limits = rate_limits
         self._emit_sink = self.gateway.emit
         self._runner: web.AppRunner | None = None
         self.guild_id = 0

@@ -10,6 +10,7 @@ use a bare ``application/json`` Content-Type: discord.py only parses exactly tha
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from bot.fakes.discord_models import JSON, ChannelType, DiscordAPIError, FakeChannel, FakeThread
+from bot.fakes.discord_ratelimits import RateLimits
 from bot.fakes.discord_world import RequestRecord, UploadedFile
 
 if TYPE_CHECKING:
@@ -86,6 +88,8 @@ class RestApi:
         self._gateway_url = gateway_url
         self._shards = shards
         self.faults: list[Fault] = []
+        self.rate_limits: RateLimits | None = None
+        """Discord's rate-limit headers and 429s (`FakeDiscord(rate_limits=...)`); None: no headers."""
 
     # ----------------------------------------------------------------- plumbing
 
@@ -162,7 +166,17 @@ class RestApi:
                     return fault.response()
             if not _UNAUTHENTICATED.search(path) and request.headers.get("Authorization") != f"Bot {self.world.token}":
                 return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
-            return await handler(request)
+            if self.rate_limits is None:
+                return await handler(request)
+            headers, retry_after = self.rate_limits.take(request.method, path)
+            if retry_after is not None:
+                body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False,
+                        "code": 0}
+                return json_response(body, status=429, headers={
+                    **headers, "Via": "1.1 google", "Retry-After": str(max(1, math.ceil(retry_after)))})
+            response = await handler(request)
+            response.headers.update(headers)
+            return response
         except DiscordAPIError as error:
             return error_response(error)
         finally:
