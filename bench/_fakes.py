@@ -15,6 +15,7 @@ from typing import Any
 
 from bench._common import APPLICATION_ID, BOT_USER_ID, JSON, NEMO_TOKEN, TOKEN, TimedList, serve_commands
 from bot.fakes.discord import FakeDiscord, FakeThread, FakeUser
+from bot.fakes.discord_ratelimits import RateLimits
 from bot.fakes.nemo import FakeNemo, Heartbeat, Pause, Session, Step, Text, ToolCall
 
 
@@ -37,7 +38,10 @@ class Fakes:
     async def cmd_start(self, args: JSON) -> JSON:
         out: JSON = {}
         if args.get("discord"):
-            self.discord = FakeDiscord(token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID)
+            # Discord's per-channel limits as headers and 429s: discord.py paces the bot as on Discord.
+            limits = RateLimits() if args.get("rate_limits") else None
+            self.discord = FakeDiscord(token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID,
+                                       rate_limits=limits)
             self.discord.requests = TimedList()
             await self.stack.enter_async_context(self.discord)
             out.update(api_base=self.discord.api_base, guild_id=self.discord.guild_id,
@@ -134,6 +138,7 @@ class Fakes:
             "turns": len(turns),
             "turn_status": sorted({t.status for t in turns}),
             "events_sent": sum(t.events_sent for t in turns),
+            "rate_limited": self.discord.rest.rate_limits.limited if self.discord.rest.rate_limits else None,
             "cpu": time.process_time(),
         }
 
