@@ -15,7 +15,8 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -144,6 +145,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(pos)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def summarise(values: Sequence[float]) -> dict[str, float]:
+    """Count, p50, p99, max and mean of a sample (NaN/0 when empty)."""
+    return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99),
+            "max": max(values) if values else float("nan"), "mean": sum(values) / len(values) if values else 0.0}
 
 
 def median(values: Sequence[float]) -> float:
@@ -321,3 +328,35 @@ async def serve_commands(handlers: dict[str, Handler]) -> None:
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         transport.close()
+
+
+async def stamped_pieces(chunks: AsyncIterable[bytes], queue: deque[tuple[float, int]], box: list[float],
+                         ) -> AsyncGenerator[bytes, None]:
+    """Split what `readany()` joined back into the pieces the socket delivered; `box[0]` is the time
+    the current piece was read (`queue` is filled by a `StreamReader.feed_data` probe)."""
+    async for chunk in chunks:
+        recorded = sum(n for _, n in queue)
+        offset = len(chunk) - recorded  # bytes buffered before the stream was handed over
+        if offset > 0:
+            yield chunk[:offset]
+        pos = max(offset, 0)
+        while queue:
+            at, n = queue.popleft()
+            box[0] = at
+            yield chunk[pos:pos + n]
+            pos += n
+
+
+def install_arrival_probe(arrivals: dict[int, deque[tuple[float, int]]]) -> None:
+    """Stamp every piece a watched `StreamReader` (keyed by `id()`) is fed: (time read, bytes)."""
+    import aiohttp
+
+    original = aiohttp.StreamReader.feed_data
+
+    def feed_data(reader: aiohttp.StreamReader, data: bytes, size: int = 0) -> bool:
+        queue = arrivals.get(id(reader))
+        if queue is not None and data:
+            queue.append((time.monotonic(), len(data)))
+        return original(reader, data, size)
+
+    setattr(aiohttp.StreamReader, "feed_data", feed_data)  # noqa: B010 - a bench-only probe

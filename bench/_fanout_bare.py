@@ -19,7 +19,18 @@ from typing import Any
 
 import aiohttp
 
-from bench._common import JSON, NEMO_TOKEN, TOKEN, LoopLag, percentile, proc_status, reset_peak_rss, serve_commands
+from bench._common import (
+    JSON,
+    NEMO_TOKEN,
+    TOKEN,
+    LoopLag,
+    install_arrival_probe,
+    proc_status,
+    reset_peak_rss,
+    serve_commands,
+    stamped_pieces,
+    summarise,
+)
 from bot import runtime
 
 Arrivals = deque[tuple[float, int]]
@@ -44,20 +55,8 @@ class BareRelay:
         return {"start": self.start, "go": self.go, "wait_idle": self.wait_idle, "report": self.report,
                 "stop": self.stop}
 
-    def _install_probe(self) -> None:
-        arrivals = self.arrivals
-        original = aiohttp.StreamReader.feed_data
-
-        def feed_data(reader: aiohttp.StreamReader, data: bytes, size: int = 0) -> bool:
-            queue = arrivals.get(id(reader))
-            if queue is not None and data:
-                queue.append((time.monotonic(), len(data)))
-            return original(reader, data, size)
-
-        setattr(aiohttp.StreamReader, "feed_data", feed_data)  # noqa: B010 - a bench-only probe
-
     async def start(self, args: JSON) -> JSON:
-        self._install_probe()
+        install_arrival_probe(self.arrivals)
         self.api, self.nemo = str(args["api_base"]), str(args["nemo_base"])
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return {"ok": True}
@@ -108,21 +107,13 @@ class BareRelay:
 
     async def _relay(self, resp: aiohttp.ClientResponse, queue: Arrivals, thread_id: int) -> None:
         buffer = b""
+        box = [time.monotonic()]
         previous_done = [0.0]  # replies of a thread go out in order: the next event waits for this one's POST
-        async for chunk in resp.content.iter_any():
-            recorded = sum(n for _, n in queue)
-            pos = max(len(chunk) - recorded, 0)  # bytes buffered before the stream was handed over
-            buffer += chunk[:pos]
+        async for piece in stamped_pieces(resp.content.iter_any(), queue, box):
+            buffer += piece
             while b"\n\n" in buffer:
                 raw, buffer = buffer.split(b"\n\n", 1)
-                await self._event(raw, time.monotonic(), thread_id, previous_done)
-            while queue:  # each piece the socket delivered, with the time it was read
-                at, n = queue.popleft()
-                buffer += chunk[pos:pos + n]
-                pos += n
-                while b"\n\n" in buffer:
-                    raw, buffer = buffer.split(b"\n\n", 1)
-                    await self._event(raw, at, thread_id, previous_done)
+                await self._event(raw, box[0], thread_id, previous_done)
 
     async def _event(self, raw: bytes, arrived: float, thread_id: int, previous_done: list[float]) -> None:
         ready = max(arrived, previous_done[0])
@@ -151,12 +142,12 @@ class BareRelay:
         everything = self.latency["text"] + self.latency["keepalive"]
         return {
             "cpu": cpu, "wall": wall, "events": len(everything),
-            "own": {"all": _summary(everything), "TextEvent": _summary(self.latency["text"]),
-                    "HeartbeatEvent": _summary(self.latency["keepalive"])},
-            "inside": {"all": _summary(self.inside["text"] + self.inside["keepalive"]),
-                       "TextEvent": _summary(self.inside["text"]),
-                       "HeartbeatEvent": _summary(self.inside["keepalive"])},
-            "loop_lag": _summary(self.lag.samples), "streams_max": self.streams_max,
+            "own": {"all": summarise(everything), "TextEvent": summarise(self.latency["text"]),
+                    "HeartbeatEvent": summarise(self.latency["keepalive"])},
+            "inside": {"all": summarise(self.inside["text"] + self.inside["keepalive"]),
+                       "TextEvent": summarise(self.inside["text"]),
+                       "HeartbeatEvent": summarise(self.inside["keepalive"])},
+            "loop_lag": summarise(self.lag.samples), "streams_max": self.streams_max,
             "rss_at_mark_kib": self.rss_at_mark, "hwm_kib": status["VmHWM"], "calls": len(self.rest),
         }
 
@@ -167,11 +158,6 @@ class BareRelay:
         if self.session is not None:
             await self.session.close()
         return {"ok": True}
-
-
-def _summary(values: list[float]) -> JSON:
-    return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99),
-            "max": max(values) if values else float("nan")}
 
 
 async def main() -> None:

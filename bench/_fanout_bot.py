@@ -31,7 +31,18 @@ import aiohttp
 import discord
 
 import bot.nemo.client as nemo_client
-from bench._common import JSON, NEMO_TOKEN, TOKEN, LoopLag, percentile, proc_status, reset_peak_rss, serve_commands
+from bench._common import (
+    JSON,
+    NEMO_TOKEN,
+    TOKEN,
+    LoopLag,
+    install_arrival_probe,
+    proc_status,
+    reset_peak_rss,
+    serve_commands,
+    stamped_pieces,
+    summarise,
+)
 from bot import runtime
 from bot.app import CutawayBot
 from bot.config import Settings
@@ -103,15 +114,7 @@ class Probes:
         if not latency:
             return
 
-        original_feed = aiohttp.StreamReader.feed_data
-
-        def feed_data(reader: aiohttp.StreamReader, data: bytes, size: int = 0) -> bool:
-            queue = probes.arrivals.get(id(reader))
-            if queue is not None and data:
-                queue.append((time.monotonic(), len(data)))
-            return original_feed(reader, data, size)
-
-        setattr(aiohttp.StreamReader, "feed_data", feed_data)  # noqa: B010
+        install_arrival_probe(probes.arrivals)
 
         original_iter = sse.iter_chat_events
 
@@ -150,7 +153,7 @@ class Probes:
         self.streams_max = max(self.streams_max, self.streams_open)
         try:
             previous_done = 0.0
-            async with aclosing(original(self._stamped(chunks, queue, box), **kwargs)) as events:
+            async with aclosing(original(stamped_pieces(chunks, queue, box), **kwargs)) as events:
                 async for event in events:
                     arrival = box[0]
                     # An event that arrived while the bot still waited on Discord's answer to the previous
@@ -172,22 +175,6 @@ class Probes:
         finally:
             self.streams_open -= 1
             self.arrivals.pop(key, None)
-
-    @staticmethod
-    async def _stamped(chunks: AsyncIterable[bytes], queue: deque[tuple[float, int]], box: list[float],
-                       ) -> AsyncGenerator[bytes, None]:
-        """Split what `readany()` joined back into the pieces the socket delivered, each with its time."""
-        async for chunk in chunks:
-            recorded = sum(n for _, n in queue)
-            offset = len(chunk) - recorded  # bytes buffered before the stream was handed over
-            if offset > 0:
-                yield chunk[:offset]
-            pos = max(offset, 0)
-            while queue:
-                at, n = queue.popleft()
-                box[0] = at
-                yield chunk[pos:pos + n]
-                pos += n
 
 
 def _kind(route: discord.http.Route, body: object) -> str:
@@ -265,25 +252,25 @@ class BotChild:
         await self.lag.stop()
         status = proc_status()
         p = self.probes
-        latencies = {kind: _summary(values) for kind, values in p.handler.items()}
-        latencies["all"] = _summary([v for values in p.handler.values() for v in values])
-        own = {kind: _summary(values) for kind, values in p.own.items()}
-        own["all"] = _summary([v for values in p.own.values() for v in values])
-        inside = {kind: _summary(values) for kind, values in p.inside.items()}
-        inside["all"] = _summary([v for values in p.inside.values() for v in values])
+        latencies = {kind: summarise(values) for kind, values in p.handler.items()}
+        latencies["all"] = summarise([v for values in p.handler.values() for v in values])
+        own = {kind: summarise(values) for kind, values in p.own.items()}
+        own["all"] = summarise([v for values in p.own.values() for v in values])
+        inside = {kind: summarise(values) for kind, values in p.inside.items()}
+        inside["all"] = summarise([v for values in p.inside.values() for v in values])
         per_channel: dict[str, dict[str, list[float]]] = {}
         for at, channel, kind in p.rest:
             per_channel.setdefault(str(channel), {}).setdefault(kind, []).append(at)
         return {
             "cpu": cpu, "wall": wall, "events": sum(len(v) for v in p.handler.values()),
-            "latency": latencies, "own": own, "inside": inside, "issue": _summary(p.issue),
-            "open_wait": _summary(p.open_wait),
-            "streams_max": p.streams_max, "loop_lag": _summary(self.lag.samples),
-            "gc2": _summary(p.gc_pauses), "gc2_total": sum(p.gc_pauses),
+            "latency": latencies, "own": own, "inside": inside, "issue": summarise(p.issue),
+            "open_wait": summarise(p.open_wait),
+            "streams_max": p.streams_max, "loop_lag": summarise(self.lag.samples),
+            "gc2": summarise(p.gc_pauses), "gc2_total": sum(p.gc_pauses),
             "rss_at_mark_kib": self.rss_at_mark, "hwm_kib": status["VmHWM"], "rss_kib": status["VmRSS"],
             "rest_times": [at for at, _, _ in p.rest], "per_channel": per_channel, "opened": p.opened,
             "received": p.received,
-            "rest_seconds": {kind: _summary(values) for kind, values in p.rest_seconds.items()},
+            "rest_seconds": {kind: summarise(values) for kind, values in p.rest_seconds.items()},
         }
 
     async def stop(self, args: JSON) -> JSON:
@@ -294,11 +281,6 @@ class BotChild:
                 async with asyncio.timeout(20):
                     await self.task
         return {"ok": True}
-
-
-def _summary(values: list[float]) -> JSON:
-    return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99),
-            "max": max(values) if values else float("nan"), "mean": sum(values) / len(values) if values else 0.0}
 
 
 async def main() -> None:
