@@ -129,8 +129,10 @@ def machine() -> JSON:
 
 def print_machine() -> None:
     info = machine()
-    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
-          f"{info['platform']} ({info['date']})")
+    print(
+        f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
+        f"{info['platform']} ({info['date']})"
+    )
 
 
 # --------------------------------------------------------------------------- statistics and tables
@@ -149,8 +151,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def summarise(values: Sequence[float]) -> dict[str, float]:
     """Count, p50, p99, max and mean of a sample (NaN/0 when empty)."""
-    return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99),
-            "max": max(values) if values else float("nan"), "mean": sum(values) / len(values) if values else 0.0}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else float("nan"),
+        "mean": sum(values) / len(values) if values else 0.0,
+    }
 
 
 def median(values: Sequence[float]) -> float:
@@ -167,8 +174,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str |
     numeric = [all(_is_number(row[i]) for row in cells) if cells else False for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths,
-                                                                                                 strict=True)))
+        return "  ".join(
+            v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        )
 
     out = []
     if title:
@@ -230,8 +238,14 @@ class ChildError(RuntimeError):
 class ChildProcess:
     """A `python -m <module>` child driven by JSON-lines commands; its stderr goes to a log file."""
 
-    def __init__(self, module: str, *args: str, env: dict[str, str] | None = None, name: str | None = None,
-                 log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        module: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        name: str | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
         self.module = module
         self.args = args
         self.env = env
@@ -245,9 +259,15 @@ class ChildProcess:
         try:
             self.spawned_at = time.monotonic()
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", self.module, *self.args,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-                env={**os.environ, **(self.env or {})}, limit=64 * MIB,
+                sys.executable,
+                "-m",
+                self.module,
+                *self.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, **(self.env or {})},
+                limit=64 * MIB,
             )
         finally:
             log.close()
@@ -330,8 +350,11 @@ async def serve_commands(handlers: dict[str, Handler]) -> None:
         transport.close()
 
 
-async def stamped_pieces(chunks: AsyncIterable[bytes], queue: deque[tuple[float, int]], box: list[float],
-                         ) -> AsyncGenerator[bytes, None]:
+async def stamped_pieces(
+    chunks: AsyncIterable[bytes],
+    queue: deque[tuple[float, int]],
+    box: list[float],
+) -> AsyncGenerator[bytes, None]:
     """Split what `readany()` joined back into the pieces the socket delivered; `box[0]` is the time
     the current piece was read (`queue` is filled by a `StreamReader.feed_data` probe)."""
     async for chunk in chunks:
@@ -343,7 +366,7 @@ async def stamped_pieces(chunks: AsyncIterable[bytes], queue: deque[tuple[float,
         while queue:
             at, n = queue.popleft()
             box[0] = at
-            yield chunk[pos:pos + n]
+            yield chunk[pos : pos + n]
             pos += n
 
 

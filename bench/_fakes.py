@@ -14,9 +14,9 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from bench._common import APPLICATION_ID, BOT_USER_ID, JSON, NEMO_TOKEN, TOKEN, TimedList, serve_commands
-from bot.fakes.discord import FakeDiscord, FakeThread, FakeUser
-from bot.fakes.discord_ratelimits import RateLimits
-from bot.fakes.nemo import FakeNemo, Heartbeat, Pause, Session, Step, Text, ToolCall
+from devkit.fakes.discord import FakeDiscord, FakeThread, FakeUser
+from devkit.fakes.discord_ratelimits import RateLimits
+from devkit.fakes.nemo import FakeNemo, Heartbeat, Pause, Session, Step, Text, ToolCall
 
 
 class Fakes:
@@ -40,12 +40,16 @@ class Fakes:
         if args.get("discord"):
             # Discord's per-channel limits as headers and 429s: discord.py paces the bot as on Discord.
             limits = RateLimits() if args.get("rate_limits") else None
-            self.discord = FakeDiscord(token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID,
-                                       rate_limits=limits)
+            self.discord = FakeDiscord(
+                token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID, rate_limits=limits
+            )
             self.discord.requests = TimedList()
             await self.stack.enter_async_context(self.discord)
-            out.update(api_base=self.discord.api_base, guild_id=self.discord.guild_id,
-                       text_channel_id=self.discord.text_channel_id)
+            out.update(
+                api_base=self.discord.api_base,
+                guild_id=self.discord.guild_id,
+                text_channel_id=self.discord.text_channel_id,
+            )
         if args.get("nemo"):
             self.nemo = FakeNemo(registered_tokens={NEMO_TOKEN: 10**9})
             await self.stack.enter_async_context(self.nemo)
@@ -66,8 +70,12 @@ class Fakes:
         if not self.nemo.uploads:
             return {"size": 0, "sha256": ""}
         record = self.nemo.uploads[-1]
-        return {"size": record.size, "sha256": record.sha256, "filename": record.filename,
-                "uploads": len(self.nemo.uploads)}
+        return {
+            "size": record.size,
+            "sha256": record.sha256,
+            "filename": record.filename,
+            "uploads": len(self.nemo.uploads),
+        }
 
     # ----------------------------------------------------------------- fan-out
 
@@ -80,8 +88,11 @@ class Fakes:
         for i in range(int(args["n"])):
             user = fake.add_user(f"user{i}")
             thread = await fake.create_user_thread(fake.text_channel_id, f"project {i}", author=user)
-            session = Session(session_id=str(10**18 + secrets.randbelow(8 * 10**18)),
-                              task_id=f"task_{secrets.token_hex(8)}", user_id=account.user_id)
+            session = Session(
+                session_id=str(10**18 + secrets.randbelow(8 * 10**18)),
+                task_id=f"task_{secrets.token_hex(8)}",
+                user_id=account.user_id,
+            )
             nemo.sessions[session.session_id] = session
             self.users.append(user)
             self.threads.append(thread)
@@ -111,9 +122,13 @@ class Fakes:
                 await asyncio.sleep(delay)  # spread the messages evenly over the ramp
             sent[str(thread.id)] = time.monotonic()
             await self.discord.send_message(thread.id, "make the music match the mood", author=user)
-        return {"sent_at": started, "sent": sent, "send_seconds": time.monotonic() - started,
-                "events_per_turn": sum(1 for s in steps if not isinstance(s, Pause)),
-                "texts_per_turn": sum(1 for s in steps if isinstance(s, Text))}
+        return {
+            "sent_at": started,
+            "sent": sent,
+            "send_seconds": time.monotonic() - started,
+            "events_per_turn": sum(1 for s in steps if not isinstance(s, Pause)),
+            "texts_per_turn": sum(1 for s in steps if isinstance(s, Text)),
+        }
 
     async def cmd_report(self, args: JSON) -> JSON:
         """The bot's Discord calls since `send`, per thread, with their times."""

@@ -52,8 +52,13 @@ class BareRelay:
         self.api = self.nemo = ""
 
     def handlers(self) -> dict[str, Any]:
-        return {"start": self.start, "go": self.go, "wait_idle": self.wait_idle, "report": self.report,
-                "stop": self.stop}
+        return {
+            "start": self.start,
+            "go": self.go,
+            "wait_idle": self.wait_idle,
+            "report": self.report,
+            "stop": self.stop,
+        }
 
     async def start(self, args: JSON) -> JSON:
         install_arrival_probe(self.arrivals)
@@ -89,11 +94,16 @@ class BareRelay:
     async def _turn(self, thread_id: int, session_id: str) -> None:
         assert self.session is not None
         await self._post(thread_id, "/typing", None)
-        body = {"app_name": "nemo_agent", "user_id": "me", "session_id": session_id,
-                "new_message": {"role": "user", "parts": [{"text": "make the music match the mood"}]}}
+        body = {
+            "app_name": "nemo_agent",
+            "user_id": "me",
+            "session_id": session_id,
+            "new_message": {"role": "user", "parts": [{"text": "make the music match the mood"}]},
+        }
         headers = {"Authorization": f"Bearer {NEMO_TOKEN}", "Accept": "text/event-stream"}
-        async with self.session.post(f"{self.nemo}/run_sse", json=body, headers=headers,
-                                     timeout=aiohttp.ClientTimeout(total=None, sock_read=600)) as resp:
+        async with self.session.post(
+            f"{self.nemo}/run_sse", json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=None, sock_read=600)
+        ) as resp:
             resp.raise_for_status()
             queue: Arrivals = deque()
             self.arrivals[id(resp.content)] = queue
@@ -141,14 +151,24 @@ class BareRelay:
         status = proc_status()
         everything = self.latency["text"] + self.latency["keepalive"]
         return {
-            "cpu": cpu, "wall": wall, "events": len(everything),
-            "own": {"all": summarise(everything), "TextEvent": summarise(self.latency["text"]),
-                    "HeartbeatEvent": summarise(self.latency["keepalive"])},
-            "inside": {"all": summarise(self.inside["text"] + self.inside["keepalive"]),
-                       "TextEvent": summarise(self.inside["text"]),
-                       "HeartbeatEvent": summarise(self.inside["keepalive"])},
-            "loop_lag": summarise(self.lag.samples), "streams_max": self.streams_max,
-            "rss_at_mark_kib": self.rss_at_mark, "hwm_kib": status["VmHWM"], "calls": len(self.rest),
+            "cpu": cpu,
+            "wall": wall,
+            "events": len(everything),
+            "own": {
+                "all": summarise(everything),
+                "TextEvent": summarise(self.latency["text"]),
+                "HeartbeatEvent": summarise(self.latency["keepalive"]),
+            },
+            "inside": {
+                "all": summarise(self.inside["text"] + self.inside["keepalive"]),
+                "TextEvent": summarise(self.inside["text"]),
+                "HeartbeatEvent": summarise(self.inside["keepalive"]),
+            },
+            "loop_lag": summarise(self.lag.samples),
+            "streams_max": self.streams_max,
+            "rss_at_mark_kib": self.rss_at_mark,
+            "hwm_kib": status["VmHWM"],
+            "calls": len(self.rest),
         }
 
     async def stop(self, args: JSON) -> JSON:

@@ -141,8 +141,12 @@ class Probes:
 
         setattr(discord.http.HTTPClient, "request", request)  # noqa: B010
 
-    async def _events(self, original: Any, chunks: AsyncIterable[bytes], kwargs: dict[str, Any],
-                      ) -> AsyncGenerator[Any, None]:
+    async def _events(
+        self,
+        original: Any,
+        chunks: AsyncIterable[bytes],
+        kwargs: dict[str, Any],
+    ) -> AsyncGenerator[Any, None]:
         reader = getattr(getattr(chunks, "read_func", None), "__self__", None)
         queue: deque[tuple[float, int]] = deque()
         key = id(reader)
@@ -200,15 +204,27 @@ class BotChild:
         self.profiler: cProfile.Profile | None = None
 
     def handlers(self) -> dict[str, Any]:
-        return {"start": self.start, "mark": self.mark, "wait_idle": self.wait_idle, "report": self.report,
-                "stop": self.stop}
+        return {
+            "start": self.start,
+            "mark": self.mark,
+            "wait_idle": self.wait_idle,
+            "report": self.report,
+            "stop": self.stop,
+        }
 
     async def start(self, args: JSON) -> JSON:
         self.probes.install(latency=not os.environ.get("BENCH_NO_PROBES"))
         settings = Settings(
-            _env_file=None, discord_token=TOKEN, discord_api_base=args["api_base"], nemo_api_base=args["nemo_base"],
-            nemo_token=NEMO_TOKEN, database_path=Path(args["db"]), heartbeat_seconds=float(args["heartbeat"]),
-            sse_timeout_seconds=600.0, log_level="WARNING")
+            _env_file=None,
+            discord_token=TOKEN,
+            discord_api_base=args["api_base"],
+            nemo_api_base=args["nemo_base"],
+            nemo_token=NEMO_TOKEN,
+            database_path=Path(args["db"]),
+            heartbeat_seconds=float(args["heartbeat"]),
+            sse_timeout_seconds=600.0,
+            log_level="WARNING",
+        )
         self.bot = CutawayBot(settings, guild_ready_timeout=0.1)
         self.task = asyncio.create_task(self.bot.start(TOKEN), name="cutaway")
         waiter = asyncio.create_task(self.bot.wait_until_ready())
@@ -262,13 +278,24 @@ class BotChild:
         for at, channel, kind in p.rest:
             per_channel.setdefault(str(channel), {}).setdefault(kind, []).append(at)
         return {
-            "cpu": cpu, "wall": wall, "events": sum(len(v) for v in p.handler.values()),
-            "latency": latencies, "own": own, "inside": inside, "issue": summarise(p.issue),
+            "cpu": cpu,
+            "wall": wall,
+            "events": sum(len(v) for v in p.handler.values()),
+            "latency": latencies,
+            "own": own,
+            "inside": inside,
+            "issue": summarise(p.issue),
             "open_wait": summarise(p.open_wait),
-            "streams_max": p.streams_max, "loop_lag": summarise(self.lag.samples),
-            "gc2": summarise(p.gc_pauses), "gc2_total": sum(p.gc_pauses),
-            "rss_at_mark_kib": self.rss_at_mark, "hwm_kib": status["VmHWM"], "rss_kib": status["VmRSS"],
-            "rest_times": [at for at, _, _ in p.rest], "per_channel": per_channel, "opened": p.opened,
+            "streams_max": p.streams_max,
+            "loop_lag": summarise(self.lag.samples),
+            "gc2": summarise(p.gc_pauses),
+            "gc2_total": sum(p.gc_pauses),
+            "rss_at_mark_kib": self.rss_at_mark,
+            "hwm_kib": status["VmHWM"],
+            "rss_kib": status["VmRSS"],
+            "rest_times": [at for at, _, _ in p.rest],
+            "per_channel": per_channel,
+            "opened": p.opened,
             "received": p.received,
             "rest_seconds": {kind: summarise(values) for kind, values in p.rest_seconds.items()},
         }

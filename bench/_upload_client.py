@@ -117,8 +117,14 @@ class Measure:
         sampled = await self.sampler.stop()
         status = proc_status()
         peak = status["VmHWM"] if self.hwm_reset else sampled
-        return {"seconds": wall, "cpu": cpu, "base_kib": self.base_kib, "peak_kib": max(peak, sampled),
-                "growth_kib": max(peak, sampled) - self.base_kib, "hwm_reset": self.hwm_reset}
+        return {
+            "seconds": wall,
+            "cpu": cpu,
+            "base_kib": self.base_kib,
+            "peak_kib": max(peak, sampled),
+            "growth_kib": max(peak, sampled) - self.base_kib,
+            "hwm_reset": self.hwm_reset,
+        }
 
 
 async def run_bot(args: argparse.Namespace) -> dict[str, Any]:
@@ -129,11 +135,20 @@ async def run_bot(args: argparse.Namespace) -> dict[str, Any]:
             nemo = NemoClient(http, args.nemo, auth)
             cdn = CdnStreamer(http, max_bytes=args.max_bytes)
             surface = NullSurface(thread_id=1)
-            service = ProjectService(repo, nemo, cdn, cast(Any, NullSurfaces(surface)),
-                                     ServiceSettings(max_upload_bytes=args.max_bytes))
+            service = ProjectService(
+                repo, nemo, cdn, cast(Any, NullSurfaces(surface)), ServiceSettings(max_upload_bytes=args.max_bytes)
+            )
             info = await nemo.create_session("en")  # also opens the pooled connection to the backend
-            project = Project(thread_id=1, guild_id=None, parent_id=None, owner_id=1, session_id=info.session_id,
-                              language="en", name="bench", created_at=datetime.now(UTC))
+            project = Project(
+                thread_id=1,
+                guild_id=None,
+                parent_id=None,
+                owner_id=1,
+                session_id=info.session_id,
+                language="en",
+                name="bench",
+                created_at=datetime.now(UTC),
+            )
             file = IncomingFile(filename=args.name, url=args.url, size=args.size, content_type=args.content_type)
             message = IncomingMessage(message_id=2, thread_id=1, author_id=1, text="", files=(file,))
             measure = Measure()
@@ -150,8 +165,11 @@ async def run_bot(args: argparse.Namespace) -> dict[str, Any]:
 async def run_bare(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {NEMO_TOKEN}"}
     async with _session() as http:
-        async with http.post(f"{args.nemo}/api/tasks/me/with-session/{APP_NAME}", headers=headers,
-                             json={"task_name": "project", "language": "en"}) as resp:
+        async with http.post(
+            f"{args.nemo}/api/tasks/me/with-session/{APP_NAME}",
+            headers=headers,
+            json={"task_name": "project", "language": "en"},
+        ) as resp:
             session_id = (await resp.json())["data"]["session_id"]
         measure = Measure()
         measure.start()
@@ -166,8 +184,9 @@ async def run_bare(args: argparse.Namespace) -> dict[str, Any]:
             part = aiohttp_payload.AsyncIterablePayload(chunks(), content_type=args.content_type)
             part.set_content_disposition("form-data", name="files", filename=args.name)
             writer.append_payload(part)
-            async with http.post(f"{args.nemo}/api/upload-video/{APP_NAME}/me/{session_id}", data=writer,
-                                 headers=headers) as resp:
+            async with http.post(
+                f"{args.nemo}/api/upload-video/{APP_NAME}/me/{session_id}", data=writer, headers=headers
+            ) as resp:
                 body = await resp.json()
         figures = await measure.stop()
         figures["posts"] = [f"HTTP {resp.status} code {body.get('code')}"]

@@ -33,9 +33,9 @@ from typing import Any
 import discord
 
 from bench._common import APPLICATION_ID, BOT_USER_ID, JSON, NEMO_TOKEN, TOKEN, TimedList, median, print_machine, table
-from bot.fakes.discord import FakeDiscord
-from bot.fakes.nemo import FakeNemo
-from bot.fakes.nemo import RenderJob as FakeRenderJob
+from devkit.fakes.discord import FakeDiscord
+from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo import RenderJob as FakeRenderJob
 from storage import Project, RenderJob, RenderStatus, open_sqlite
 
 TARGET_SECONDS = 2.0
@@ -58,15 +58,34 @@ async def build_database(path: Path, projects: int, active_days: float, finished
     now = datetime.now(UTC)
     try:
         if projects:
-            await repo.create_project(Project(
-                thread_id=snowflake_days_ago(active_days + 1), guild_id=1, parent_id=2, owner_id=3,
-                session_id="1000000000000000000", language="en", name="template", created_at=now,
-                last_message_id=snowflake_days_ago(active_days + 1)))
+            await repo.create_project(
+                Project(
+                    thread_id=snowflake_days_ago(active_days + 1),
+                    guild_id=1,
+                    parent_id=2,
+                    owner_id=3,
+                    session_id="1000000000000000000",
+                    language="en",
+                    name="template",
+                    created_at=now,
+                    last_message_id=snowflake_days_ago(active_days + 1),
+                )
+            )
             template = await repo.active_projects(0, limit=1)
-            await repo.add_render(RenderJob(render_id="render_template", thread_id=template[0].thread_id,
-                                            session_id="1000000000000000000", requested_by=3,
-                                            status=RenderStatus.COMPLETED, created_at=now, updated_at=now,
-                                            progress=100, url="https://example.invalid/r.mp4", link_posted=True))
+            await repo.add_render(
+                RenderJob(
+                    render_id="render_template",
+                    thread_id=template[0].thread_id,
+                    session_id="1000000000000000000",
+                    requested_by=3,
+                    status=RenderStatus.COMPLETED,
+                    created_at=now,
+                    updated_at=now,
+                    progress=100,
+                    url="https://example.invalid/r.mp4",
+                    link_posted=True,
+                )
+            )
     finally:
         await repo.close()
     if projects:
@@ -101,8 +120,7 @@ def _bulk_copy(path: Path, projects: int, active_days: float, finished_renders: 
 
         placeholders = ", ".join("?" for _ in cols)
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO projects ({', '.join(cols)}) VALUES ({placeholders})",
-                         projects_rows())
+        conn.executemany(f"INSERT INTO projects ({', '.join(cols)}) VALUES ({placeholders})", projects_rows())
         conn.execute("COMMIT")
         conn.execute("BEGIN")
         now = datetime.now(UTC).isoformat(timespec="microseconds")
@@ -111,15 +129,25 @@ def _bulk_copy(path: Path, projects: int, active_days: float, finished_renders: 
             for i in range(finished_renders + UNFINISHED_RENDERS):
                 unfinished = i >= finished_renders
                 row = dict(zip(render_cols, render_template, strict=True))
-                row.update(render_id=f"render_bench_{i}", thread_id=oldest + (i % projects) * step,
-                           session_id=str(10**18 + i % projects), requested_by=3,
-                           status="processing" if unfinished else "completed", progress=50 if unfinished else 100,
-                           url=None if unfinished else "https://example.invalid/r.mp4", language="en",
-                           link_posted=0 if unfinished else 1, created_at=now, updated_at=now)
+                row.update(
+                    render_id=f"render_bench_{i}",
+                    thread_id=oldest + (i % projects) * step,
+                    session_id=str(10**18 + i % projects),
+                    requested_by=3,
+                    status="processing" if unfinished else "completed",
+                    progress=50 if unfinished else 100,
+                    url=None if unfinished else "https://example.invalid/r.mp4",
+                    language="en",
+                    link_posted=0 if unfinished else 1,
+                    created_at=now,
+                    updated_at=now,
+                )
                 yield tuple(row[c] for c in render_cols)
 
-        conn.executemany(f"INSERT INTO renders ({', '.join(render_cols)}) "
-                         f"VALUES ({', '.join('?' for _ in render_cols)})", render_rows())
+        conn.executemany(
+            f"INSERT INTO renders ({', '.join(render_cols)}) VALUES ({', '.join('?' for _ in render_cols)})",
+            render_rows(),
+        )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
     finally:
@@ -149,9 +177,17 @@ class Start:
 
 def bot_env(fake: FakeDiscord, nemo: FakeNemo, db: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEMO_", "DATABASE_"))}
-    env.update(DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=fake.api_base, NEMO_API_BASE=nemo.base_url,
-               NEMO_TOKEN=NEMO_TOKEN, DATABASE_PATH=str(db), LOG_LEVEL="INFO", PROJECT_CHANNEL_IDS="",
-               PYTHONPATH=str(REPO_ROOT), RENDER_POLL_SECONDS="30")
+    env.update(
+        DISCORD_TOKEN=TOKEN,
+        DISCORD_API_BASE=fake.api_base,
+        NEMO_API_BASE=nemo.base_url,
+        NEMO_TOKEN=NEMO_TOKEN,
+        DATABASE_PATH=str(db),
+        LOG_LEVEL="INFO",
+        PROJECT_CHANNEL_IDS="",
+        PYTHONPATH=str(REPO_ROOT),
+        RENDER_POLL_SECONDS="30",
+    )
     return env
 
 
@@ -165,8 +201,13 @@ async def _first(seq: TimedList[Any], predicate: Any, timeout: float) -> float |
             await asyncio.sleep(0.002)
 
 
-async def one_start(db: Path, commands: list[JSON] | None, workdir: Path, *, resumes: bool,
-                    ) -> tuple[Start, list[JSON]]:
+async def one_start(
+    db: Path,
+    commands: list[JSON] | None,
+    workdir: Path,
+    *,
+    resumes: bool,
+) -> tuple[Start, list[JSON]]:
     fake = FakeDiscord(token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID)
     nemo = FakeNemo(registered_tokens={NEMO_TOKEN: 10**6})
     fake.requests = TimedList()
@@ -178,12 +219,24 @@ async def one_start(db: Path, commands: list[JSON] | None, workdir: Path, *, res
     async with fake, nemo:
         for i in range(UNFINISHED_RENDERS):
             nemo.renders[f"render_bench_{i}"] = FakeRenderJob(
-                id=f"render_bench_{i}", session_id=None, draft={}, output={}, mode="ok", polls_to_complete=1,
-                created_at_ms=int(time.time() * 1000))
+                id=f"render_bench_{i}",
+                session_id=None,
+                draft={},
+                output={},
+                mode="ok",
+                polls_to_complete=1,
+                created_at_ms=int(time.time() * 1000),
+            )
         result.spawn = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=workdir, env=bot_env(fake, nemo, db),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=workdir,
+            env=bot_env(fake, nemo, db),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         assert proc.stderr is not None
         lines: list[str] = []
         ready_seen = asyncio.Event()
@@ -204,14 +257,16 @@ async def one_start(db: Path, commands: list[JSON] | None, workdir: Path, *, res
         try:
             result.first_rest = await _first(fake.requests, lambda r: True, 30)
             result.identify = await _first(fake.gateway.identifies, lambda r: True, 30)
-            await fake.wait_for(lambda: any(s.conn is not None for s in fake.gateway.sessions.values()), 30,
-                                "READY sent", poll=0.002)
+            await fake.wait_for(
+                lambda: any(s.conn is not None for s in fake.gateway.sessions.values()), 30, "READY sent", poll=0.002
+            )
             if fake.commands:
                 interaction = await fake.slash(fake.text_channel_id, "credits")
                 await interaction.wait_followup(timeout=30)
                 result.deferred = await _first(fake.requests, lambda r: r.path.startswith("/interactions/"), 5)
                 result.answered = await _first(
-                    fake.requests, lambda r: r.method == "POST" and r.path.startswith("/webhooks/"), 5)
+                    fake.requests, lambda r: r.method == "POST" and r.path.startswith("/webhooks/"), 5
+                )
             async with asyncio.timeout(30):
                 await ready_seen.wait()
             if resumes:
@@ -258,11 +313,19 @@ async def traced_queries(db: Path) -> list[tuple[str, str]]:
     logging.disable(logging.WARNING)  # the catch-up of threads the fake does not know warns; not news here
     sqlite3.connect = connect  # type: ignore[assignment]
     try:
-        async with FakeDiscord(token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID) as fake, \
-                FakeNemo(registered_tokens={NEMO_TOKEN: 10**6}) as nemo:
-            settings = Settings(_env_file=None, discord_token=TOKEN, discord_api_base=fake.api_base,
-                                nemo_api_base=nemo.base_url, nemo_token=NEMO_TOKEN, database_path=db,
-                                log_level="WARNING")
+        async with (
+            FakeDiscord(token=TOKEN, bot_user_id=BOT_USER_ID, application_id=APPLICATION_ID) as fake,
+            FakeNemo(registered_tokens={NEMO_TOKEN: 10**6}) as nemo,
+        ):
+            settings = Settings(
+                _env_file=None,
+                discord_token=TOKEN,
+                discord_api_base=fake.api_base,
+                nemo_api_base=nemo.base_url,
+                nemo_token=NEMO_TOKEN,
+                database_path=db,
+                log_level="WARNING",
+            )
             bot = CutawayBot(settings, guild_ready_timeout=0.1)
             task = asyncio.create_task(bot.start(TOKEN))
             await asyncio.sleep(0)  # let start() initialise the client before waiting on it
@@ -321,8 +384,7 @@ def full_scans(plans: list[tuple[str, str]], big_tables: tuple[str, ...] = ("pro
     for sql, plan in plans:
         for step in plan.split(" | "):
             words = step.split()
-            if (len(words) >= 2 and words[0] == "SCAN" and words[1] in big_tables
-                    and "INDEX" not in step.upper()):
+            if len(words) >= 2 and words[0] == "SCAN" and words[1] in big_tables and "INDEX" not in step.upper():
                 bad.append(f"{sql[:110]}  →  {plan}")
     return bad
 
@@ -344,8 +406,10 @@ async def bench(args: argparse.Namespace) -> int:
             db = workdir / f"{count}.sqlite3"
             built = time.monotonic()
             info = await build_database(db, count, args.active_days, count // 2)
-            print(f"{label}: database built in {time.monotonic() - built:.1f} s ({info['bytes'] / 2**20:.1f} MiB)",
-                  flush=True)
+            print(
+                f"{label}: database built in {time.monotonic() - built:.1f} s ({info['bytes'] / 2**20:.1f} MiB)",
+                flush=True,
+            )
             # the first start syncs the commands (stored hash) and warms the page cache; not counted
             warm, commands = await one_start(db, None, workdir, resumes=count > 0)
             if warm.exit_code not in (0, None) or warm.on_ready is None:
@@ -355,12 +419,24 @@ async def bench(args: argparse.Namespace) -> int:
             for r in runs:
                 if r.exit_code != 0:
                     print(f"!! exit code {r.exit_code}; log tail:\n" + "\n".join(r.log_tail))
+
             def med(attr: str, runs: list[Start] = runs) -> float:
                 return median([r.rel(getattr(r, attr)) for r in runs])
 
-            rows.append([label, med("first_rest"), med("identify"), med("deferred"), med("answered"),
-                         med("on_ready"), med("resumed"), median([r.stopped or float("nan") for r in runs]),
-                         runs[0].catch_up, info["bytes"] / 2**20])
+            rows.append(
+                [
+                    label,
+                    med("first_rest"),
+                    med("identify"),
+                    med("deferred"),
+                    med("answered"),
+                    med("on_ready"),
+                    med("resumed"),
+                    median([r.stopped or float("nan") for r in runs]),
+                    runs[0].catch_up,
+                    info["bytes"] / 2**20,
+                ]
+            )
             medians_ready[label] = med("answered")
             plans_by_variant[label] = await traced_queries(db)
         base = medians_ready[variants[0][0]]
@@ -370,19 +446,43 @@ async def bench(args: argparse.Namespace) -> int:
             ok = ok and good
             summary.append([label, ready, "met" if good else "MISSED", ready - base])
         print()
-        print(table(["database", "first REST s", "IDENTIFY s", "/credits deferred s", "/credits answered s",
-                     "on_ready s", "1st render resumed s", "shutdown s", "catch-up threads", "DB MiB"], rows,
-                    title=f"Cold start of `python -m bot`, seconds from spawn (median of {args.repeat})"))
+        print(
+            table(
+                [
+                    "database",
+                    "first REST s",
+                    "IDENTIFY s",
+                    "/credits deferred s",
+                    "/credits answered s",
+                    "on_ready s",
+                    "1st render resumed s",
+                    "shutdown s",
+                    "catch-up threads",
+                    "DB MiB",
+                ],
+                rows,
+                title=f"Cold start of `python -m bot`, seconds from spawn (median of {args.repeat})",
+            )
+        )
         print()
-        print(table(["database", "ready (first command answered) s", f"target ≤{TARGET_SECONDS:g} s",
-                     "growth vs empty s"], summary, title="Targets"))
+        print(
+            table(
+                ["database", "ready (first command answered) s", f"target ≤{TARGET_SECONDS:g} s", "growth vs empty s"],
+                summary,
+                title="Targets",
+            )
+        )
         gap = [float(r[5]) - float(r[2]) for r in rows]  # type: ignore[arg-type]
-        print(f"\non_ready comes {min(gap):.2f}-{max(gap):.2f} s after IDENTIFY: discord.py waits "
-              "guild_ready_timeout (2 s by default) after the last GUILD_CREATE before on_ready.")
+        print(
+            f"\non_ready comes {min(gap):.2f}-{max(gap):.2f} s after IDENTIFY: discord.py waits "
+            "guild_ready_timeout (2 s by default) after the last GUILD_CREATE before on_ready."
+        )
         big = plans_by_variant[variants[-1][0]]
         scans = full_scans(big)
-        print(f"\nStart-up SQL on the {variants[-1][0]} database: {len(big)} distinct statements, "
-              f"{len(scans)} full scans of projects/renders.")
+        print(
+            f"\nStart-up SQL on the {variants[-1][0]} database: {len(big)} distinct statements, "
+            f"{len(scans)} full scans of projects/renders."
+        )
         for sql, plan in big:
             print(f"  {plan[:72]:72s}  {sql[:110]}")
         if scans:
@@ -392,12 +492,17 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.coldstart", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--projects", type=int, default=100_000, help="projects in the big database (default 100000)")
-    parser.add_argument("--active-days", type=float, default=365.0,
-                        help="projects' last activity is spread over this many days (default 365; the bot "
-                             "catches up on threads active in the last 7, at most 500)")
+    parser.add_argument(
+        "--active-days",
+        type=float,
+        default=365.0,
+        help="projects' last activity is spread over this many days (default 365; the bot "
+        "catches up on threads active in the last 7, at most 500)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="measured starts per database (default 3)")
     args = parser.parse_args()
     started = time.monotonic()

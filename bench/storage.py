@@ -45,25 +45,38 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # claims from a live process only (the
 
 
 KNOWN_SQL: dict[str, Statement] = {
-    "get_project": ("SELECT thread_id, guild_id, parent_id, owner_id, session_id, language, name, created_at, "
-                    "last_message_id FROM projects WHERE thread_id = ?", (SENTINEL_THREAD,)),
-    "mark_message_handled": ("UPDATE projects SET last_message_id = ? WHERE thread_id = ? AND "
-                             "(last_message_id IS NULL OR last_message_id < ?)",
-                             (SENTINEL_MESSAGE, SENTINEL_THREAD, SENTINEL_MESSAGE)),
-    "update_render": ("UPDATE renders SET status = COALESCE(?, status), progress = COALESCE(?, progress), "
-                      "url = COALESCE(?, url), error = COALESCE(?, error), "
-                      "status_message_id = COALESCE(?, status_message_id), link_posted = COALESCE(?, link_posted), "
-                      "updated_at = ? WHERE render_id = ?",
-                      (None, SENTINEL_PROGRESS, None, None, None, None, "2026-01-01T00:00:00.000000+00:00",
-                       SENTINEL_RENDER)),
-    "claim_message": ("INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT (message_id) DO UPDATE SET claimed_by = excluded.claimed_by, "
-                      "claimed_at = excluded.claimed_at "
-                      "WHERE message_claims.done = 0 AND message_claims.claimed_by <> excluded.claimed_by "
-                      "AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.incarnation = message_claims.claimed_by "
-                      "AND p.last_seen >= ?) RETURNING message_id",
-                      (SENTINEL_MESSAGE, SENTINEL_THREAD, "bench", "2026-01-01T00:00:00.000000+00:00",
-                       "1970-01-01T00:00:00.000000+00:00")),
+    "get_project": (
+        "SELECT thread_id, guild_id, parent_id, owner_id, session_id, language, name, created_at, "
+        "last_message_id FROM projects WHERE thread_id = ?",
+        (SENTINEL_THREAD,),
+    ),
+    "mark_message_handled": (
+        "UPDATE projects SET last_message_id = ? WHERE thread_id = ? AND "
+        "(last_message_id IS NULL OR last_message_id < ?)",
+        (SENTINEL_MESSAGE, SENTINEL_THREAD, SENTINEL_MESSAGE),
+    ),
+    "update_render": (
+        "UPDATE renders SET status = COALESCE(?, status), progress = COALESCE(?, progress), "
+        "url = COALESCE(?, url), error = COALESCE(?, error), "
+        "status_message_id = COALESCE(?, status_message_id), link_posted = COALESCE(?, link_posted), "
+        "updated_at = ? WHERE render_id = ?",
+        (None, SENTINEL_PROGRESS, None, None, None, None, "2026-01-01T00:00:00.000000+00:00", SENTINEL_RENDER),
+    ),
+    "claim_message": (
+        "INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (message_id) DO UPDATE SET claimed_by = excluded.claimed_by, "
+        "claimed_at = excluded.claimed_at "
+        "WHERE message_claims.done = 0 AND message_claims.claimed_by <> excluded.claimed_by "
+        "AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.incarnation = message_claims.claimed_by "
+        "AND p.last_seen >= ?) RETURNING message_id",
+        (
+            SENTINEL_MESSAGE,
+            SENTINEL_THREAD,
+            "bench",
+            "2026-01-01T00:00:00.000000+00:00",
+            "1970-01-01T00:00:00.000000+00:00",
+        ),
+    ),
 }
 """storage/sqlite.py's statements when this was written: the fallback when capturing fails."""
 
@@ -90,8 +103,7 @@ async def capture(repo: SqliteRepository) -> dict[str, Statement]:
             "get_project": lambda: repo.get_project(SENTINEL_THREAD),
             "mark_message_handled": lambda: repo.mark_message_handled(SENTINEL_THREAD, SENTINEL_MESSAGE),
             "update_render": lambda: repo.update_render(SENTINEL_RENDER, progress=SENTINEL_PROGRESS),
-            "claim_message": lambda: repo.claim_message(SENTINEL_THREAD, SENTINEL_MESSAGE, "bench",
-                                                        alive_after=EPOCH),
+            "claim_message": lambda: repo.claim_message(SENTINEL_THREAD, SENTINEL_MESSAGE, "bench", alive_after=EPOCH),
         }
         for name, call in calls.items():
             seen.clear()
@@ -101,8 +113,10 @@ async def capture(repo: SqliteRepository) -> dict[str, Statement]:
             if len(statements) == 1:
                 out[name] = statements[0]
             else:  # the repository bypassed execute()/execute_fetchall(): replay what it ran when written
-                print(f"note: could not capture the SQL of {name} ({len(statements)} statements seen); "
-                      "the baselines replay the statement storage/sqlite.py used when this benchmark was written")
+                print(
+                    f"note: could not capture the SQL of {name} ({len(statements)} statements seen); "
+                    "the baselines replay the statement storage/sqlite.py used when this benchmark was written"
+                )
                 out[name] = KNOWN_SQL[name]
     finally:
         setattr(aiosqlite.Connection, "execute", original_execute)  # noqa: B010
@@ -112,8 +126,12 @@ async def capture(repo: SqliteRepository) -> dict[str, Statement]:
 
 def bind(statement: Statement, thread_id: int, message_id: int, render_id: str, progress: int) -> Statement:
     """The captured statement with its sentinel parameters replaced by this operation's values."""
-    swap: dict[Any, Any] = {SENTINEL_THREAD: thread_id, SENTINEL_MESSAGE: message_id, SENTINEL_RENDER: render_id,
-                            SENTINEL_PROGRESS: progress}
+    swap: dict[Any, Any] = {
+        SENTINEL_THREAD: thread_id,
+        SENTINEL_MESSAGE: message_id,
+        SENTINEL_RENDER: render_id,
+        SENTINEL_PROGRESS: progress,
+    }
     sql, params = statement
     return sql, tuple(swap.get(p, p) if isinstance(p, int | str) else p for p in params)
 
@@ -150,8 +168,11 @@ async def bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="cutaway-storage-") as tmp:
         db = Path(tmp) / "bench.sqlite3"
         info = await build_database(db, args.projects, 30.0, args.projects)
-        print(f"database: {args.projects:,} projects, {args.projects:,} renders ({info['bytes'] / 2**20:.1f} MiB); "
-              f"{args.tasks} concurrent tasks, {args.ops:,} operations per workload", flush=True)
+        print(
+            f"database: {args.projects:,} projects, {args.projects:,} renders ({info['bytes'] / 2**20:.1f} MiB); "
+            f"{args.tasks} concurrent tasks, {args.ops:,} operations per workload",
+            flush=True,
+        )
         threads, render_ids = await asyncio.to_thread(_ids, db)
         repo = await open_sqlite(db)
         plain = await aiosqlite.connect(db, isolation_level=None)
@@ -199,19 +220,31 @@ async def bench(args: argparse.Namespace) -> int:
                     run[0] += 1
                     results["plain"].append(await run_tasks(ops, args.tasks, via_plain))
                     run[0] += 1
-                    results["sync"].append(await asyncio.to_thread(
-                        _sync_run, db, [bind(statements[o[0]], *values(o)) for o in ops]))
+                    results["sync"].append(
+                        await asyncio.to_thread(_sync_run, db, [bind(statements[o[0]], *values(o)) for o in ops])
+                    )
                 best = {k: median(v) for k, v in results.items()}
-                rows.append([kind, best["repo"], best["plain"], best["repo"] / best["plain"], best["sync"],
-                             best["repo"] / best["sync"]])
+                rows.append(
+                    [
+                        kind,
+                        best["repo"],
+                        best["plain"],
+                        best["repo"] / best["plain"],
+                        best["sync"],
+                        best["repo"] / best["sync"],
+                    ]
+                )
         finally:
             await plain.close()
             await repo.close()
     print()
-    print(table(["workload", "repository ops/s", "plain aiosqlite ops/s", "repo/plain", "sqlite3 sync ops/s",
-                 "repo/sync"], rows,
-                title=f"Storage under {args.tasks} concurrent tasks (median of {args.repeat}); "
-                      "the same SQL on all three"))
+    print(
+        table(
+            ["workload", "repository ops/s", "plain aiosqlite ops/s", "repo/plain", "sqlite3 sync ops/s", "repo/sync"],
+            rows,
+            title=f"Storage under {args.tasks} concurrent tasks (median of {args.repeat}); the same SQL on all three",
+        )
+    )
     print("\nSQL the repository ran (and the baselines replay):")
     for name, (sql, _) in statements.items():
         print(f"  {name}: {' '.join(sql.split())}")
@@ -219,8 +252,12 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 async def _configure_like_repo(conn: aiosqlite.Connection) -> None:
-    for pragma in ("PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL",
-                   "PRAGMA synchronous = NORMAL"):
+    for pragma in (
+        "PRAGMA busy_timeout = 5000",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+    ):
         await conn.execute_fetchall(pragma)
 
 
@@ -248,8 +285,9 @@ def _sync_run(db: Path, statements: Sequence[Statement]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.storage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--projects", type=int, default=10_000, help="projects (and renders) stored (default 10000)")
     parser.add_argument("--ops", type=int, default=20_000, help="operations per workload (default 20000)")
     parser.add_argument("--tasks", type=int, default=100, help="concurrent tasks (default 100)")

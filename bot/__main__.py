@@ -53,12 +53,14 @@ async def run(settings: Settings) -> int:
             await bot.start(settings.discord_token.get_secret_value())
         await bot.close()  # discord.py's __aexit__ does not wait for our own clean-up; this does
     except discord.LoginFailure:
-        print("cutaway: Discord refused DISCORD_TOKEN (check the bot token in the Developer Portal)",
-              file=sys.stderr)
+        print("cutaway: Discord refused DISCORD_TOKEN (check the bot token in the Developer Portal)", file=sys.stderr)
         return EXIT_DISCORD
     except discord.PrivilegedIntentsRequired:
-        print("cutaway: Discord refused the Message Content intent: enable it under Bot → Privileged Gateway "
-              "Intents in the Developer Portal", file=sys.stderr)
+        print(
+            "cutaway: Discord refused the Message Content intent: enable it under Bot → Privileged Gateway "
+            "Intents in the Developer Portal",
+            file=sys.stderr,
+        )
         return EXIT_DISCORD
     return 0
 
@@ -66,7 +68,7 @@ async def run(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["playground"]:  # the real bot against a fake Discord, no DISCORD_TOKEN needed
-        from bot.playground import main as playground_main
+        from devkit.playground import main as playground_main
 
         return playground_main(args[1:])
     settings = load_settings()

@@ -67,8 +67,13 @@ class CutawayBot(commands.Bot):
             options.setdefault("shard_count", settings.shard_count)
             if settings.shard_ids:
                 options.setdefault("shard_ids", settings.shard_ids)
-        super().__init__(command_prefix=commands.when_mentioned, intents=make_intents(), help_command=None,
-                         allowed_mentions=discord.AllowedMentions.none(), **options)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=make_intents(),
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
         self.settings = settings
         self._http_session: aiohttp.ClientSession | None = None
         self._startup_task: asyncio.Task[None] | None = None
@@ -114,9 +119,13 @@ class CutawayBot(commands.Bot):
         await self.repo.prune_message_claims(discord.utils.utcnow() - CLAIM_RETENTION)
         static = settings.nemo_token.get_secret_value() if settings.nemo_token else None
         auth = TokenProvider(self.repo, static_token=static)
-        self.nemo = NemoClient(self._session(), settings.nemo_api_base, auth,
-                               rate_limit_retry_seconds=settings.rate_limit_retry_seconds,
-                               sse_timeout_seconds=settings.sse_timeout_seconds)
+        self.nemo = NemoClient(
+            self._session(),
+            settings.nemo_api_base,
+            auth,
+            rate_limit_retry_seconds=settings.rate_limit_retry_seconds,
+            sse_timeout_seconds=settings.sse_timeout_seconds,
+        )
         cdn = CdnStreamer(self._session(), max_bytes=settings.max_upload_bytes)
         service_settings = ServiceSettings(
             heartbeat_seconds=settings.heartbeat_seconds,
@@ -126,13 +135,20 @@ class CutawayBot(commands.Bot):
             user_messages_per_minute=settings.user_messages_per_minute,
             upload_url_hosts=tuple(settings.upload_url_hosts),
         )
-        self.projects = ProjectService(self.repo, self.nemo, cdn, self.surfaces, service_settings,
-                                       liveness=self.liveness)
-        self.renders = RenderService(self.repo, self.nemo, self.surfaces,
-                                     RenderSettings(poll_seconds=settings.render_poll_seconds,
-                                                    timeout_seconds=settings.render_timeout_seconds,
-                                                    lease_seconds=settings.render_lease_seconds),
-                                     owner=self.liveness.incarnation)
+        self.projects = ProjectService(
+            self.repo, self.nemo, cdn, self.surfaces, service_settings, liveness=self.liveness
+        )
+        self.renders = RenderService(
+            self.repo,
+            self.nemo,
+            self.surfaces,
+            RenderSettings(
+                poll_seconds=settings.render_poll_seconds,
+                timeout_seconds=settings.render_timeout_seconds,
+                lease_seconds=settings.render_lease_seconds,
+            ),
+            owner=self.liveness.incarnation,
+        )
         self.renders.bind_session_runner(self.projects.with_session)
         self.projects.set_exports(self.renders)
         self.guild_settings = {g.guild_id: g for g in await self.repo.all_guild_settings()}
@@ -147,8 +163,12 @@ class CutawayBot(commands.Bot):
         RENDERS_POLLING.set_function(lambda: self.renders.active)
         GATEWAY_LATENCY.set_function(lambda: self.latency if math.isfinite(self.latency) else 0.0)
         if settings.health_port is not None:
-            self.health = HealthServer(gateway_ok=self._gateway_ok, database_ok=self._database_ok,
-                                       host=settings.health_host, port=settings.health_port)
+            self.health = HealthServer(
+                gateway_ok=self._gateway_ok,
+                database_ok=self._database_ok,
+                host=settings.health_host,
+                port=settings.health_port,
+            )
             await self.health.start()
 
     def owns_guild(self, guild_id: int | None) -> bool:
@@ -191,8 +211,9 @@ class CutawayBot(commands.Bot):
         """Before the gateway connects: queue catch-up for threads active in the last week, so
         messages sent while the bot was offline are handled first and in order."""
         since = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
-        projects = [p for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS)
-                    if self.owns_guild(p.guild_id)]
+        projects = [
+            p for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS) if self.owns_guild(p.guild_id)
+        ]
         self.projects.schedule_catch_up([p.thread_id for p in projects])
         if projects:
             log.info("catching up on %d recently active thread(s)", len(projects))
@@ -202,8 +223,9 @@ class CutawayBot(commands.Bot):
         translator = self.tree.translator
         payload = []
         for cmd in self.tree.get_commands():
-            payload.append(await cmd.get_translated_payload(self.tree, translator) if translator
-                           else cmd.to_dict(self.tree))
+            payload.append(
+                await cmd.get_translated_payload(self.tree, translator) if translator else cmd.to_dict(self.tree)
+            )
         payload.sort(key=lambda c: str(c.get("name")))
         blob = json.dumps({"app": self.application_id, "commands": payload}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -237,11 +259,11 @@ class CutawayBot(commands.Bot):
             await self.surfaces.for_thread(turn.thread_id).post(t("restart_interrupted", lang, preview=preview))
             await self.repo.close_turn(turn.thread_id, turn.message_id)
 
-    async def _on_app_command_error(self, interaction: discord.Interaction,
-                                    error: discord.app_commands.AppCommandError) -> None:
+    async def _on_app_command_error(
+        self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
+    ) -> None:
         """Never "This interaction failed" and never a stack trace: log it, answer kindly."""
-        log.error("command %s failed", interaction.command.name if interaction.command else "?",
-                  exc_info=error)
+        log.error("command %s failed", interaction.command.name if interaction.command else "?", exc_info=error)
         text = t("err_internal", locale_lang(interaction.locale))
         try:
             if interaction.response.is_done():

@@ -26,9 +26,7 @@ def _split_ids(value: object) -> object:
 class Settings(BaseSettings):
     """Every setting the bot reads. Intervals are floats so tests can use sub-second values."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
     discord_token: SecretStr
     discord_api_base: str | None = None
@@ -59,7 +57,8 @@ class Settings(BaseSettings):
     # The URL form of upload hands links to the backend, which fetches them: only Discord's CDN by
     # default, so users cannot make the backend fetch arbitrary (internal) addresses.
     upload_url_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"])
+        default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"]
+    )
 
     @field_validator("project_channel_ids", "shard_ids", mode="before")
     @classmethod
@@ -73,8 +72,9 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("nemo_token", "discord_api_base", "project_role_id", "health_port", "database_url",
-                     "shard_count", mode="before")
+    @field_validator(
+        "nemo_token", "discord_api_base", "project_role_id", "health_port", "database_url", "shard_count", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -49,8 +49,11 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 _STYLES = {
-    "primary": discord.ButtonStyle.primary, "secondary": discord.ButtonStyle.secondary,
-    "success": discord.ButtonStyle.success, "danger": discord.ButtonStyle.danger, "link": discord.ButtonStyle.link,
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+    "link": discord.ButtonStyle.link,
 }
 
 
@@ -64,25 +67,38 @@ def make_view(actions: Sequence[ActionButton]) -> discord.ui.View | None:
         if action.url is not None:
             view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=action.label, url=action.url))
         else:
-            view.add_item(discord.ui.Button(style=_STYLES[action.style], label=action.label,
-                                            custom_id=action.custom_id, disabled=action.disabled))
+            view.add_item(
+                discord.ui.Button(
+                    style=_STYLES[action.style],
+                    label=action.label,
+                    custom_id=action.custom_id,
+                    disabled=action.disabled,
+                )
+            )
     view.stop()
     return view
 
 
 def to_incoming(message: discord.Message, thread_id: int) -> IncomingMessage:
     """The core's view of a Discord message (attachment URLs are used at once, never stored)."""
-    files = tuple(IncomingFile(filename=a.filename, url=a.url, size=a.size, content_type=a.content_type)
-                  for a in message.attachments)
-    return IncomingMessage(message_id=message.id, thread_id=thread_id, author_id=message.author.id,
-                           text=message.content, files=files)
+    files = tuple(
+        IncomingFile(filename=a.filename, url=a.url, size=a.size, content_type=a.content_type)
+        for a in message.attachments
+    )
+    return IncomingMessage(
+        message_id=message.id, thread_id=thread_id, author_id=message.author.id, text=message.content, files=files
+    )
 
 
 class DiscordStatus:
     """One status message: edited in place, replaced by a fresh one when too old to edit."""
 
-    def __init__(self, surface: DiscordThreadSurface, message: discord.PartialMessage | discord.Message | None,
-                 created_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        surface: DiscordThreadSurface,
+        message: discord.PartialMessage | discord.Message | None,
+        created_at: datetime | None = None,
+    ) -> None:
         self._surface = surface
         self._message = message
         self._created = created_at or (message.created_at if message is not None else datetime.now(UTC))
@@ -145,8 +161,9 @@ class DiscordStatus:
 
 
 class DiscordThreadSurface:
-    def __init__(self, client: discord.Client, thread_id: int, *,
-                 typing_renew_seconds: float = TYPING_RENEW_SECONDS) -> None:
+    def __init__(
+        self, client: discord.Client, thread_id: int, *, typing_renew_seconds: float = TYPING_RENEW_SECONDS
+    ) -> None:
         self._client = client
         self.thread_id = thread_id
         self._typing_renew = typing_renew_seconds
@@ -169,7 +186,8 @@ class DiscordThreadSurface:
         started = time.perf_counter()
         try:
             message: discord.Message = await self._channel().send(  # type: ignore[call-overload]
-                text, allowed_mentions=kwargs.pop("allowed_mentions", NO_MENTIONS), **kwargs)
+                text, allowed_mentions=kwargs.pop("allowed_mentions", NO_MENTIONS), **kwargs
+            )
             DISCORD_LATENCY.labels("send").observe(time.perf_counter() - started)
             return message
         except discord.Forbidden as exc:
@@ -216,12 +234,22 @@ class DiscordThreadSurface:
         except discord.HTTPException as exc:
             log.info("could not tag forum post %s: %s %s", self.thread_id, exc.status, exc.code)
 
-    async def post_result(self, text: str, *, actions: Sequence[ActionButton] = (), mention_user: int | None = None,
-                          nonce: str | None = None) -> int | None:
+    async def post_result(
+        self,
+        text: str,
+        *,
+        actions: Sequence[ActionButton] = (),
+        mention_user: int | None = None,
+        nonce: str | None = None,
+    ) -> int | None:
         view = make_view(actions)
-        mentions = (discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
-                                            users=[discord.Object(mention_user)])
-                    if mention_user is not None else NO_MENTIONS)
+        mentions = (
+            discord.AllowedMentions(
+                everyone=False, roles=False, replied_user=False, users=[discord.Object(mention_user)]
+            )
+            if mention_user is not None
+            else NO_MENTIONS
+        )
         kwargs: dict[str, object] = {"allowed_mentions": mentions}
         if view is not None:
             kwargs["view"] = view
@@ -241,7 +269,7 @@ class DiscordThreadSurface:
 
     @asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
-        """"Cutaway is typing…" for the whole turn, renewed every `typing_renew_seconds`.
+        """ "Cutaway is typing…" for the whole turn, renewed every `typing_renew_seconds`.
 
         The turn does not wait for Discord's answer: the indicator is cosmetic, and its round trip
         (hundreds of ms under load) delayed every backend request. Discord shows it for 10 s;

@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 class HealthServer:
     """Healthy means: the gateway is connected and the database answers."""
 
-    def __init__(self, *, gateway_ok: Callable[[], bool], database_ok: Callable[[], Awaitable[bool]],
-                 host: str, port: int) -> None:
+    def __init__(
+        self, *, gateway_ok: Callable[[], bool], database_ok: Callable[[], Awaitable[bool]], host: str, port: int
+    ) -> None:
         self._gateway_ok = gateway_ok
         self._database_ok = database_ok
         self._host = host
@@ -50,8 +51,9 @@ class HealthServer:
             log.warning("health check: database unreachable", exc_info=True)
             database = False
         body = {"gateway": gateway, "database": database}
-        return web.Response(status=200 if gateway and database else 503, text=json.dumps(body),
-                            content_type="application/json")
+        return web.Response(
+            status=200 if gateway and database else 503, text=json.dumps(body), content_type="application/json"
+        )
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -28,8 +28,14 @@ SWEEP_MIN_INTERVAL = 30.0  # a bucket only becomes removable after 300 s idle; s
 class AmortisedBucketSweep:
     """Callable that stands in for `HTTPClient._try_clear_expired_ratelimits`."""
 
-    def __init__(self, http: Any, sweep: Callable[[], None], *, min_interval: float = SWEEP_MIN_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        http: Any,
+        sweep: Callable[[], None],
+        *,
+        min_interval: float = SWEEP_MIN_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._http = http
         self._sweep = sweep
         self._min_interval = min_interval

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.app import CutawayBot
     from storage.repository import Project
 
+
 def interaction_lang(interaction: discord.Interaction) -> str:
     return locale_lang(interaction.locale)
 

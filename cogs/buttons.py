@@ -35,8 +35,9 @@ class QuickActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
         self.key = key
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str]) -> QuickActionButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> QuickActionButton:
         return cls(match["key"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -47,8 +48,9 @@ class QuickActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
             await reply(interaction, t("button_outside", interaction_lang(interaction)), ephemeral=True)
             return
         lang = ui_language(project.language)  # the thread's language, as the issue asks
-        text = bot.projects.submit_action(thread_id=project.thread_id, user_id=interaction.user.id, key=self.key,
-                                          press_id=interaction.id, lang=lang)
+        text = bot.projects.submit_action(
+            thread_id=project.thread_id, user_id=interaction.user.id, key=self.key, press_id=interaction.id, lang=lang
+        )
         if text is None:
             await reply(interaction, t("queue_full", lang), ephemeral=True)
             return
@@ -61,8 +63,9 @@ class ExportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=re.e
         super().__init__(discord.ui.Button(custom_id=actions.EXPORT_ID, label="export"))
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str]) -> ExportButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ExportButton:
         return cls()
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -75,8 +78,9 @@ class CancelRenderButton(discord.ui.DynamicItem[discord.ui.Button[Any]], templat
         self.render_id = render_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str]) -> CancelRenderButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CancelRenderButton:
         return cls(match["render_id"])
 
     async def callback(self, interaction: discord.Interaction) -> None:

@@ -25,8 +25,9 @@ Quality = Literal["high", "medium", "low"]
 Resolution = Literal["1080p", "720p", "480p", "4k"]
 
 
-async def run_export(bot: CutawayBot, interaction: discord.Interaction, *, quality: str = "high",
-                     resolution: str = "1080p") -> None:
+async def run_export(
+    bot: CutawayBot, interaction: discord.Interaction, *, quality: str = "high", resolution: str = "1080p"
+) -> None:
     """Shared by `/export`, the quick-action Export button and "Export again"."""
     lang = interaction_lang(interaction)
     project = await project_here(bot, interaction)
@@ -47,8 +48,14 @@ async def run_export(bot: CutawayBot, interaction: discord.Interaction, *, quali
         log.warning("thread=%s export failed to start: %s", project.thread_id, type(exc).__name__)
         await reply(interaction, error_text(exc, lang))
         return
-    log.info("thread=%s export %s requested by %s (%s, %s)", project.thread_id, job.render_id,
-             interaction.user.id, quality, resolution)
+    log.info(
+        "thread=%s export %s requested by %s (%s, %s)",
+        project.thread_id,
+        job.render_id,
+        interaction.user.id,
+        quality,
+        resolution,
+    )
     await reply(interaction, t("export_started", lang))
 
 
@@ -59,8 +66,9 @@ class ExportCog(commands.Cog):
     @app_commands.command(name="export", description=cmd_text("cmd_export"))
     @app_commands.describe(quality=cmd_text("cmd_export_quality"), resolution=cmd_text("cmd_export_resolution"))
     @app_commands.guild_only()
-    async def export(self, interaction: discord.Interaction, quality: Quality = "high",
-                     resolution: Resolution = "1080p") -> None:
+    async def export(
+        self, interaction: discord.Interaction, quality: Quality = "high", resolution: Resolution = "1080p"
+    ) -> None:
         await run_export(self.bot, interaction, quality=quality, resolution=resolution)
 
 

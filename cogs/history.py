@@ -37,8 +37,9 @@ class HistoryButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=act
         self.page = page
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str]) -> HistoryButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> HistoryButton:
         return cls(int(match["thread_id"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:

@@ -43,12 +43,14 @@ class ProjectsCog(commands.Cog):
     def __init__(self, bot: CutawayBot) -> None:
         self.bot = bot
 
-
     @app_commands.command(name="project", description=cmd_text("cmd_project"))
     @app_commands.describe(name=cmd_text("cmd_project_name"))
     @app_commands.guild_only()
-    async def project(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100] | None = None,
-                      ) -> None:
+    async def project(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
         lang = interaction_lang(interaction)
         channel = interaction.channel
         if isinstance(channel, discord.Thread):
@@ -62,17 +64,26 @@ class ProjectsCog(commands.Cog):
             await reply(interaction, t("not_allowed", lang), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        thread_name = (name or t("project_default_name", lang, user=interaction.user.display_name))
+        thread_name = name or t("project_default_name", lang, user=interaction.user.display_name)
         try:
-            thread = await channel.create_thread(name=thread_name[:THREAD_NAME_LIMIT],
-                                                 type=discord.ChannelType.public_thread,
-                                                 auto_archive_duration=AUTO_ARCHIVE_MINUTES)
+            thread = await channel.create_thread(
+                name=thread_name[:THREAD_NAME_LIMIT],
+                type=discord.ChannelType.public_thread,
+                auto_archive_duration=AUTO_ARCHIVE_MINUTES,
+            )
         except discord.Forbidden:
             await reply(interaction, t("no_permission_thread", lang))
             return
-        self.bot.projects.start_project(ProjectStart(
-            thread_id=thread.id, guild_id=channel.guild.id, parent_id=channel.id, owner_id=interaction.user.id,
-            name=thread.name, seed_text=name or ""))
+        self.bot.projects.start_project(
+            ProjectStart(
+                thread_id=thread.id,
+                guild_id=channel.guild.id,
+                parent_id=channel.id,
+                owner_id=interaction.user.id,
+                name=thread.name,
+                seed_text=name or "",
+            )
+        )
         await reply(interaction, t("project_created", lang, mention=thread.mention))
 
     @commands.Cog.listener()
@@ -90,12 +101,23 @@ class ProjectsCog(commands.Cog):
     def _thread_message(self, message: discord.Message, thread: discord.Thread) -> None:
         """Synchronous on purpose: queueing before any await keeps Discord's order."""
         incoming = to_incoming(message, thread.id)
-        is_forum_post = (message.id == thread.id and self.bot.is_project_channel(thread.guild.id, thread.parent_id)
-                         and isinstance(thread.parent, discord.ForumChannel))
+        is_forum_post = (
+            message.id == thread.id
+            and self.bot.is_project_channel(thread.guild.id, thread.parent_id)
+            and isinstance(thread.parent, discord.ForumChannel)
+        )
         if is_forum_post and member_allowed(self.bot, message.author):
-            self.bot.projects.start_project(ProjectStart(
-                thread_id=thread.id, guild_id=thread.guild.id, parent_id=thread.parent_id,
-                owner_id=message.author.id, name=thread.name, seed_text=message.content), incoming)
+            self.bot.projects.start_project(
+                ProjectStart(
+                    thread_id=thread.id,
+                    guild_id=thread.guild.id,
+                    parent_id=thread.parent_id,
+                    owner_id=message.author.id,
+                    name=thread.name,
+                    seed_text=message.content,
+                ),
+                incoming,
+            )
             return
         self.bot.projects.submit(incoming)
 
@@ -105,8 +127,9 @@ class ProjectsCog(commands.Cog):
         if not member_allowed(self.bot, message.author):
             return
         try:
-            thread = await message.create_thread(name=thread_name_for(message),
-                                                 auto_archive_duration=AUTO_ARCHIVE_MINUTES)
+            thread = await message.create_thread(
+                name=thread_name_for(message), auto_archive_duration=AUTO_ARCHIVE_MINUTES
+            )
         except discord.Forbidden:
             log.warning("no permission to create threads in channel %s", channel.id)
             with contextlib.suppress(discord.HTTPException):
@@ -116,9 +139,16 @@ class ProjectsCog(commands.Cog):
             log.warning("thread creation failed in %s: %s %s", channel.id, exc.status, exc.code)
             return
         self.bot.projects.start_project(
-            ProjectStart(thread_id=thread.id, guild_id=channel.guild.id, parent_id=channel.id,
-                         owner_id=message.author.id, name=thread.name, seed_text=message.content),
-            to_incoming(message, thread.id))
+            ProjectStart(
+                thread_id=thread.id,
+                guild_id=channel.guild.id,
+                parent_id=channel.id,
+                owner_id=message.author.id,
+                name=thread.name,
+                seed_text=message.content,
+            ),
+            to_incoming(message, thread.id),
+        )
 
 
 async def setup(bot: CutawayBot) -> None:

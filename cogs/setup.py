@@ -28,17 +28,25 @@ class SetupCog(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def setup_channel(self, interaction: discord.Interaction,
-                            channel: discord.TextChannel | discord.ForumChannel | None = None,
-                            role: discord.Role | None = None) -> None:
+    async def setup_channel(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
         lang = interaction_lang(interaction)
         target = channel or interaction.channel
         if interaction.guild_id is None or not isinstance(target, discord.TextChannel | discord.ForumChannel):
             await reply(interaction, t("setup_bad_channel", lang), ephemeral=True)
             return
         await self.bot.add_project_channel(interaction.guild_id, target.id, role.id if role else None)
-        log.info("guild=%s channel %s marked as project channel by %s (role %s)", interaction.guild_id, target.id,
-                 interaction.user.id, role.id if role else None)
+        log.info(
+            "guild=%s channel %s marked as project channel by %s (role %s)",
+            interaction.guild_id,
+            target.id,
+            interaction.user.id,
+            role.id if role else None,
+        )
         role_text = t("setup_role", lang, role=role.mention) if role else ""
         await reply(interaction, t("setup_done", lang, channel=target.mention, role=role_text), ephemeral=True)
 

@@ -420,27 +420,33 @@ class SqliteRepository:
             "UPDATE renders SET lease_owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 "
             "WHERE render_id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?) "
             "RETURNING lease_generation",
-            (owner, _dt_to_db(now + timedelta(seconds=ttl_seconds)), render_id, owner, _dt_to_db(now)))
+            (owner, _dt_to_db(now + timedelta(seconds=ttl_seconds)), render_id, owner, _dt_to_db(now)),
+        )
         return int(rows[0][0]) if rows else None
 
     async def renew_render_lease(self, render_id: str, owner: str, generation: int, ttl_seconds: float) -> bool:
         expires = _dt_to_db(datetime.now(UTC) + timedelta(seconds=ttl_seconds))
         changed = await self._write(
             "UPDATE renders SET lease_expires_at = ? WHERE render_id = ? AND lease_owner = ? AND lease_generation = ?",
-            (expires, render_id, owner, generation))
+            (expires, render_id, owner, generation),
+        )
         return changed > 0
 
     async def release_render_lease(self, render_id: str, owner: str, generation: int) -> None:
         await self._write(
             "UPDATE renders SET lease_owner = NULL, lease_expires_at = NULL "
-            "WHERE render_id = ? AND lease_owner = ? AND lease_generation = ?", (render_id, owner, generation))
+            "WHERE render_id = ? AND lease_owner = ? AND lease_generation = ?",
+            (render_id, owner, generation),
+        )
 
     async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]:
         """Unfinished renders nobody holds (no lease, or an expired one), oldest first."""
         now = _dt_to_db(datetime.now(UTC))
         rows = await self._fetchall(
             f"SELECT {_RENDER_COLUMNS} FROM renders WHERE ({UNFINISHED_RENDERS_WHERE}) "  # noqa: S608
-            "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at, rowid LIMIT ?", (now, limit))
+            "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at, rowid LIMIT ?",
+            (now, limit),
+        )
         return [_render_from_row(row) for row in rows]
 
     async def claim_message(self, thread_id: int, message_id: int, owner: str, *, alive_after: datetime) -> bool:
@@ -453,16 +459,19 @@ class SqliteRepository:
             "WHERE message_claims.done = 0 AND message_claims.claimed_by <> excluded.claimed_by "
             "AND NOT EXISTS (SELECT 1 FROM processes p WHERE p.incarnation = message_claims.claimed_by "
             "AND p.last_seen >= ?) RETURNING message_id",
-            (message_id, thread_id, owner, _now(), _dt_to_db(alive_after)))
+            (message_id, thread_id, owner, _now(), _dt_to_db(alive_after)),
+        )
         return bool(rows)
 
     async def finish_message(self, message_id: int) -> None:
         await self._write("UPDATE message_claims SET done = 1 WHERE message_id = ?", (message_id,))
 
     async def heartbeat_process(self, incarnation: str) -> None:
-        await self._write("INSERT INTO processes (incarnation, last_seen) VALUES (?, ?) "
-                          "ON CONFLICT (incarnation) DO UPDATE SET last_seen = excluded.last_seen",
-                          (incarnation, _now()))
+        await self._write(
+            "INSERT INTO processes (incarnation, last_seen) VALUES (?, ?) "
+            "ON CONFLICT (incarnation) DO UPDATE SET last_seen = excluded.last_seen",
+            (incarnation, _now()),
+        )
 
     async def forget_process(self, incarnation: str) -> None:
         await self._write("DELETE FROM processes WHERE incarnation = ?", (incarnation,))
@@ -545,22 +554,34 @@ class SqliteRepository:
     # -- meta
 
     async def all_guild_settings(self) -> list[GuildSettings]:
-        roles = {int(r["guild_id"]): r["role_id"] for r in await self._fetchall(
-            "SELECT guild_id, role_id FROM guild_settings")}
+        roles = {
+            int(r["guild_id"]): r["role_id"]
+            for r in await self._fetchall("SELECT guild_id, role_id FROM guild_settings")
+        }
         channels: dict[int, set[int]] = {}
         for row in await self._fetchall("SELECT guild_id, channel_id FROM guild_project_channels"):
             channels.setdefault(int(row["guild_id"]), set()).add(int(row["channel_id"]))
-        return [GuildSettings(guild_id=g, project_channel_ids=frozenset(channels.get(g, ())),
-                              role_id=int(roles[g]) if roles.get(g) is not None else None)
-                for g in sorted(set(roles) | set(channels))]
+        return [
+            GuildSettings(
+                guild_id=g,
+                project_channel_ids=frozenset(channels.get(g, ())),
+                role_id=int(roles[g]) if roles.get(g) is not None else None,
+            )
+            for g in sorted(set(roles) | set(channels))
+        ]
 
     async def add_project_channel(self, guild_id: int, channel_id: int) -> None:
-        await self._write("INSERT INTO guild_project_channels (guild_id, channel_id) VALUES (?, ?) "
-                          "ON CONFLICT DO NOTHING", (guild_id, channel_id))
+        await self._write(
+            "INSERT INTO guild_project_channels (guild_id, channel_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (guild_id, channel_id),
+        )
 
     async def set_guild_role(self, guild_id: int, role_id: int | None) -> None:
-        await self._write("INSERT INTO guild_settings (guild_id, role_id) VALUES (?, ?) "
-                          "ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id", (guild_id, role_id))
+        await self._write(
+            "INSERT INTO guild_settings (guild_id, role_id) VALUES (?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET role_id = excluded.role_id",
+            (guild_id, role_id),
+        )
 
     @asynccontextmanager
     async def auth_lock(self) -> AsyncIterator[None]:

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from hypothesis import settings
 
-from bot.fakes.nemo import FakeNemo
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import NemoClient
+from devkit.fakes.nemo import FakeNemo
 from storage import open_sqlite
 from storage.sqlite import SqliteRepository
 
@@ -64,8 +64,14 @@ def sleeper() -> RecordingSleep:
 def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.ClientSession, sleeper: RecordingSleep):
     def build(*, static_token: str | None = None, sse_timeout: float = 30.0) -> NemoClient:
         auth = TokenProvider(repo, static_token=static_token)
-        return NemoClient(http, fake_nemo.base_url, auth, rate_limit_retry_seconds=30.0,
-                          sse_timeout_seconds=sse_timeout, sleep=sleeper)
+        return NemoClient(
+            http,
+            fake_nemo.base_url,
+            auth,
+            rate_limit_retry_seconds=30.0,
+            sse_timeout_seconds=sse_timeout,
+            sleep=sleeper,
+        )
 
     return build
 
@@ -73,7 +79,7 @@ def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.Clien
 @pytest.fixture
 async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
     """The real bot against the fake Discord and the fake backend; closed after the test."""
-    from bot.fakes.discord import FakeDiscord
+    from devkit.fakes.discord import FakeDiscord
     from tests.harness import TOKEN, Cutaway, restored_discord_globals
 
     async with restored_discord_globals(), FakeDiscord(token=TOKEN) as discord_fake:

@@ -16,8 +16,8 @@ import discord
 
 from bot.app import CutawayBot, create_bot
 from bot.config import Settings
-from bot.fakes.discord import FakeDiscord, StoredMessage
-from bot.fakes.nemo import FakeNemo
+from devkit.fakes.discord import FakeDiscord, StoredMessage
+from devkit.fakes.nemo import FakeNemo
 
 TOKEN = "test-discord-token-abcdef"
 SECRETS = (TOKEN,)
@@ -98,14 +98,15 @@ class Cutaway:
         before = set(self.discord.threads)
         inter = await self.discord.slash(self.discord.text_channel_id, "project", {"name": name})
         await inter.wait_followup()
-        thread_id = await self.discord.wait_for(lambda: next(iter(set(self.discord.threads) - before), None),
-                                                what="thread created")
+        thread_id = await self.discord.wait_for(
+            lambda: next(iter(set(self.discord.threads) - before), None), what="thread created"
+        )
         await self.discord.wait_for_bot_message(thread_id, contains="Cutaway video project")
         return int(thread_id)
 
     async def project_with_draft(self, draft: dict[str, Any], name: str = "My project") -> int:
         """A new project whose backend session already holds `draft` (via a scripted edit turn)."""
-        from bot.fakes.nemo_steps import Text, ToolResult
+        from devkit.fakes.nemo_steps import Text, ToolResult
 
         thread_id = await self.new_project(name)
         self.nemo.script_turn([ToolResult("edit_multitrack", {}, draft=draft), Text("drafted")])
@@ -161,17 +162,31 @@ class BotProcess:
 
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEMO_", "DATABASE_"))}
-        env.update(DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=self.discord.api_base, NEMO_API_BASE=self.nemo.base_url,
-                   DATABASE_PATH=str(self.workdir / "bot.sqlite3"), RENDER_POLL_SECONDS="0.05",
-                   HEARTBEAT_SECONDS="30", RENDER_LEASE_SECONDS="1", LIVENESS_SECONDS="0.5",
-                   PYTHONUNBUFFERED="1")
+        env.update(
+            DISCORD_TOKEN=TOKEN,
+            DISCORD_API_BASE=self.discord.api_base,
+            NEMO_API_BASE=self.nemo.base_url,
+            DATABASE_PATH=str(self.workdir / "bot.sqlite3"),
+            RENDER_POLL_SECONDS="0.05",
+            HEARTBEAT_SECONDS="30",
+            RENDER_LEASE_SECONDS="1",
+            LIVENESS_SECONDS="0.5",
+            PYTHONUNBUFFERED="1",
+        )
         env.update(self.extra_env)
         identified = len(self.discord.identifies)
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=self.workdir, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        await self.discord.wait_for(lambda: len(self.discord.identifies) > identified, timeout=30,
-                                    what="the bot process to IDENTIFY")
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=self.workdir,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        await self.discord.wait_for(
+            lambda: len(self.discord.identifies) > identified, timeout=30, what="the bot process to IDENTIFY"
+        )
 
     async def kill(self) -> None:
         assert self.proc is not None

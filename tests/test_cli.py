@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.fakes.discord import FakeDiscord
-from bot.fakes.nemo import FakeNemo
+from devkit.fakes.discord import FakeDiscord
+from devkit.fakes.nemo import FakeNemo
 from tests.harness import TOKEN
 
 
@@ -22,8 +22,14 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 async def test_missing_token_is_one_clear_line_and_nonzero_exit(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=_env(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     async with asyncio.timeout(30):
         out, err = await proc.communicate()
     assert proc.returncode != 0
@@ -35,11 +41,19 @@ async def test_missing_token_is_one_clear_line_and_nonzero_exit(tmp_path: Path) 
 
 async def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("DISCORD_TOKEN=from-file\nHEARTBEAT_SECONDS=0.5\n")
-    code = ("from bot.config import Settings; s = Settings(); "
-            "print(s.discord_token.get_secret_value(), s.heartbeat_seconds)")
+    code = (
+        "from bot.config import Settings; s = Settings(); "
+        "print(s.discord_token.get_secret_value(), s.heartbeat_seconds)"
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, cwd=tmp_path, env=_env(tmp_path, HEARTBEAT_SECONDS="2.5"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        code,
+        cwd=tmp_path,
+        env=_env(tmp_path, HEARTBEAT_SECONDS="2.5"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     async with asyncio.timeout(30):
         out, _ = await proc.communicate()
     assert out.decode().split() == ["from-file", "2.5"]
@@ -48,12 +62,24 @@ async def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
 async def test_bot_process_runs_against_fakes_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN) as discord_fake, FakeNemo() as nemo:
         db = tmp_path / "data" / "bot.sqlite3"
-        env = _env(tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=discord_fake.api_base,
-                   NEMO_API_BASE=nemo.base_url, DATABASE_PATH=str(db),
-                   PROJECT_CHANNEL_IDS=f"{discord_fake.text_channel_id}", HEARTBEAT_SECONDS="0.5")
+        env = _env(
+            tmp_path,
+            DISCORD_TOKEN=TOKEN,
+            DISCORD_API_BASE=discord_fake.api_base,
+            NEMO_API_BASE=nemo.base_url,
+            DATABASE_PATH=str(db),
+            PROJECT_CHANNEL_IDS=f"{discord_fake.text_channel_id}",
+            HEARTBEAT_SECONDS="0.5",
+        )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
             await discord_fake.wait_for(lambda: discord_fake.identifies, timeout=30, what="IDENTIFY")
             thread_inter = await discord_fake.slash(discord_fake.text_channel_id, "project", {"name": "CLI"})
@@ -77,11 +103,22 @@ async def test_bot_process_runs_against_fakes_and_stops_cleanly_on_sigterm(tmp_p
 
 async def test_refused_message_content_intent_is_one_clear_line(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN, privileged_intents_allowed=False) as discord_fake, FakeNemo() as nemo:
-        env = _env(tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=discord_fake.api_base,
-                   NEMO_API_BASE=nemo.base_url, DATABASE_PATH=str(tmp_path / "bot.sqlite3"))
+        env = _env(
+            tmp_path,
+            DISCORD_TOKEN=TOKEN,
+            DISCORD_API_BASE=discord_fake.api_base,
+            NEMO_API_BASE=nemo.base_url,
+            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+        )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         async with asyncio.timeout(30):
             _, err = await proc.communicate()
     assert proc.returncode == 3

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from bot.fakes.nemo_steps import Pause, Text, ToolCall, ToolResult
+from devkit.fakes.nemo_steps import Pause, Text, ToolCall, ToolResult
 from tests.harness import Cutaway, assert_nothing_leaked
 
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "beach.mp4"}}]},
-               {"tt": 1, "sg": [{"d": 10000, "m": {"name": "Lo-fi", "volume": 0.35}}]}], "d": 10000}
+DRAFT = {
+    "t": [
+        {"tt": 0, "sg": [{"d": 10000, "m": {"name": "beach.mp4"}}]},
+        {"tt": 1, "sg": [{"d": 10000, "m": {"name": "Lo-fi", "volume": 0.35}}]},
+    ],
+    "d": 10000,
+}
 
 
 async def test_commands_synced_once_and_not_again_after_restart(cutaway: Cutaway) -> None:
@@ -34,8 +39,9 @@ async def test_attachment_in_project_channel_starts_project_and_uploads_intact(c
     fake = cutaway.discord
     att = fake.add_attachment("sunset_at_the_pier.mp4", size=3 * 1024 * 1024 + 17, content_type="video/mp4")
     message = await fake.send_message(fake.text_channel_id, "", attachments=[att])
-    thread_id = await fake.wait_for(lambda: message.id if message.id in fake.threads else None,
-                                    what="thread on the message")
+    thread_id = await fake.wait_for(
+        lambda: message.id if message.id in fake.threads else None, what="thread on the message"
+    )
     assert fake.threads[thread_id].name == "sunset at the pier"
     await fake.wait_for_bot_message(thread_id, contains=r"Uploaded **sunset\_at\_the\_pier.mp4**")
     upload = cutaway.nemo.uploads[-1]
@@ -48,8 +54,9 @@ async def test_attachment_in_project_channel_starts_project_and_uploads_intact(c
 async def test_forum_post_starts_project(cutaway: Cutaway) -> None:
     fake = cutaway.discord
     att = fake.add_attachment("intro.mov", size=4096, content_type="video/quicktime")
-    thread, _starter = await fake.create_forum_post(fake.forum_channel_id, "Travel reel", "make it upbeat",
-                                                   attachments=[att])
+    thread, _starter = await fake.create_forum_post(
+        fake.forum_channel_id, "Travel reel", "make it upbeat", attachments=[att]
+    )
     await fake.wait_for_bot_message(thread.id, contains="Uploaded **intro.mov**")
     reply = await fake.wait_for_bot_message(thread.id, contains="track")
     assert reply is not None
@@ -85,8 +92,12 @@ async def test_heartbeat_message_is_edited_not_reposted(cutaway: Cutaway) -> Non
     await cutaway.discord.send_message(thread_id, "add music")
     await cutaway.discord.wait_for_bot_message(thread_id, contains="All done", timeout=10)
     await cutaway.idle()
-    statuses = [m for m in cutaway.all_bot_messages() if m.channel_id == thread_id
-                and ("Still working" in m.text or any("Still working" in e.content for e in m.edits))]
+    statuses = [
+        m
+        for m in cutaway.all_bot_messages()
+        if m.channel_id == thread_id
+        and ("Still working" in m.text or any("Still working" in e.content for e in m.edits))
+    ]
     assert len(statuses) == 1, [m.text for m in cutaway.discord.bot_messages(thread_id)]
     status = statuses[0]
     assert len(status.edits) >= 1  # the first heartbeat posted it, the next ones edited it
@@ -97,8 +108,13 @@ async def test_heartbeat_message_is_edited_not_reposted(cutaway: Cutaway) -> Non
     assert f"<@{alice.id}>" in done.text  # ...and the requester, only them, is pinged once
     assert [str(u) for u in (done.allowed_mentions or {}).get("users", [])] == [str(alice.id)]
     reply = await cutaway.discord.wait_for_bot_message(thread_id, contains="All done")
-    assert [label for label, _ in reply.buttons] == ["Match the mood", "Music quieter", "Vertical 9:16",
-                                                     "Square 1:1", "Export"]
+    assert [label for label, _ in reply.buttons] == [
+        "Match the mood",
+        "Music quieter",
+        "Vertical 9:16",
+        "Square 1:1",
+        "Export",
+    ]
 
 
 async def test_silent_close_reports_timeline_changes(cutaway: Cutaway) -> None:
@@ -118,8 +134,9 @@ async def test_silent_close_without_change_says_so(cutaway: Cutaway) -> None:
 
 async def _project_with_draft(cutaway: Cutaway) -> int:
     thread_id = await cutaway.new_project()
-    cutaway.nemo.script_turn([ToolCall("edit_multitrack", {}), ToolResult("edit_multitrack", {}, draft=DRAFT),
-                              Text("Added music.")])
+    cutaway.nemo.script_turn(
+        [ToolCall("edit_multitrack", {}), ToolResult("edit_multitrack", {}, draft=DRAFT), Text("Added music.")]
+    )
     await cutaway.discord.send_message(thread_id, "add music")
     await cutaway.discord.wait_for_bot_message(thread_id, contains="Added music")
     await cutaway.idle()
@@ -152,8 +169,11 @@ async def test_export_keyword_and_progress_message(cutaway: Cutaway) -> None:
     thread_id = await _project_with_draft(cutaway)
     await cutaway.discord.send_message(thread_id, "导出")
     await cutaway.discord.wait_for_bot_message(thread_id, contains="视频已就绪", timeout=10)
-    status = next(m for m in cutaway.discord.all_messages()
-                  if m.channel_id == thread_id and any("渲染中" in e.content for e in m.edits))
+    status = next(
+        m
+        for m in cutaway.discord.all_messages()
+        if m.channel_id == thread_id and any("渲染中" in e.content for e in m.edits)
+    )
     assert status.deleted  # the progress message gives way to the result
     assert "导出" not in [text for _, text in cutaway.nemo.chat_messages]  # routed, never sent to chat
 
@@ -197,7 +217,8 @@ async def test_two_messages_in_one_thread_are_handled_in_order(cutaway: Cutaway)
     await cutaway.discord.wait_for_bot_message(thread_id, contains="second answer")
     texts = cutaway.texts(thread_id)
     assert texts.index(next(t for t in texts if "first answer" in t)) < texts.index(
-        next(t for t in texts if "second answer" in t))
+        next(t for t in texts if "second answer" in t)
+    )
     assert [m for _, m in cutaway.nemo.chat_messages] == ["one", "two"]
     assert "🕒" in second.reactions or any("🕒" in str(r) for r in cutaway.discord.requests if "reactions" in r[1])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.fakes.nemo_steps import Drop, ErrorLine, Pause, Text, ToolCall, ToolResult
+from devkit.fakes.nemo_steps import Drop, ErrorLine, Pause, Text, ToolCall, ToolResult
 from tests.harness import Cutaway, assert_nothing_leaked
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
@@ -35,8 +35,7 @@ async def test_unsupported_and_oversized_files_are_refused_before_download(cutaw
     fake_mp4 = fake.add_attachment("notreally.mp4", data=b"MZ\x90\x00" + b"\x00" * 200, content_type="video/mp4")
     empty = fake.add_attachment("empty.mp4", data=b"", content_type="video/mp4")
     await fake.send_message(thread_id, "", attachments=[exe, huge, fake_mp4, empty])
-    await fake.wait_for(lambda: len([t for t in cutaway.texts(thread_id) if "Skipped" in t]) == 4,
-                        what="four refusals")
+    await fake.wait_for(lambda: len([t for t in cutaway.texts(thread_id) if "Skipped" in t]) == 4, what="four refusals")
     texts = "\n".join(cutaway.texts(thread_id))
     assert "setup.exe: not a format I can use" in texts
     assert "huge.mp4: larger than 500 MB" in texts
@@ -118,8 +117,7 @@ async def test_dropped_stream_is_never_resent_and_is_reported(cutaway: Cutaway) 
 
 async def test_dropped_stream_after_the_draft_changed_reports_the_change(cutaway: Cutaway) -> None:
     thread_id = await cutaway.new_project()
-    cutaway.nemo.script_turn([ToolCall("edit_multitrack", {}), ToolResult("edit_multitrack", {}, draft=DRAFT),
-                              Drop()])
+    cutaway.nemo.script_turn([ToolCall("edit_multitrack", {}), ToolResult("edit_multitrack", {}, draft=DRAFT), Drop()])
     text = await _chat(cutaway, thread_id, "add a clip", "connection to the editor dropped")
     assert "timeline did change" in text and "added Video: a.mp4" in text
 

@@ -6,15 +6,17 @@ import logging
 
 import pytest
 
-from bot.fakes.nemo_steps import Pause, Text
+from devkit.fakes.nemo_steps import Pause, Text
 from tests.harness import TOKEN, Cutaway, assert_nothing_leaked
 
 
 async def test_ten_attachments_in_one_message_are_all_uploaded(cutaway: Cutaway) -> None:
     fake = cutaway.discord
     thread_id = await cutaway.new_project()
-    names = [f"shot{i:02d}.{ext}" for i, ext in enumerate(["mp4", "mov", "webm", "mkv", "avi", "jpg", "png",
-                                                            "gif", "mp3", "wav"])]
+    names = [
+        f"shot{i:02d}.{ext}"
+        for i, ext in enumerate(["mp4", "mov", "webm", "mkv", "avi", "jpg", "png", "gif", "mp3", "wav"])
+    ]
     atts = [fake.add_attachment(name, size=2048 + i) for i, name in enumerate(names)]
     await fake.send_message(thread_id, "", attachments=atts)
     await fake.wait_for_bot_message(thread_id, contains="Uploaded 10 files", timeout=10)
@@ -30,8 +32,10 @@ async def test_backend_text_never_pings_and_long_text_is_split(cutaway: Cutaway)
     long = "Here is the plan. " * 300  # ~5400 characters
     cutaway.nemo.script_turn([Text(f"@everyone @here {role_ping} <@{fake.users['bob'].id}> done!"), Text(long)])
     await fake.send_message(thread_id, "go")
-    await fake.wait_for(lambda: sum("Here is the plan" in t for t in cutaway.texts(thread_id)) >= 3,
-                        what="the long reply in three parts")
+    await fake.wait_for(
+        lambda: sum("Here is the plan" in t for t in cutaway.texts(thread_id)) >= 3,
+        what="the long reply in three parts",
+    )
     for message in fake.bot_messages(thread_id):
         assert len(message.content) <= 2000
         assert message.allowed_mentions is not None and message.allowed_mentions.get("parse") == []
@@ -80,8 +84,9 @@ async def test_url_upload_only_passes_discord_cdn_links(cutaway: Cutaway) -> Non
     fake = cutaway.discord
     thread_id = await cutaway.new_project()
     good = "https://cdn.discordapp.com/attachments/1/2/beach.mp4?ex=1&is=2&hm=3"
-    await fake.send_message(thread_id, f"upload {good} http://169.254.169.254/latest/meta-data.mp4 "
-                                       "https://evil.example/x.mp4")
+    await fake.send_message(
+        thread_id, f"upload {good} http://169.254.169.254/latest/meta-data.mp4 https://evil.example/x.mp4"
+    )
     await fake.wait_for_bot_message(thread_id, contains="Uploaded **beach.mp4**")
     assert cutaway.nemo.url_uploads and [u for _, u in cutaway.nemo.url_uploads] == [good]
     refusals = [t for t in cutaway.texts(thread_id) if "only take links" in t]
@@ -107,7 +112,9 @@ async def test_threads_never_share_a_session(cutaway: Cutaway) -> None:
     project_b = await cutaway.app.repo.get_project(b)
     assert project_a and project_b and project_a.session_id != project_b.session_id
     assert dict((text, sid) for sid, text in cutaway.nemo.chat_messages) == {
-        "add a title": project_a.session_id, "add music": project_b.session_id}
+        "add a title": project_a.session_id,
+        "add music": project_b.session_id,
+    }
 
 
 async def test_project_role_limits_who_starts_and_exports(cutaway: Cutaway) -> None:
@@ -138,8 +145,9 @@ async def test_no_permission_to_create_threads_is_explained(cutaway: Cutaway) ->
     await fake.wait_for_bot_message(fake.text_channel_id, contains="Create Public Threads")
 
 
-async def test_no_permission_to_post_is_logged_and_the_bot_carries_on(cutaway: Cutaway,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_permission_to_post_is_logged_and_the_bot_carries_on(
+    cutaway: Cutaway, caplog: pytest.LogCaptureFixture
+) -> None:
     fake = cutaway.discord
     thread_id = await cutaway.new_project()
     fake.set_forbidden(thread_id, "send")

@@ -17,8 +17,11 @@ async def test_render_outliving_the_interaction_token_and_the_edit_window(cutawa
     await fake.wait_for(lambda: len(first_status.edits) >= 2, what="progress edits")
     fake.advance_clock(2 * 3600)  # the token is long dead and the status is too old to edit (30046)
     replacement = await fake.wait_for(
-        lambda: next((m for m in fake.bot_messages(thread_id) if "Rendering" in m.text and m.id != first_status.id),
-                     None), what="a fresh status message")
+        lambda: next(
+            (m for m in fake.bot_messages(thread_id) if "Rendering" in m.text and m.id != first_status.id), None
+        ),
+        what="a fresh status message",
+    )
     await fake.wait_for(lambda: first_status.deleted, what="the old status removed")
     for job in nemo.renders.values():
         job.polls_to_complete = 1

@@ -7,7 +7,7 @@ import asyncio
 
 from bot.core.actions import EXPORT_ID, cancel_id, quick_action_id, quick_actions
 from bot.discord_surface import make_view
-from bot.fakes.nemo_steps import Pause, Text, ToolResult
+from devkit.fakes.nemo_steps import Pause, Text, ToolResult
 from tests.harness import Cutaway
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
@@ -65,8 +65,11 @@ async def test_buttons_still_work_after_a_restart(cutaway: Cutaway) -> None:
     await cutaway.restart()
     inter = await fake.press_button(link.id, EXPORT_ID)
     await inter.wait_followup()
-    await fake.wait_for(lambda: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == 2,
-                        what="the second export's link", timeout=10)
+    await fake.wait_for(
+        lambda: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == 2,
+        what="the second export's link",
+        timeout=10,
+    )
 
 
 async def test_buttons_outside_a_project_explain_themselves(cutaway: Cutaway) -> None:
@@ -114,8 +117,11 @@ async def test_history_lists_exports_newest_first_with_pages(cutaway: Cutaway) -
     thread_id = await cutaway.project_with_draft(DRAFT)
     for _ in range(6):
         await fake.send_message(thread_id, "export")
-    await fake.wait_for(lambda: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == 6,
-                        what="six exports", timeout=15)
+    await fake.wait_for(
+        lambda: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == 6,
+        what="six exports",
+        timeout=15,
+    )
     await cutaway.app.renders.join(5)
     inter = await fake.slash(thread_id, "history")
     await inter.wait_response()
@@ -150,8 +156,10 @@ async def test_setup_marks_a_forum_and_needs_manage_server(cutaway: Cutaway) -> 
     await fake.send_message(thread.id, "export")
     await fake.wait_for_bot_message(thread.id, contains="video is ready", timeout=10)
     names = {forum.tag_named(n).id: n for n in ("rendering", "done", "travel")}
-    await fake.wait_for(lambda: {names.get(t) for t in fake.threads[thread.id].applied_tags} == {"travel", "done"},
-                        what="done tag applied, travel kept")
+    await fake.wait_for(
+        lambda: {names.get(t) for t in fake.threads[thread.id].applied_tags} == {"travel", "done"},
+        what="done tag applied, travel kept",
+    )
     await cutaway.restart(project_channel_ids=[])
     assert cutaway.app.is_project_channel(fake.guild_id, forum.id)
 
@@ -173,9 +181,11 @@ async def test_long_upload_shows_an_uploading_status_that_gives_way_to_the_resul
     att = fake.add_attachment("long_take.mov", size=3 * 1024 * 1024)
     await fake.send_message(thread_id, "", attachments=[att])
     await fake.wait_for_bot_message(thread_id, contains=r"Uploaded **long\_take.mov**", timeout=15)
-    status = next(m for m in cutaway.all_bot_messages()
-                  if m.channel_id == thread_id and ("uploading" in m.text or any("uploading" in e.content
-                                                                               for e in m.edits)))
+    status = next(
+        m
+        for m in cutaway.all_bot_messages()
+        if m.channel_id == thread_id and ("uploading" in m.text or any("uploading" in e.content for e in m.edits))
+    )
     assert "long\\_take.mov" in (status.edits[0].content if status.edits else status.text)
     await fake.wait_for(lambda: status.deleted, what="the uploading status removed")
 

@@ -22,9 +22,9 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.fakes.discord import FakeDiscord, StoredMessage
-from bot.fakes.discord_cdn import CHUNK_SIZE
-from bot.fakes.discord_ratelimits import RateLimits, default_rules
+from devkit.fakes.discord import FakeDiscord, StoredMessage
+from devkit.fakes.discord_cdn import CHUNK_SIZE
+from devkit.fakes.discord_ratelimits import RateLimits, default_rules
 
 TOKEN = "test-token"
 BotFactory = Callable[..., Awaitable[commands.Bot]]
@@ -617,8 +617,7 @@ async def test_rate_limits_send_discords_headers_and_429(fake: FakeDiscord) -> N
         async with session.post(url, json={"content": "next window"}) as resp:
             assert resp.status == 200 and resp.headers["X-RateLimit-Remaining"] == "4"
     assert limits.limited == 1
-    assert [m.content for m in fake.bot_messages(fake.text_channel_id)] == [
-        "m0", "m1", "m2", "m3", "m4", "next window"]
+    assert [m.content for m in fake.bot_messages(fake.text_channel_id)] == ["m0", "m1", "m2", "m3", "m4", "next window"]
 
 
 async def test_discord_py_paces_itself_by_the_headers(fake: FakeDiscord, start_bot: BotFactory) -> None:

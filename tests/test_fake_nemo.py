@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.fakes.nemo import (
+from devkit.fakes.nemo import (
     Drop,
     ErrorLine,
     FakeNemo,
@@ -38,8 +38,7 @@ from bot.fakes.nemo import (
     tiny_mp4,
 )
 
-ATTRIBUTION = {"X-Skill-Source": "background-music-to", "X-Skill-Version": "1.0.0",
-               "X-Skill-Platform": "unknown"}
+ATTRIBUTION = {"X-Skill-Source": "background-music-to", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip.mp4"}}]}], "d": 10000}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,13 +54,18 @@ def adk_events(raw: bytes) -> list[dict[str, Any]]:
     for block in parse_sse(raw):
         assert block.startswith(b"data: "), block[:40]
         assert b"\n" not in block
-        events.append(json.loads(block[len(b"data: "):]))
+        events.append(json.loads(block[len(b"data: ") :]))
     return events
 
 
 def texts(events: list[dict[str, Any]]) -> list[str]:
-    return [p["text"] for e in events if not e.get("partial")
-            for p in e.get("content", {}).get("parts", []) if "text" in p and not p.get("thought")]
+    return [
+        p["text"]
+        for e in events
+        if not e.get("partial")
+        for p in e.get("content", {}).get("parts", [])
+        if "text" in p and not p.get("thought")
+    ]
 
 
 class Api:
@@ -74,8 +78,9 @@ class Api:
         self.token: str | None = None
 
     async def get_token(self, client_id: str = "client-1", **headers: str) -> tuple[int, dict[str, Any]]:
-        async with self.http.post(self.base + "/api/auth/anonymous-token",
-                                  headers={"X-Client-Id": client_id, **headers}) as r:
+        async with self.http.post(
+            self.base + "/api/auth/anonymous-token", headers={"X-Client-Id": client_id, **headers}
+        ) as r:
             return r.status, await r.json()
 
     async def login(self, client_id: str = "client-1") -> str:
@@ -88,11 +93,19 @@ class Api:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return {**headers, **ATTRIBUTION} if attribution else headers
 
-    async def call(self, method: str, path: str, *, token: str | None = None, attribution: bool = True,
-                   headers: dict[str, str] | None = None, **kwargs: Any) -> tuple[int, Any]:
-        async with self.http.request(method, self.base + path,
-                                     headers={**self.auth(token, attribution), **(headers or {})},
-                                     **kwargs) as r:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        attribution: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        async with self.http.request(
+            method, self.base + path, headers={**self.auth(token, attribution), **(headers or {})}, **kwargs
+        ) as r:
             if r.content_type == "application/json":
                 return r.status, await r.json()
             if r.content_type.startswith("text/"):
@@ -102,16 +115,23 @@ class Api:
     async def session(self, language: str = "en") -> str:
         if self.token is None:
             await self.login()
-        status, body = await self.call("POST", "/api/tasks/me/with-session/nemo_agent",
-                                       json={"task_name": "project", "language": language})
+        status, body = await self.call(
+            "POST", "/api/tasks/me/with-session/nemo_agent", json={"task_name": "project", "language": language}
+        )
         assert status == 200 and body["code"] == 0, body
         return str(body["data"]["session_id"])
 
     async def chat_raw(self, sid: str, text: str, **extra: Any) -> tuple[int, str, bytes]:
-        body = {"app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-                "new_message": {"parts": [{"text": text}]}, **extra}
-        async with self.http.post(self.base + "/run_sse", json=body,
-                                  headers={**self.auth(), "Accept": "text/event-stream"}) as r:
+        body = {
+            "app_name": "nemo_agent",
+            "user_id": "me",
+            "session_id": sid,
+            "new_message": {"parts": [{"text": text}]},
+            **extra,
+        }
+        async with self.http.post(
+            self.base + "/run_sse", json=body, headers={**self.auth(), "Accept": "text/event-stream"}
+        ) as r:
             return r.status, r.headers.get("Content-Type", ""), await r.read()
 
     async def chat(self, sid: str, text: str, **extra: Any) -> list[dict[str, Any]]:
@@ -159,6 +179,7 @@ async def api(http: aiohttp.ClientSession, fake: FakeNemo) -> Api:
 
 
 # ---------------------------------------------------------------------------- tokens and auth
+
 
 async def test_anonymous_token_shape(api: Api, fake: FakeNemo) -> None:
     assert fake.base_url.startswith("http://127.0.0.1:")
@@ -243,14 +264,14 @@ async def test_requests_are_recorded_with_attribution(api: Api, fake: FakeNemo) 
     await api.call("POST", "/api/tasks/me/with-session/nemo_agent", json={"task_name": "project"})
     await api.call("GET", "/api/credits/balance/simple", attribution=False)
     login, create, credits = fake.requests
-    assert (login.method, login.path, login.header("x-client-id")) == ("POST", "/api/auth/anonymous-token",
-                                                                      "client-1")
+    assert (login.method, login.path, login.header("x-client-id")) == ("POST", "/api/auth/anonymous-token", "client-1")
     assert create.json == {"task_name": "project"} and create.has_attribution
     assert create.header("authorization") == f"Bearer {api.token}"
     assert not credits.has_attribution and credits.status == 200
 
 
 # ---------------------------------------------------------------------------- sessions, state, credits
+
 
 async def test_create_session_and_state(api: Api, fake: FakeNemo) -> None:
     sid = await api.session("zh-CN")
@@ -260,10 +281,16 @@ async def test_create_session_and_state(api: Api, fake: FakeNemo) -> None:
     status, body = await api.call("GET", f"/api/state/nemo_agent/{session.user_id}/{sid}/latest")
     assert status == 200
     assert body["data"] == {
-        "session_id": sid, "task_id": session.task_id, "task_name": "project",
-        "state": {"video_infos": [], "draft": None,
-                  "canvas_config": {"width": 1920, "height": 1080, "aspect_ratio": "16:9"},
-                  "video_analyses": {}, "generated_media": []},
+        "session_id": sid,
+        "task_id": session.task_id,
+        "task_name": "project",
+        "state": {
+            "video_infos": [],
+            "draft": None,
+            "canvas_config": {"width": 1920, "height": 1080, "aspect_ratio": "16:9"},
+            "video_analyses": {},
+            "generated_media": [],
+        },
     }
     status, body = await api.call("POST", "/api/tasks/anon_0000000000000000/with-session/nemo_agent", json={})
     assert status == 403
@@ -291,9 +318,11 @@ async def test_sessions_belong_to_their_user(api: Api, fake: FakeNemo) -> None:
 async def test_credits_are_charged_and_frozen_per_turn(api: Api, fake: FakeNemo) -> None:
     sid = await api.session()
     fake.script_turn([Text("working"), Pause(5)])
-    async with api.http.post(api.base + "/run_sse", headers=api.auth(), json={
-            "app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-            "new_message": {"parts": [{"text": "go"}]}}) as r:
+    async with api.http.post(
+        api.base + "/run_sse",
+        headers=api.auth(),
+        json={"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": {"parts": [{"text": "go"}]}},
+    ) as r:
         await r.content.readuntil(b"\n\n")
         _, body = await api.call("GET", "/api/credits/balance/simple")
         assert body["data"] == {"available": 99, "frozen": 1, "total": 100}
@@ -314,20 +343,29 @@ async def test_out_of_credits_before_streaming(api: Api, fake: FakeNemo) -> None
 
 # ---------------------------------------------------------------------------- uploads
 
+
 async def test_multipart_upload_shape(api: Api, fake: FakeNemo) -> None:
     sid = await api.session()
-    status, body = await api.upload(sid, [("trip.mp4", b"\x00" * 5000, "video/mp4"),
-                                          ("cover.PNG", b"png!", "image/png")])
+    status, body = await api.upload(
+        sid, [("trip.mp4", b"\x00" * 5000, "video/mp4"), ("cover.PNG", b"png!", "image/png")]
+    )
     assert status == 200 and body["code"] == 0 and body["data"]["session_state_applied"] is True
     video, image = body["data"]["files"]
     assert video == {
-        "filename": "trip.mp4", "file_type": "video", "cdn_url": f"{fake.base_url}/cdn/{sid}/trip.mp4",
-        "duration": 10.0, "width": 1920, "height": 1080, "fps": 30,
+        "filename": "trip.mp4",
+        "file_type": "video",
+        "cdn_url": f"{fake.base_url}/cdn/{sid}/trip.mp4",
+        "duration": 10.0,
+        "width": 1920,
+        "height": 1080,
+        "fps": 30,
         "hash": hashlib.sha256(b"\x00" * 5000).hexdigest()[:16],
     }
     assert image["file_type"] == "image"
     assert [(u.filename, u.size, u.content_type) for u in fake.uploads] == [
-        ("trip.mp4", 5000, "video/mp4"), ("cover.PNG", 4, "image/png")]
+        ("trip.mp4", 5000, "video/mp4"),
+        ("cover.PNG", 4, "image/png"),
+    ]
     assert fake.uploads[1].sha256 == hashlib.sha256(b"png!").hexdigest()
     assert [v["filename"] for v in (await api.state(sid))["video_infos"]] == ["trip.mp4", "cover.PNG"]
 
@@ -346,7 +384,7 @@ async def test_50mb_upload_is_streamed(api: Api, fake: FakeNemo, monkeypatch: py
 
     async def body() -> AsyncIterator[bytes]:
         for i in range(size // len(block)):
-            chunk = block[i % 7:] + block[: i % 7]
+            chunk = block[i % 7 :] + block[: i % 7]
             expected.update(chunk)
             yield chunk
 
@@ -374,17 +412,20 @@ async def test_upload_errors(api: Api, http: aiohttp.ClientSession) -> None:
 async def test_upload_by_url_is_recorded_not_fetched(api: Api, fake: FakeNemo) -> None:
     sid = await api.session()
     url = "http://127.0.0.1:9/never/fetched/beach%20day.mp4"
-    status, body = await api.call("POST", f"/api/upload-video/nemo_agent/me/{sid}",
-                                  json={"urls": [url], "source_type": "url"})
+    status, body = await api.call(
+        "POST", f"/api/upload-video/nemo_agent/me/{sid}", json={"urls": [url], "source_type": "url"}
+    )
     assert status == 200 and body["code"] == 0
     assert body["data"]["files"][0]["filename"] == "beach day.mp4"
     assert fake.url_uploads == [(sid, url)] and fake.uploads == []
-    status, body = await api.call("POST", f"/api/upload-video/nemo_agent/me/{sid}",
-                                  json={"urls": ["https://x.test/a.exe"], "source_type": "url"})
+    status, body = await api.call(
+        "POST", f"/api/upload-video/nemo_agent/me/{sid}", json={"urls": ["https://x.test/a.exe"], "source_type": "url"}
+    )
     assert body["code"] == 4001
 
 
 # ---------------------------------------------------------------------------- scripted failures
+
 
 async def _prepared(api: Api) -> str:
     sid = await api.session()
@@ -398,8 +439,11 @@ CALLS: dict[str, Callable[[Api, str, int], Awaitable[tuple[int, Any]]]] = {
     "upload": lambda api, sid, n: api.upload(sid, [("a.mp4", b"abc", "video/mp4")]),
     "credits": lambda api, sid, n: api.call("GET", "/api/credits/balance/simple"),
     "state": lambda api, sid, n: api.call("GET", f"/api/state/nemo_agent/me/{sid}/latest"),
-    "run_sse": lambda api, sid, n: api.call("POST", "/run_sse", json={
-        "app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": {"parts": [{"text": "hi"}]}}),
+    "run_sse": lambda api, sid, n: api.call(
+        "POST",
+        "/run_sse",
+        json={"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": {"parts": [{"text": "hi"}]}},
+    ),
     "render_start": lambda api, sid, n: api.render(f"render_{n}"),
     "render_poll": lambda api, sid, n: api.call("GET", "/api/render/proxy/lambda/render_fixture"),
     "render_cancel": lambda api, sid, n: api.call("POST", "/api/render/proxy/lambda/render_fixture/cancel"),
@@ -418,8 +462,11 @@ async def test_fail_answers_a_business_code_once(api: Api, fake: FakeNemo, endpo
         assert body == {"code": 4001, "message": "unsupported file type"}
     status, body = await CALLS[endpoint](api, sid, 2)
     assert status == 200
-    ok = body.get("success") is True if endpoint.startswith("render") else (
-        isinstance(body, str) or body.get("code") == 0)
+    ok = (
+        body.get("success") is True
+        if endpoint.startswith("render")
+        else (isinstance(body, str) or body.get("code") == 0)
+    )
     assert ok, body
 
 
@@ -449,6 +496,7 @@ async def test_fail_http_statuses_and_repeats(api: Api, fake: FakeNemo) -> None:
 
 # ---------------------------------------------------------------------------- /run_sse
 
+
 async def test_default_turn_framing_and_draft(api: Api, fake: FakeNemo) -> None:
     sid = await api.session()
     await api.upload(sid, [("city.mp4", b"v" * 100, "video/mp4")])
@@ -460,16 +508,18 @@ async def test_default_turn_framing_and_draft(api: Api, fake: FakeNemo) -> None:
     assert all(e["author"] == "nemo_agent" and "stateDelta" in e["actions"] for e in events)
     assert all(re.fullmatch(r"e-[0-9a-f-]{36}", e["invocationId"]) for e in events)
     calls = [p["functionCall"] for e in events for p in e["content"]["parts"] if "functionCall" in p]
-    results = [(e, p["functionResponse"]) for e in events for p in e["content"]["parts"]
-               if "functionResponse" in p]
+    results = [(e, p["functionResponse"]) for e in events for p in e["content"]["parts"] if "functionResponse" in p]
     assert {c["name"] for c in calls} == {"edit_multitrack"}
     assert [c["id"] for c in calls] == [r["id"] for _, r in results]
     assert all(e["content"]["role"] == "user" for e, _ in results)
     last_draft = results[-1][0]["actions"]["stateDelta"]["draft"]
-    assert last_draft == {"t": [
-        {"tt": 0, "sg": [{"d": 10000, "m": {"name": "city.mp4", "url": f"{fake.base_url}/cdn/{sid}/city.mp4"}}]},
-        {"tt": 1, "sg": [{"d": 10000, "m": {"name": "Lo-fi", "volume": 0.35}}]},
-    ], "d": 10000}
+    assert last_draft == {
+        "t": [
+            {"tt": 0, "sg": [{"d": 10000, "m": {"name": "city.mp4", "url": f"{fake.base_url}/cdn/{sid}/city.mp4"}}]},
+            {"tt": 1, "sg": [{"d": 10000, "m": {"name": "Lo-fi", "volume": 0.35}}]},
+        ],
+        "d": 10000,
+    }
     assert (await api.state(sid))["draft"] == last_draft
     [reply] = texts(events)
     assert "Lo-fi track (0-10s, 35% volume)" in reply and "Click Export" in reply
@@ -538,16 +588,25 @@ async def test_run_sse_validation(api: Api, fake: FakeNemo) -> None:
     status, body = await api.call("POST", "/run_sse", json={"app_name": "nemo_agent", "user_id": "me"})
     assert status == 422
     assert body["detail"][0]["type"] == "missing" and body["detail"][0]["loc"] == ["body", "session_id"]
-    status, body = await api.call("POST", "/run_sse", json={
-        "app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-        "new_message": {"parts": [{"text": "hi", "bogus": 1}]}})
+    status, body = await api.call(
+        "POST",
+        "/run_sse",
+        json={
+            "app_name": "nemo_agent",
+            "user_id": "me",
+            "session_id": sid,
+            "new_message": {"parts": [{"text": "hi", "bogus": 1}]},
+        },
+    )
     assert status == 422 and body["detail"][0]["type"] == "extra_forbidden"
-    status, body = await api.call("POST", "/run_sse", data=b"{not json",
-                                  headers={"Content-Type": "application/json"})
+    status, body = await api.call("POST", "/run_sse", data=b"{not json", headers={"Content-Type": "application/json"})
     assert status == 422
     # camelCase is accepted, as ADK's alias generator allows
-    status, _ = await api.call("POST", "/run_sse", json={
-        "appName": "nemo_agent", "userId": "me", "sessionId": sid, "newMessage": {"parts": [{"text": "hi"}]}})
+    status, _ = await api.call(
+        "POST",
+        "/run_sse",
+        json={"appName": "nemo_agent", "userId": "me", "sessionId": sid, "newMessage": {"parts": [{"text": "hi"}]}},
+    )
     assert status == 200
     assert fake.chat_messages == [(sid, "hi")]
 
@@ -555,18 +614,23 @@ async def test_run_sse_validation(api: Api, fake: FakeNemo) -> None:
 async def test_scripted_steps_are_framed_like_adk(api: Api, fake: FakeNemo) -> None:
     sid = await api.session()
     new_draft = {"t": [{"tt": 1, "sg": [{"d": 5000, "m": {"name": "Jazz", "volume": 0.5}}]}], "d": 5000}
-    fake.script_turn([
-        Thought("planning"),
-        Text("Hello there", partial_chunks=2),
-        ToolCall("edit_multitrack", {"action": "add_bgm"}),
-        ToolResult("edit_multitrack", draft=new_draft),
-        Heartbeat("json"), Heartbeat("empty"), Heartbeat("comment"),
-        ModelError("MALFORMED_FUNCTION_CALL", "bad call"),
-        SimpleFormat("text", "simple"),
-        Raw(b"data: {not json\n\n"),
-        ErrorLine("Deadline exceeded"),
-        Text("never sent"),
-    ], session_id=sid)
+    fake.script_turn(
+        [
+            Thought("planning"),
+            Text("Hello there", partial_chunks=2),
+            ToolCall("edit_multitrack", {"action": "add_bgm"}),
+            ToolResult("edit_multitrack", draft=new_draft),
+            Heartbeat("json"),
+            Heartbeat("empty"),
+            Heartbeat("comment"),
+            ModelError("MALFORMED_FUNCTION_CALL", "bad call"),
+            SimpleFormat("text", "simple"),
+            Raw(b"data: {not json\n\n"),
+            ErrorLine("Deadline exceeded"),
+            Text("never sent"),
+        ],
+        session_id=sid,
+    )
     status, _, raw = await api.chat_raw(sid, "go")
     assert status == 200
     blocks = parse_sse(raw)
@@ -599,9 +663,11 @@ async def _arrivals(api: Api, sid: str) -> tuple[bytes, list[tuple[float, int]]]
     """The whole body, and when each byte count had arrived (loop time, bytes so far)."""
     loop = asyncio.get_running_loop()
     raw, marks = b"", []
-    async with api.http.post(api.base + "/run_sse", headers=api.auth(), json={
-            "app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-            "new_message": {"parts": [{"text": "go"}]}}) as r:
+    async with api.http.post(
+        api.base + "/run_sse",
+        headers=api.auth(),
+        json={"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": {"parts": [{"text": "go"}]}},
+    ) as r:
         while chunk := await r.content.readany():
             raw += chunk
             marks.append((loop.time(), len(raw)))
@@ -635,9 +701,16 @@ async def test_drop_aborts_mid_event_and_keeps_state(api: Api, fake: FakeNemo) -
     fake.script_turn([ToolCall("edit_multitrack", {}), Drop(), ToolResult("edit_multitrack", draft=DRAFT)])
     received = b""
     with pytest.raises(aiohttp.ClientPayloadError):
-        async with api.http.post(api.base + "/run_sse", headers=api.auth(), json={
-                "app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-                "new_message": {"parts": [{"text": "go"}]}}) as r:
+        async with api.http.post(
+            api.base + "/run_sse",
+            headers=api.auth(),
+            json={
+                "app_name": "nemo_agent",
+                "user_id": "me",
+                "session_id": sid,
+                "new_message": {"parts": [{"text": "go"}]},
+            },
+        ) as r:
             while chunk := await r.content.readany():
                 received += chunk
     first, rest = received.split(b"\n\n", 1)
@@ -651,9 +724,11 @@ async def test_drop_aborts_mid_event_and_keeps_state(api: Api, fake: FakeNemo) -
 async def test_client_hang_up_stops_the_turn(api: Api, fake: FakeNemo) -> None:
     sid = await api.session()
     fake.script_turn([Text("starting"), Pause(10), ToolResult("edit_multitrack", draft=DRAFT)])
-    async with api.http.post(api.base + "/run_sse", headers=api.auth(), json={
-            "app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-            "new_message": {"parts": [{"text": "go"}]}}) as r:
+    async with api.http.post(
+        api.base + "/run_sse",
+        headers=api.auth(),
+        json={"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": {"parts": [{"text": "go"}]}},
+    ) as r:
         await r.content.readuntil(b"\n\n")
         r.close()
     await fake.wait_for(lambda: fake.turns[-1].status != "running", timeout=5)
@@ -667,9 +742,11 @@ async def test_close_ends_running_streams(http: aiohttp.ClientSession) -> None:
     api = Api(http, fake)
     sid = await api.session()
     fake.script_turn([Text("x"), Pause(30)])
-    async with api.http.post(api.base + "/run_sse", headers=api.auth(), json={
-            "app_name": "nemo_agent", "user_id": "me", "session_id": sid,
-            "new_message": {"parts": [{"text": "go"}]}}) as r:
+    async with api.http.post(
+        api.base + "/run_sse",
+        headers=api.auth(),
+        json={"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": {"parts": [{"text": "go"}]}},
+    ) as r:
         await r.content.readuntil(b"\n\n")
         async with asyncio.timeout(5):
             await fake.close()
@@ -682,6 +759,7 @@ async def test_wait_for_times_out(fake: FakeNemo) -> None:
 
 
 # ---------------------------------------------------------------------------- render
+
 
 async def test_render_start_rules(api: Api, fake: FakeNemo) -> None:
     await api.login()
@@ -777,21 +855,29 @@ def test_tiny_mp4_is_well_formed() -> None:
     data = tiny_mp4(12_345)
     boxes, pos = [], 0
     while pos < len(data):
-        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
         boxes.append(kind)
         pos += size
     assert boxes == [b"ftyp", b"moov", b"mdat"] and pos == len(data)
     mvhd = data.index(b"mvhd")
-    timescale, duration = struct.unpack(">II", data[mvhd + 16:mvhd + 24])
+    timescale, duration = struct.unpack(">II", data[mvhd + 16 : mvhd + 24])
     assert (timescale, duration) == (1000, 12_345)
 
 
 # ---------------------------------------------------------------------------- command line
 
+
 async def test_command_line_prints_base_url_and_serves(http: aiohttp.ClientSession) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.fakes.nemo", "--port", "0", cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "devkit.fakes.nemo",
+        "--port",
+        "0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         async with asyncio.timeout(20):

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.fakes.nemo import FakeNemo
-from bot.fakes.nemo_steps import Drop, ErrorLine, Heartbeat, Pause, Text, ToolCall, ToolResult
 from bot.nemo import errors
 from bot.nemo.client import UploadSource
 from bot.nemo.events import EndEvent, ErrorEvent, StateDeltaEvent, TextEvent, ToolCallEvent, ToolResultEvent
 from bot.nemo.models import RenderProgress
+from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo_steps import Drop, ErrorLine, Heartbeat, Pause, Text, ToolCall, ToolResult
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip"}}]}], "d": 10000}
 
@@ -245,8 +245,12 @@ async def test_chat_default_turn_yields_typed_events(fake_nemo, make_client):
     assert texts and "track" in texts[-1].lower()
     sse = api_requests(fake_nemo, "/run_sse")[0]
     assert sse.header("Accept") == "text/event-stream"
-    assert sse.json == {"app_name": "nemo_agent", "user_id": "me", "session_id": session.session_id,
-                        "new_message": {"parts": [{"text": "add background music"}]}}
+    assert sse.json == {
+        "app_name": "nemo_agent",
+        "user_id": "me",
+        "session_id": session.session_id,
+        "new_message": {"parts": [{"text": "add background music"}]},
+    }
 
 
 async def test_partials_are_not_shown_twice(fake_nemo, make_client):
@@ -366,10 +370,12 @@ async def test_render_failure_and_cancel(fake_nemo, make_client):
 
 
 def test_render_progress_accepts_both_shapes() -> None:
-    a = RenderProgress.from_payload({"success": True, "data": {"status": "completed", "progress": 100,
-                                                                "outputUrl": "https://x/a.mp4"}})
-    b = RenderProgress.from_payload({"taskId": "r", "status": "completed", "progress": 100,
-                                     "output": {"url": "https://x/b.mp4"}})
+    a = RenderProgress.from_payload(
+        {"success": True, "data": {"status": "completed", "progress": 100, "outputUrl": "https://x/a.mp4"}}
+    )
+    b = RenderProgress.from_payload(
+        {"taskId": "r", "status": "completed", "progress": 100, "output": {"url": "https://x/b.mp4"}}
+    )
     none = RenderProgress.from_payload({"success": True, "data": {"status": "completed"}})
     assert a.url == "https://x/a.mp4" and b.url == "https://x/b.mp4"
     assert none.status == "completed" and none.url is None

@@ -31,8 +31,9 @@ async def test_healthz_and_metrics(cutaway: Cutaway) -> None:
     assert 'cutaway_backend_request_seconds_count{endpoint="/run_sse"}' not in text  # streams are not timed
     # Metrics are per process (other tests ran before): check the series exist and count something.
     assert 'cutaway_backend_request_seconds_count{endpoint="/api/tasks/me/with-session/nemo_agent"}' in text
-    errors_2001 = next(line for line in text.splitlines()
-                       if line.startswith('cutaway_backend_errors_total{code="2001"}'))
+    errors_2001 = next(
+        line for line in text.splitlines() if line.startswith('cutaway_backend_errors_total{code="2001"}')
+    )
     assert float(errors_2001.split()[-1]) >= 1
     assert "cutaway_discord_request_seconds_count" in text
     assert "cutaway_queued_messages 0.0" in text

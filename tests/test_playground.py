@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.fakes.discord import FakeDiscord
-from bot.playground import server as server_module
-from bot.playground.runner import Playground, PlaygroundConfig, RealBackendEnv, build_settings, sample_clip
-from bot.playground.server import PlaygroundServer
+from devkit.fakes.discord import FakeDiscord
+from devkit.playground import server as server_module
+from devkit.playground.runner import Playground, PlaygroundConfig, RealBackendEnv, build_settings, sample_clip
+from devkit.playground.server import PlaygroundServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "playground.png"
@@ -109,11 +109,16 @@ async def test_web_api_drives_the_real_bot_from_project_to_playable_export(playg
         general = world["default_channel_id"]
         alice = next(u["id"] for u in world["users"] if u["name"] == "alice")
 
-        status, body = await post(http, f"{base}api/slash",
-                                  {"channel_id": general, "command": "project", "options": {"name": "Beach trip"}})
+        status, body = await post(
+            http, f"{base}api/slash", {"channel_id": general, "command": "project", "options": {"name": "Beach trip"}}
+        )
         assert status == 200 and body["interaction_id"].isdigit()
-        thread_id = await feed.until(lambda e: e["type"] == "world" and next(
-            (t["id"] for t in e["world"]["threads"] if t["name"] == "Beach trip"), None))
+        thread_id = await feed.until(
+            lambda e: (
+                e["type"] == "world"
+                and next((t["id"] for t in e["world"]["threads"] if t["name"] == "Beach trip"), None)
+            )
+        )
         await feed.until(bot_message("Cutaway video project", thread_id))
 
         form = aiohttp.FormData()
@@ -121,8 +126,9 @@ async def test_web_api_drives_the_real_bot_from_project_to_playable_export(playg
         async with http.post(f"{base}api/attachments", data=form) as response:
             attachment = (await response.json())["attachments"][0]
         assert attachment["size"] == len(sample_clip())
-        status, _ = await post(http, f"{base}api/messages",
-                               {"channel_id": thread_id, "content": "", "attachments": [attachment["id"]]})
+        status, _ = await post(
+            http, f"{base}api/messages", {"channel_id": thread_id, "content": "", "attachments": [attachment["id"]]}
+        )
         assert status == 200
         await feed.until(bot_message("Uploaded **beach.mp4**", thread_id))
         assert playground.nemo is not None and playground.nemo.uploads[-1].size == len(sample_clip())
@@ -135,8 +141,14 @@ async def test_web_api_drives_the_real_bot_from_project_to_playable_export(playg
 
         status, _ = await post(http, f"{base}api/slash", {"channel_id": general, "command": "credits", "user": alice})
         assert status == 200
-        credits = await feed.until(lambda e: e["type"] == "message" and e["message"]["ephemeral_for"] == alice
-                                   and not e["message"]["loading"] and e["message"])
+        credits = await feed.until(
+            lambda e: (
+                e["type"] == "message"
+                and e["message"]["ephemeral_for"] == alice
+                and not e["message"]["loading"]
+                and e["message"]
+            )
+        )
         assert credits["interaction"]["command"] == "credits"
 
         await post(http, f"{base}api/slash", {"channel_id": thread_id, "command": "export"})
@@ -166,8 +178,9 @@ async def test_refused_actions_answer_400_with_a_readable_reason(playground: Pla
         for path, body, reason in cases:
             status, answer = await post(http, f"{base}api/{path}", body)
             assert status == 400 and reason in answer["error"], (path, body, answer)
-        async with http.post(f"{base}api/messages", data=b"not json",
-                             headers={"Content-Type": "application/json"}) as response:
+        async with http.post(
+            f"{base}api/messages", data=b"not json", headers={"Content-Type": "application/json"}
+        ) as response:
             assert response.status == 400
 
 
@@ -177,25 +190,34 @@ async def test_forum_post_becomes_a_project_and_reactions_toggle(playground: Pla
         feed = Feed(ws)
         await feed.hello()
         forum = str(playground.discord.forum_channel_id)
-        status, body = await post(http, f"{base}api/forum-posts",
-                                  {"forum_id": forum, "title": "Travel reel", "content": "add upbeat music"})
+        status, body = await post(
+            http, f"{base}api/forum-posts", {"forum_id": forum, "title": "Travel reel", "content": "add upbeat music"}
+        )
         assert status == 200
         thread_id = body["thread_id"]
         reply = await feed.until(bot_message("Upbeat", thread_id))
         await post(http, f"{base}api/reactions", {"message_id": reply["id"], "emoji": "👍"})
-        reacted = await feed.until(lambda e: e["type"] == "message" and e["message"]["id"] == reply["id"]
-                                   and e["message"]["reactions"] and e["message"])
+        reacted = await feed.until(
+            lambda e: (
+                e["type"] == "message"
+                and e["message"]["id"] == reply["id"]
+                and e["message"]["reactions"]
+                and e["message"]
+            )
+        )
         assert reacted["reactions"][0]["emoji"] == "👍" and reacted["reactions"][0]["count"] == 1
         await post(http, f"{base}api/reactions", {"message_id": reply["id"], "emoji": "👍"})
-        await feed.until(lambda e: e["type"] == "message" and e["message"]["id"] == reply["id"]
-                         and not e["message"]["reactions"])
+        await feed.until(
+            lambda e: e["type"] == "message" and e["message"]["id"] == reply["id"] and not e["message"]["reactions"]
+        )
 
 
 # ---------------------------------------------------------------------------------------------- change feed
 
 
 async def test_change_feed_reports_edits_deletes_typing_and_unanswered_interactions(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Without a bot: the fake's own state changes, as the page would receive them."""
     monkeypatch.setattr(server_module, "NO_RESPONSE_SECONDS", 0.1)
     async with FakeDiscord() as fake:
@@ -234,8 +256,11 @@ async def test_change_feed_reports_edits_deletes_typing_and_unanswered_interacti
                 fake.interaction_callback(inter.id, inter.token, {"type": 9, "data": modal}, [])
                 opened = await feed.until(lambda e: e["type"] == "modal" and e)
                 assert opened["interaction_id"] == str(inter.id) and opened["modal"]["title"] == "Rename"
-                status, body = await post(http, f"{server.url}api/modals",
-                                          {"interaction_id": opened["interaction_id"], "values": {"title": "Trip"}})
+                status, body = await post(
+                    http,
+                    f"{server.url}api/modals",
+                    {"interaction_id": opened["interaction_id"], "values": {"title": "Trip"}},
+                )
                 assert status == 200
                 submitted = fake.interactions[int(body["interaction_id"])]
                 assert submitted.type == 5 and submitted.data["custom_id"] == "rename"
@@ -251,7 +276,7 @@ def _boxes(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[by
     """(type, payload start, box end) of the MP4 boxes between start and end."""
     found, offset, end = [], start, len(data) if end is None else end
     while offset + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
         assert size >= 8, f"bad box size at {offset}"
         found.append((kind, offset + 8, offset + size))
         offset += size
@@ -268,7 +293,7 @@ def test_bundled_clip_is_a_small_real_mp4_with_a_video_track() -> None:
     assert kinds.index(b"moov") < kinds.index(b"mdat"), "moov first, so a browser can start playing at once"
     _, start, end = next(b for b in top if b[0] == b"moov")
     tracks = [b for b in _boxes(data, start, end) if b[0] == b"trak"]
-    assert tracks and b"avc1" in data[tracks[0][1]:tracks[0][2]]
+    assert tracks and b"avc1" in data[tracks[0][1] : tracks[0][2]]
 
 
 def test_real_backend_reads_only_the_nemo_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,9 +306,15 @@ def test_real_backend_reads_only_the_nemo_settings(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("NEMO_API_BASE", "https://nemo.example.test")
     env = RealBackendEnv()
     assert env.nemo_api_base == "https://nemo.example.test"
-    settings = build_settings(PlaygroundConfig(backend="real"), discord_token="t" * 10, discord_api_base="http://x/api",
-                              project_channel_ids=[1, 2], database=tmp_path / "p.db",
-                              nemo_api_base=env.nemo_api_base, nemo_token="tok")
+    settings = build_settings(
+        PlaygroundConfig(backend="real"),
+        discord_token="t" * 10,
+        discord_api_base="http://x/api",
+        project_channel_ids=[1, 2],
+        database=tmp_path / "p.db",
+        nemo_api_base=env.nemo_api_base,
+        nemo_token="tok",
+    )
     assert settings.project_role_id is None and settings.database_path == tmp_path / "p.db"
     assert settings.nemo_token is not None and settings.nemo_token.get_secret_value() == "tok"
     assert settings.project_channel_ids == [1, 2]
@@ -294,8 +325,15 @@ async def test_cli_needs_no_discord_token_prints_the_url_and_stops_on_sigint(tmp
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.playground", "--no-browser", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "devkit.playground",
+        "--no-browser",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         async with asyncio.timeout(30):
@@ -318,8 +356,15 @@ async def test_cli_needs_no_discord_token_prints_the_url_and_stops_on_sigint(tmp
 # ---------------------------------------------------------------------------------------------- the page in Chromium
 
 CHROMIUM = os.environ.get("CUTAWAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -420,7 +465,8 @@ async def test_browser_send_upload_export_and_live_status(browser_required: None
 
             await page.locator(".message.bot video.link-preview").last.scroll_into_view_if_needed()
             await page.wait_for_function(
-                "[...document.querySelectorAll('video')].every(v => v.readyState >= 3 && v.networkState !== 2)")
+                "[...document.querySelectorAll('video')].every(v => v.readyState >= 3 && v.networkState !== 2)"
+            )
             await page.wait_for_function("document.getAnimations().length === 0")  # the "edited" flashes
             update = bool(os.environ.get("UPDATE_SCREENSHOT"))
             if update:  # Chromium's media controls fade their spinner out: no state to wait for
@@ -434,4 +480,3 @@ async def test_browser_send_upload_export_and_live_status(browser_required: None
         finally:
             with contextlib.suppress(Exception):
                 await browser.close()
-

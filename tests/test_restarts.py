@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.fakes.nemo_steps import Pause, Text, ToolResult
+from devkit.fakes.nemo_steps import Pause, Text, ToolResult
 from tests.harness import Cutaway
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}

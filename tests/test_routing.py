@@ -49,8 +49,13 @@ def test_route_never_raises_and_keeps_text(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["add", "music", "title", "vertical", "fade", "cut", "louder", "intro"]),
-                min_size=4, max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(["add", "music", "title", "vertical", "fade", "cut", "louder", "intro"]),
+        min_size=4,
+        max_size=12,
+    )
+)
 def test_long_editing_requests_mentioning_export_stay_chat(words: list[str]) -> None:
     # An editing request that happens to mention export is still an editing request.
     assert route(" ".join([*words, "and", "export"])).intent is Intent.CHAT

@@ -48,8 +48,7 @@ async def test_idle_buckets_are_still_dropped() -> None:
     http = discord.http.HTTPClient(asyncio.get_running_loop())
     now = [1000.0]
     try:
-        sweep = AmortisedBucketSweep(http, http._try_clear_expired_ratelimits, min_interval=30.0,
-                                     clock=lambda: now[0])
+        sweep = AmortisedBucketSweep(http, http._try_clear_expired_ratelimits, min_interval=30.0, clock=lambda: now[0])
         http._try_clear_expired_ratelimits = sweep  # type: ignore[method-assign]
         for i in range(1000):
             http.get_ratelimit(f"old:{i}")
@@ -120,8 +119,9 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt thresholds are a glibc feature")
 def test_large_reads_reuse_heap_memory_instead_of_faulting_in_fresh_pages() -> None:
-    result = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT, "tuned"], capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _FAULTS_SCRIPT, "tuned"], capture_output=True, text=True, timeout=60, check=True
+    )
     applied, faults = result.stdout.split()
     assert applied == "True"
     # Untuned glibc maps and unmaps every one of them: ~60 page faults each (~30,000 here).

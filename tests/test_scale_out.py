@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakes.discord import FakeDiscord
-from bot.fakes.nemo import FakeNemo
-from bot.fakes.nemo_steps import Text, ToolResult
+from devkit.fakes.discord import FakeDiscord
+from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo_steps import Text, ToolResult
 from tests.harness import TOKEN, BotProcess
 from tests.test_storage import fresh_pg_database
 
@@ -24,15 +24,26 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[FakeDiscord, FakeNemo, st
         yield discord_fake, nemo, dsn
 
 
-async def _processes(world: tuple[FakeDiscord, FakeNemo, str], tmp_path: Path,
-                     shard_sets: list[str], count: int) -> list[BotProcess]:
+async def _processes(
+    world: tuple[FakeDiscord, FakeNemo, str], tmp_path: Path, shard_sets: list[str], count: int
+) -> list[BotProcess]:
     discord_fake, nemo, dsn = world
     procs = []
     for index, shard_ids in enumerate(shard_sets):
         workdir = tmp_path / f"p{index}"
         workdir.mkdir()
-        procs.append(BotProcess(discord_fake, nemo, workdir, DATABASE_URL=dsn, SHARD_COUNT=str(count),
-                                SHARD_IDS=shard_ids, RENDER_LEASE_SECONDS="1.5", LIVENESS_SECONDS="0.5"))
+        procs.append(
+            BotProcess(
+                discord_fake,
+                nemo,
+                workdir,
+                DATABASE_URL=dsn,
+                SHARD_COUNT=str(count),
+                SHARD_IDS=shard_ids,
+                RENDER_LEASE_SECONDS="1.5",
+                LIVENESS_SECONDS="0.5",
+            )
+        )
     for proc in procs:
         await proc.start()
     return procs
@@ -107,8 +118,9 @@ async def test_sigkilled_process_render_is_taken_over_and_linked_once(world, tmp
         await fake.wait_for_bot_message(thread_id, contains="drafted", timeout=15)
         nemo.render_polls_to_complete = 10_000
         await fake.send_message(thread_id, "export")
-        await nemo.wait_for(lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 2,
-                            timeout=15)
+        await nemo.wait_for(
+            lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 2, timeout=15
+        )
         await procs[0].kill()
         killed_at = time.monotonic()
         for job in nemo.renders.values():

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakes.discord import FakeDiscord
-from bot.fakes.nemo import FakeNemo
-from bot.fakes.nemo_steps import Pause, Text, ToolResult
+from devkit.fakes.discord import FakeDiscord
+from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo_steps import Pause, Text, ToolResult
 from tests.harness import TOKEN, BotProcess
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
@@ -83,8 +83,9 @@ async def test_kill_during_render_poll_posts_link_once(bot_process: BotProcess) 
     await fake.wait_for_bot_message(thread_id, contains="drafted", timeout=15)
     nemo.render_polls_to_complete = 10_000
     await fake.send_message(thread_id, "export")
-    await nemo.wait_for(lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 3,
-                        timeout=15)
+    await nemo.wait_for(
+        lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 3, timeout=15
+    )
     await bot_process.kill()
     for job in nemo.renders.values():
         job.polls_to_complete = 1

@@ -1022,7 +1022,10 @@ def test_pg_dsn_missing_skips_locally_and_fails_under_ci(monkeypatch: pytest.Mon
     ("dsn", "shown"),
     [
         ("postgresql://bot:hunter2@127.0.0.1:5432/cutaway", "postgresql://bot:***@127.0.0.1:5432/cutaway"),
-        ("postgres://bot:p%40ss@db.internal/cutaway?sslmode=require", "postgres://bot:***@db.internal/cutaway?sslmode=require"),
+        (
+            "postgres://bot:p%40ss@db.internal/cutaway?sslmode=require",
+            "postgres://bot:***@db.internal/cutaway?sslmode=require",
+        ),
         ("postgresql://bot@[::1]:6432/x", "postgresql://bot@[::1]:6432/x"),
         ("postgresql://bot:pw@[::1]:6432/x", "postgresql://bot:***@[::1]:6432/x"),
     ],
@@ -1104,9 +1107,7 @@ async def test_pg_five_processes_starting_together_migrate_exactly_once(pg_dsn: 
         assert proc.returncode == 0, err.decode()
     for out in outputs:
         assert f"VERSION {PG_VERSION}" in out.splitlines(), out
-    applied = sorted(
-        line for out in outputs for line in out.splitlines() if "migrated to schema version" in line
-    )
+    applied = sorted(line for out in outputs for line in out.splitlines() if "migrated to schema version" in line)
     assert applied == [f"LOG PostgreSQL database migrated to schema version {v}" for v in range(1, PG_VERSION + 1)]
     conn = await asyncpg.connect(pg_dsn)
     try:
@@ -1247,8 +1248,9 @@ async def test_pg_start_up_queries_use_their_indexes_not_table_scans(pg_dsn: str
     async with await open_postgres(pg_dsn) as r:
         await r.create_project(project(1, last_message_id=1))
         for i in range(5):
-            await r.add_render(render(f"open-{i}", thread_id=1, status=RenderStatus.PROCESSING,
-                                      created_at=T0 + timedelta(seconds=i)))
+            await r.add_render(
+                render(f"open-{i}", thread_id=1, status=RenderStatus.PROCESSING, created_at=T0 + timedelta(seconds=i))
+            )
         conn = await asyncpg.connect(pg_dsn)
         try:  # a long history: 5000 old threads and 5000 finished, posted renders
             await conn.execute(

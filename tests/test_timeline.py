@@ -62,8 +62,9 @@ def test_describe_changes_added_track() -> None:
 def test_describe_changes_volume_and_canvas() -> None:
     after: dict[str, Any] = {"t": [dict(track) for track in SEED_DRAFT["t"]], "d": 10000}
     after["t"][1] = {"tt": 1, "sg": [{"d": 10000, "m": {"name": "Lo-fi", "volume": 0.2}}]}
-    changes = describe_changes(SEED_DRAFT, after, canvas_before={"aspect_ratio": "16:9"},
-                               canvas_after={"aspect_ratio": "9:16"})
+    changes = describe_changes(
+        SEED_DRAFT, after, canvas_before={"aspect_ratio": "16:9"}, canvas_after={"aspect_ratio": "9:16"}
+    )
     assert "• changed BGM: Lo-fi (0-10s, 35%) → BGM: Lo-fi (0-10s, 20%)" in changes
     assert "• format 16:9 → 9:16" in changes
 
@@ -80,8 +81,12 @@ def test_unknown_change_is_still_reported() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(
-        ["t", "tt", "sg", "d", "m", "name", "volume", "text", "st", "src"]), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["t", "tt", "sg", "d", "m", "name", "volume", "text", "st", "src"]), children, max_size=5
+        )
+    ),
     max_leaves=30,
 )
 

@@ -56,8 +56,10 @@ def quick_actions(lang: str) -> tuple[ActionButton, ...]:
 
 
 def export_result_actions(url: str, lang: str) -> tuple[ActionButton, ...]:
-    return (ActionButton(t("export_link_label", lang), url=url, style="link"),
-            ActionButton(t("export_again", lang), EXPORT_ID, style="secondary"))
+    return (
+        ActionButton(t("export_link_label", lang), url=url, style="link"),
+        ActionButton(t("export_again", lang), EXPORT_ID, style="secondary"),
+    )
 
 
 def render_status_actions(render_id: str, lang: str) -> tuple[ActionButton, ...]:

@@ -22,11 +22,14 @@ def history_text(jobs: Sequence[RenderJob], page: int, lang: str) -> str:
         return t("history_empty", lang)
     rows = [t("history_title", lang, page=page + 1)]
     for job in jobs:
-        rows.append(t(
-            "history_row", lang,
-            when=f"<t:{int(job.created_at.timestamp())}:f>",
-            status=t(_STATUS_KEY.get(job.status, "status_running"), lang),
-            who=f"<@{job.requested_by}>",
-            link=job.url if job.url else t("no_link", lang),
-        ))
+        rows.append(
+            t(
+                "history_row",
+                lang,
+                when=f"<t:{int(job.created_at.timestamp())}:f>",
+                status=t(_STATUS_KEY.get(job.status, "status_running"), lang),
+                who=f"<@{job.requested_by}>",
+                link=job.url if job.url else t("no_link", lang),
+            )
+        )
     return "\n".join(rows)

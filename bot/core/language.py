@@ -16,12 +16,32 @@ _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _WORD = re.compile(r"[a-zà-ÿ]+")
 
 _LATIN_HINTS: dict[str, frozenset[str]] = {
-    "es": frozenset({"el", "la", "los", "las", "que", "con", "para", "una", "música", "musica", "video", "añade",
-                     "añadir", "por", "favor", "del"}),
-    "fr": frozenset({"le", "les", "des", "une", "avec", "pour", "musique", "ajoute", "ajouter", "vidéo", "et",
-                     "du", "est"}),
-    "de": frozenset({"der", "die", "das", "und", "mit", "ein", "eine", "musik", "füge", "hinzu", "bitte",
-                     "für", "ist"}),
+    "es": frozenset(
+        {
+            "el",
+            "la",
+            "los",
+            "las",
+            "que",
+            "con",
+            "para",
+            "una",
+            "música",
+            "musica",
+            "video",
+            "añade",
+            "añadir",
+            "por",
+            "favor",
+            "del",
+        }
+    ),
+    "fr": frozenset(
+        {"le", "les", "des", "une", "avec", "pour", "musique", "ajoute", "ajouter", "vidéo", "et", "du", "est"}
+    ),
+    "de": frozenset(
+        {"der", "die", "das", "und", "mit", "ein", "eine", "musik", "füge", "hinzu", "bitte", "für", "ist"}
+    ),
     "pt": frozenset({"o", "os", "uma", "com", "para", "música", "adicione", "vídeo", "não", "meu", "minha"}),
 }
 

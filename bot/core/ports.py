@@ -60,8 +60,14 @@ class ThreadSurface(Protocol):
         Buttons go on the last part."""
         ...
 
-    async def post_result(self, text: str, *, actions: Sequence[ActionButton] = (), mention_user: int | None = None,
-                          nonce: str | None = None) -> int | None:
+    async def post_result(
+        self,
+        text: str,
+        *,
+        actions: Sequence[ActionButton] = (),
+        mention_user: int | None = None,
+        nonce: str | None = None,
+    ) -> int | None:
         """Post a result that may mention exactly one user (the requester), with buttons."""
         ...
 

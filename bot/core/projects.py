@@ -48,20 +48,34 @@ QUEUED_EMOJI = "🕒"
 STATUS_EDITS_PER_SECOND = 25.0
 MIN_STATUS_EDIT_GAP = 1.25
 TOOL_WORDS = {
-    "music": "adding music", "bgm": "adding music", "suno": "adding music", "audio": "working on audio",
-    "edit": "editing", "multitrack": "editing", "draft": "editing", "generate": "generating video",
-    "seedance": "generating video", "understand": "watching your clips", "analy": "watching your clips",
-    "caption": "adding captions", "subtitle": "adding captions", "title": "adding titles",
+    "music": "adding music",
+    "bgm": "adding music",
+    "suno": "adding music",
+    "audio": "working on audio",
+    "edit": "editing",
+    "multitrack": "editing",
+    "draft": "editing",
+    "generate": "generating video",
+    "seedance": "generating video",
+    "understand": "watching your clips",
+    "analy": "watching your clips",
+    "caption": "adding captions",
+    "subtitle": "adding captions",
+    "title": "adding titles",
 }
 TOOL_WORDS_ZH = {
-    "adding music": "添加音乐", "working on audio": "处理音频", "editing": "编辑", "generating video": "生成视频",
-    "watching your clips": "分析素材", "adding captions": "添加字幕", "adding titles": "添加标题",
+    "adding music": "添加音乐",
+    "working on audio": "处理音频",
+    "editing": "编辑",
+    "generating video": "生成视频",
+    "watching your clips": "分析素材",
+    "adding captions": "添加字幕",
+    "adding titles": "添加标题",
 }
 
 
 class ExportStarter(Protocol):
-    async def start_export(self, project: Project, requester_id: int, lang: str,
-                           surface: ThreadSurface) -> object: ...
+    async def start_export(self, project: Project, requester_id: int, lang: str, surface: ThreadSurface) -> object: ...
 
 
 class NothingToExport(Exception):
@@ -131,11 +145,19 @@ def tool_stage(name: str, lang: str) -> str:
 class ProjectService:
     """The core of the bot: no discord.py here, only ports."""
 
-    def __init__(self, repo: Repository, nemo: NemoClient, cdn: CdnStreamer, surfaces: SurfaceFactory,
-                 settings: ServiceSettings, *, liveness: Liveness | None = None,
-                 exports: ExportStarter | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        nemo: NemoClient,
+        cdn: CdnStreamer,
+        surfaces: SurfaceFactory,
+        settings: ServiceSettings,
+        *,
+        liveness: Liveness | None = None,
+        exports: ExportStarter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._repo = repo
         self._nemo = nemo
         self._cdn = cdn
@@ -180,8 +202,16 @@ class ProjectService:
         self._remember(thread_id, project)
         return project
 
-    async def create_project(self, *, thread_id: int, guild_id: int | None, parent_id: int | None,
-                             owner_id: int, name: str, seed_text: str = "") -> Project:
+    async def create_project(
+        self,
+        *,
+        thread_id: int,
+        guild_id: int | None,
+        parent_id: int | None,
+        owner_id: int,
+        name: str,
+        seed_text: str = "",
+    ) -> Project:
         """Store the mapping now; the backend session is created with the first message that needs it."""
         existing = await self._repo.get_project(thread_id)  # not via the cache: never cache "not a project" here
         if existing is not None:
@@ -189,9 +219,17 @@ class ProjectService:
             return existing
         # Every message of the thread (a forum starter shares the thread's id) is newer than this:
         # restart catch-up and duplicate detection start from here.
-        project = Project(thread_id=thread_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id,
-                          session_id="", language=detect_language(seed_text or name), name=name,
-                          created_at=datetime.now(UTC), last_message_id=thread_id - 1)
+        project = Project(
+            thread_id=thread_id,
+            guild_id=guild_id,
+            parent_id=parent_id,
+            owner_id=owner_id,
+            session_id="",
+            language=detect_language(seed_text or name),
+            name=name,
+            created_at=datetime.now(UTC),
+            last_message_id=thread_id - 1,
+        )
         await self._repo.create_project(project)
         self._remember(thread_id, project)
         log.info("project created thread=%s guild=%s owner=%s", thread_id, guild_id, owner_id)
@@ -222,8 +260,9 @@ class ProjectService:
         await surface.post(t("err_session_lost", lang))
         return updated
 
-    async def with_session(self, project: Project, surface: ThreadSurface, lang: str, text: str,
-                           op: Callable[[Project], Awaitable[R]]) -> R:
+    async def with_session(
+        self, project: Project, surface: ThreadSurface, lang: str, text: str, op: Callable[[Project], Awaitable[R]]
+    ) -> R:
         """Run `op` with a live session; on 1002 make a new session once and run it again."""
         project = await self._ensure_session(project, text)
         try:
@@ -286,8 +325,9 @@ class ProjectService:
         if project is None or project.last_message_id is None:
             return
         async with self._catch_up_slots:
-            missed = await self._surfaces.for_thread(thread_id).messages_after(project.last_message_id,
-                                                                              limit=CATCH_UP_LIMIT)
+            missed = await self._surfaces.for_thread(thread_id).messages_after(
+                project.last_message_id, limit=CATCH_UP_LIMIT
+            )
         if missed:
             log.info("thread=%s catching up on %d message(s) sent while offline", thread_id, len(missed))
         for message in missed:
@@ -301,9 +341,14 @@ class ProjectService:
 
     async def _start(self, start: ProjectStart) -> None:
         existed = await self._repo.get_project(start.thread_id)
-        project = await self.create_project(thread_id=start.thread_id, guild_id=start.guild_id,
-                                            parent_id=start.parent_id, owner_id=start.owner_id, name=start.name,
-                                            seed_text=start.seed_text)
+        project = await self.create_project(
+            thread_id=start.thread_id,
+            guild_id=start.guild_id,
+            parent_id=start.parent_id,
+            owner_id=start.owner_id,
+            name=start.name,
+            seed_text=start.seed_text,
+        )
         if existed is None:
             lang = ui_language(project.language)
             await self._surfaces.for_thread(start.thread_id).post(t("welcome", lang))
@@ -336,12 +381,14 @@ class ProjectService:
             # A live event is never taken from another process that saw it too (a hand-over), however
             # slow its liveness row: only a claimant that is gone entirely (no row) gives way.
             return await self._repo.claim_message(thread_id, message_id, liveness.incarnation, alive_after=_EPOCH)
-        if await self._repo.claim_message(thread_id, message_id, liveness.incarnation,
-                                          alive_after=liveness.alive_after()):
+        if await self._repo.claim_message(
+            thread_id, message_id, liveness.incarnation, alive_after=liveness.alive_after()
+        ):
             return True
         await self._sleep(liveness.window.total_seconds())
-        return await self._repo.claim_message(thread_id, message_id, liveness.incarnation,
-                                              alive_after=liveness.alive_after())
+        return await self._repo.claim_message(
+            thread_id, message_id, liveness.incarnation, alive_after=liveness.alive_after()
+        )
 
     async def _handle(self, thread_id: int, message: IncomingMessage, *, catching_up: bool = False) -> None:
         project = await self.get_project(thread_id)
@@ -365,8 +412,14 @@ class ProjectService:
             if text:
                 await self._route(project, message, surface, lang)
         except NemoError as exc:
-            log.warning("thread=%s backend error %s (code=%s http=%s): %s", thread_id, type(exc).__name__,
-                        exc.code, exc.http_status, exc.detail)
+            log.warning(
+                "thread=%s backend error %s (code=%s http=%s): %s",
+                thread_id,
+                type(exc).__name__,
+                exc.code,
+                exc.http_status,
+                exc.detail,
+            )
             await surface.post(error_text(exc, lang, stream_timeout_seconds=self._settings.sse_timeout_seconds))
         except Exception:
             log.exception("thread=%s message=%s failed", thread_id, message.message_id)
@@ -400,8 +453,13 @@ class ProjectService:
 
     async def credits_text(self, lang: str) -> str:
         credits = await self._nemo.credits()
-        return t("credits", lang, available=_num(credits.available), frozen=_num(credits.frozen),
-                 total=_num(credits.total_or_sum))
+        return t(
+            "credits",
+            lang,
+            available=_num(credits.available),
+            frozen=_num(credits.frozen),
+            total=_num(credits.total_or_sum),
+        )
 
     async def status_text(self, project: Project, surface: ThreadSurface, lang: str) -> str:
         if not project.session_id:
@@ -422,8 +480,9 @@ class ProjectService:
                 try:
                     head = await self._cdn.head_bytes(file.url)
                 except DownloadFailed:
-                    await surface.post(t("upload_skipped", lang, name=_name(file.filename),
-                                         reason=t("reason_download", lang)))
+                    await surface.post(
+                        t("upload_skipped", lang, name=_name(file.filename), reason=t("reason_download", lang))
+                    )
                     continue
                 if not head:
                     rejection_reason = t("reason_empty", lang)
@@ -442,16 +501,20 @@ class ProjectService:
             await self._nemo.upload_files(p.session_id, sources)
 
         names_text = ", ".join(_name(s.filename) for s in sources)
-        progress = _Turn(started=self._clock(), thread_id=project.thread_id,
-                         stage=t("stage_uploading", lang, names=names_text[:200]))
+        progress = _Turn(
+            started=self._clock(), thread_id=project.thread_id, stage=t("stage_uploading", lang, names=names_text[:200])
+        )
         heartbeat = asyncio.create_task(self._heartbeat(progress, surface, lang), name=f"upload-{project.thread_id}")
         try:
             async with surface.typing():
                 await self.with_session(project, surface, lang, message.text, send)
         except (DownloadFailed, TooLargeWhileStreaming) as exc:
             log.warning("thread=%s upload aborted: %s", project.thread_id, type(exc).__name__)
-            reason = t("reason_download", lang) if isinstance(exc, DownloadFailed) else t(
-                "reason_size", lang, limit=formats.human_size(self._settings.max_upload_bytes))
+            reason = (
+                t("reason_download", lang)
+                if isinstance(exc, DownloadFailed)
+                else t("reason_size", lang, limit=formats.human_size(self._settings.max_upload_bytes))
+            )
             await surface.post(t("upload_skipped", lang, name=names_text, reason=reason))
             return
         finally:
@@ -463,14 +526,19 @@ class ProjectService:
         if len(sources) == 1:
             await surface.post(t("uploaded_one", lang, name=_name(sources[0].filename)))
         else:
-            await surface.post(t("uploaded_many", lang, count=len(sources),
-                                 names=", ".join(_name(s.filename) for s in sources)))
+            await surface.post(
+                t("uploaded_many", lang, count=len(sources), names=", ".join(_name(s.filename) for s in sources))
+            )
 
-    async def _upload_urls(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
-                           urls: list[str]) -> None:
+    async def _upload_urls(
+        self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str, urls: list[str]
+    ) -> None:
         """The URL form of upload; only allowed hosts (Discord's CDN by default) are passed on (no SSRF)."""
-        allowed = [u for u in urls if _host_allowed(u, self._settings.upload_url_hosts)
-                   and formats.is_supported_name(urlsplit(u).path)]
+        allowed = [
+            u
+            for u in urls
+            if _host_allowed(u, self._settings.upload_url_hosts) and formats.is_supported_name(urlsplit(u).path)
+        ]
         for url in urls:
             if url not in allowed:
                 await surface.post(t("upload_url_refused", lang, url=_name(urlsplit(url).netloc or url)))
@@ -489,8 +557,14 @@ class ProjectService:
     async def _chat(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
         project = await self._ensure_session(project, message.text)
         # Recorded before the message leaves: after a crash it is reported, never re-sent (double charge).
-        await self._repo.open_turn(OpenTurn(thread_id=project.thread_id, message_id=message.message_id,
-                                            preview=message.text[:80], started_at=datetime.now(UTC)))
+        await self._repo.open_turn(
+            OpenTurn(
+                thread_id=project.thread_id,
+                message_id=message.message_id,
+                preview=message.text[:80],
+                started_at=datetime.now(UTC),
+            )
+        )
         await self._mark(project.thread_id, message.message_id)
         turn = _Turn(started=self._clock(), thread_id=project.thread_id, requester_id=message.author_id)
         heartbeat = asyncio.create_task(self._heartbeat(turn, surface, lang), name=f"heartbeat-{project.thread_id}")
@@ -526,11 +600,14 @@ class ProjectService:
             elapsed = format_duration(self._clock() - turn.started, lang)
             await turn.status.finish(None)
             # Only long turns showed a status; the requester may have looked away: ping them, only them.
-            await surface.post_result(t("turn_done_mention", lang, elapsed=elapsed, mention=f"<@{turn.requester_id}>"),
-                                      mention_user=turn.requester_id)
+            await surface.post_result(
+                t("turn_done_mention", lang, elapsed=elapsed, mention=f"<@{turn.requester_id}>"),
+                mention_user=turn.requester_id,
+            )
 
-    async def _turn(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
-                    turn: _Turn) -> None:
+    async def _turn(
+        self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str, turn: _Turn
+    ) -> None:
         before = await self._safe_state(project.session_id)
         async with surface.typing():
             try:
@@ -549,8 +626,9 @@ class ProjectService:
         elif not turn.texts_posted:
             await self._report_silent(project, surface, lang, before)
 
-    async def _stream_turn(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str,
-                           turn: _Turn) -> Project:
+    async def _stream_turn(
+        self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str, turn: _Turn
+    ) -> Project:
         for attempt in (0, 1):
             try:
                 async for event in self._nemo.chat(project.session_id, message.text):
@@ -596,8 +674,11 @@ class ProjectService:
             if waiting > 0:
                 extra = t("stage_waiting", lang, count=waiting)
                 stage = f"{stage} · {extra}" if stage else extra
-            text = (t("still_working_stage", lang, stage=stage, elapsed=elapsed) if stage
-                    else t("still_working", lang, elapsed=elapsed))
+            text = (
+                t("still_working_stage", lang, stage=stage, elapsed=elapsed)
+                if stage
+                else t("still_working", lang, elapsed=elapsed)
+            )
             now = self._clock()
             if now - turn.last_edit < MIN_STATUS_EDIT_GAP or not self._edit_budget.try_take():
                 continue  # within Discord's limits: this tick is skipped, the next one shows the time
@@ -617,35 +698,42 @@ class ProjectService:
             log.info("state read failed (%s); continuing without a baseline", type(exc).__name__)
             return None
 
-    async def _report_silent(self, project: Project, surface: ThreadSurface, lang: str,
-                             before: SessionState | None) -> None:
+    async def _report_silent(
+        self, project: Project, surface: ThreadSurface, lang: str, before: SessionState | None
+    ) -> None:
         """~30% of edits close the stream without text: say what changed in the timeline."""
         after = await self._safe_state(project.session_id)
         if after is None:
             await surface.post(t("silent_unchanged", lang))
             return
-        changes = timeline.describe_changes(before.draft if before else None, after.draft, lang,
-                                            canvas_before=before.canvas_config if before else None,
-                                            canvas_after=after.canvas_config)
+        changes = timeline.describe_changes(
+            before.draft if before else None,
+            after.draft,
+            lang,
+            canvas_before=before.canvas_config if before else None,
+            canvas_after=after.canvas_config,
+        )
         if changes:
             await surface.post(t("silent_changed", lang, changes="\n".join(changes)))
         else:
             await surface.post(t("silent_unchanged", lang))
 
-    async def _recover(self, project: Project, surface: ThreadSurface, lang: str, before: SessionState | None,
-                       turn: _Turn) -> None:
+    async def _recover(
+        self, project: Project, surface: ThreadSurface, lang: str, before: SessionState | None, turn: _Turn
+    ) -> None:
         """The seed's recovery: never re-send; watch the state for a while, then report."""
         for delay in self._settings.recovery_delays:
             await self._sleep(delay)
             after = await self._safe_state(project.session_id)
             if after is None or before is None:
                 continue
-            changes = timeline.describe_changes(before.draft, after.draft, lang,
-                                                canvas_before=before.canvas_config,
-                                                canvas_after=after.canvas_config)
+            changes = timeline.describe_changes(
+                before.draft, after.draft, lang, canvas_before=before.canvas_config, canvas_after=after.canvas_config
+            )
             if changes:
-                await surface.post(t("err_stream_dropped", lang) + "\n" +
-                                   t("recovered_changed", lang, changes="\n".join(changes)))
+                await surface.post(
+                    t("err_stream_dropped", lang) + "\n" + t("recovered_changed", lang, changes="\n".join(changes))
+                )
                 return
         await surface.post(t("err_stream_dropped", lang) + "\n" + t("recovered_unchanged", lang))
 

@@ -49,10 +49,17 @@ class LeaseLost(Exception):
 
 
 class RenderService:
-    def __init__(self, repo: Repository, nemo: NemoClient, surfaces: SurfaceFactory, settings: RenderSettings, *,
-                 owner: str = "local",
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        nemo: NemoClient,
+        surfaces: SurfaceFactory,
+        settings: RenderSettings,
+        *,
+        owner: str = "local",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._repo = repo
         self._nemo = nemo
         self._surfaces = surfaces
@@ -73,12 +80,19 @@ class RenderService:
     def active(self) -> int:
         return len(self._tasks)
 
-    async def start_export(self, project: Project, requester_id: int, lang: str, surface: ThreadSurface,
-                           output: dict[str, Any] | None = None) -> RenderJob:
+    async def start_export(
+        self,
+        project: Project,
+        requester_id: int,
+        lang: str,
+        surface: ThreadSurface,
+        output: dict[str, Any] | None = None,
+    ) -> RenderJob:
         """Read the draft, store the job, start it, and poll in the background.
 
         Raises NothingToExport when the draft is empty, NemoError when the backend refuses.
         """
+
         async def read(p: Project) -> tuple[Project, SessionState]:
             return p, await self._nemo.state(p.session_id)
 
@@ -91,16 +105,25 @@ class RenderService:
         now = datetime.now(UTC)
         render_id = new_render_id()
         status = await surface.open_status(t("export_starting", lang), render_status_actions(render_id, lang))
-        job = RenderJob(render_id=render_id, thread_id=project.thread_id, session_id=project.session_id,
-                        requested_by=requester_id, status=RenderStatus.STARTING, created_at=now, updated_at=now,
-                        status_message_id=status.message_id, language=lang)
+        job = RenderJob(
+            render_id=render_id,
+            thread_id=project.thread_id,
+            session_id=project.session_id,
+            requested_by=requester_id,
+            status=RenderStatus.STARTING,
+            created_at=now,
+            updated_at=now,
+            status_message_id=status.message_id,
+            language=lang,
+        )
         await self._repo.add_render(job)
         generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
         if generation is not None:
             self._leases[job.render_id] = generation
         try:
-            started = await self._nemo.start_render(project.session_id, state.draft, render_id=job.render_id,
-                                                    output={**DEFAULT_OUTPUT, **(output or {})})
+            started = await self._nemo.start_render(
+                project.session_id, state.draft, render_id=job.render_id, output={**DEFAULT_OUTPUT, **(output or {})}
+            )
         except NemoError as exc:
             # The caller tells the user (an interaction follow-up or a thread reply): drop the status.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=type(exc).__name__)
@@ -112,8 +135,7 @@ class RenderService:
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
             job = replace(job, render_id=started.render_id)
             await self._repo.add_render(job)
-            generation = await self._repo.acquire_render_lease(job.render_id, self._owner,
-                                                               self._settings.lease_seconds)
+            generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
             if generation is not None:
                 self._leases[job.render_id] = generation
             await status.update(t("export_starting", lang), render_status_actions(job.render_id, lang))
@@ -141,8 +163,7 @@ class RenderService:
         for job in await self._repo.claimable_renders(limit=100):
             if job.render_id in self._tasks:
                 continue
-            generation = await self._repo.acquire_render_lease(job.render_id, self._owner,
-                                                               self._settings.lease_seconds)
+            generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
             if generation is None:
                 continue  # another process was quicker
             self._leases[job.render_id] = generation
@@ -151,8 +172,11 @@ class RenderService:
             if job.status is RenderStatus.COMPLETED and job.url:
                 self._tasks[job.render_id] = asyncio.create_task(self._finish_link(job, surface))
                 continue
-            status = (surface.resume_status(job.status_message_id) if job.status_message_id
-                      else await surface.open_status(t("export_resumed", job.language)))
+            status = (
+                surface.resume_status(job.status_message_id)
+                if job.status_message_id
+                else await surface.open_status(t("export_resumed", job.language))
+            )
             self._spawn(job, status)
         if taken:
             log.info("took over %d render(s)", taken)
@@ -185,7 +209,8 @@ class RenderService:
     async def _renew(self, render_id: str) -> int:
         generation = self._leases.get(render_id)
         if generation is None or not await self._repo.renew_render_lease(
-                render_id, self._owner, generation, self._settings.lease_seconds):
+            render_id, self._owner, generation, self._settings.lease_seconds
+        ):
             self._leases.pop(render_id, None)
             raise LeaseLost(render_id)
         return generation
@@ -211,9 +236,13 @@ class RenderService:
                 if progress.status == "completed":
                     if not progress.url:
                         raise RenderFailed("completed without a URL")
-                    if not await self._repo.update_render(job.render_id, status=RenderStatus.COMPLETED,
-                                                          progress=100, url=progress.url,
-                                                          lease_generation=generation):
+                    if not await self._repo.update_render(
+                        job.render_id,
+                        status=RenderStatus.COMPLETED,
+                        progress=100,
+                        url=progress.url,
+                        lease_generation=generation,
+                    ):
                         raise LeaseLost(job.render_id)
                     RENDERS_FINISHED.labels("completed").inc()
                     done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
@@ -225,12 +254,14 @@ class RenderService:
                 state = RenderStatus.PROCESSING if progress.status == "processing" else RenderStatus.PENDING
                 if progress.progress != last_progress:
                     last_progress = progress.progress
-                    await self._repo.update_render(job.render_id, status=state, progress=progress.progress,
-                                                   lease_generation=generation)
+                    await self._repo.update_render(
+                        job.render_id, status=state, progress=progress.progress, lease_generation=generation
+                    )
                 elapsed = (datetime.now(UTC) - job.created_at).total_seconds()
-                await status.update(t("export_progress", lang, progress=progress.progress,
-                                      elapsed=format_duration(elapsed, lang)),
-                                    render_status_actions(job.render_id, lang))
+                await status.update(
+                    t("export_progress", lang, progress=progress.progress, elapsed=format_duration(elapsed, lang)),
+                    render_status_actions(job.render_id, lang),
+                )
                 await self._sleep(self._settings.poll_seconds)
         except asyncio.CancelledError:
             raise
@@ -239,8 +270,12 @@ class RenderService:
             return
         except NemoError as exc:
             log.warning("render %s failed: %s %s", job.render_id, type(exc).__name__, exc.detail[:200])
-            if not await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=exc.detail[:300],
-                                                  lease_generation=self._leases.get(job.render_id, -1)):
+            if not await self._repo.update_render(
+                job.render_id,
+                status=RenderStatus.FAILED,
+                error=exc.detail[:300],
+                lease_generation=self._leases.get(job.render_id, -1),
+            ):
                 return
             RENDERS_FINISHED.labels("failed").inc()
             await status.finish(error_text(exc, lang))
@@ -257,16 +292,21 @@ class RenderService:
         lang = job.language
         text = t("export_done", lang, mention=f"<@{job.requested_by}>", url=job.url)
         # The nonce (Discord's enforce_nonce) makes a second post after a crash return the first message.
-        posted = await surface.post_result(text, actions=export_result_actions(job.url, lang),
-                                           mention_user=job.requested_by, nonce=render_nonce(job.render_id))
+        posted = await surface.post_result(
+            text,
+            actions=export_result_actions(job.url, lang),
+            mention_user=job.requested_by,
+            nonce=render_nonce(job.render_id),
+        )
         if posted is None:
             # Thread gone or no permission (discord.py already retried transient errors): the link stays
             # in /history; marking it posted keeps the sweeper from retrying it forever.
             log.warning("thread=%s render %s: the link could not be posted", job.thread_id, job.render_id)
         else:
             log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
-        await self._repo.update_render(job.render_id, link_posted=True,
-                                       lease_generation=self._leases.get(job.render_id))
+        await self._repo.update_render(
+            job.render_id, link_posted=True, lease_generation=self._leases.get(job.render_id)
+        )
         await surface.set_forum_stage("done")
 
     async def cancel(self, render_id: str, lang: str) -> str:

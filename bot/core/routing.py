@@ -42,9 +42,41 @@ _FILLER_EN = frozenset(
     there here up done ready time be
     """.split()
 )
-_FILLER_ZH = ("请", "帮我", "帮", "我", "的", "吧", "一下", "视频", "现在", "查看", "看看", "看", "多少", "还有", "剩",
-              "吗", "呢", "了", "给", "把", "个", "当前", "项目", "查询", "成品", "文件", "可以", "麻烦", "下",
-              "还", "能", "是", "什么")
+_FILLER_ZH = (
+    "请",
+    "帮我",
+    "帮",
+    "我",
+    "的",
+    "吧",
+    "一下",
+    "视频",
+    "现在",
+    "查看",
+    "看看",
+    "看",
+    "多少",
+    "还有",
+    "剩",
+    "吗",
+    "呢",
+    "了",
+    "给",
+    "把",
+    "个",
+    "当前",
+    "项目",
+    "查询",
+    "成品",
+    "文件",
+    "可以",
+    "麻烦",
+    "下",
+    "还",
+    "能",
+    "是",
+    "什么",
+)
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _MENTION = re.compile(r"<[@#][!&]?\d+>|https?://\S+")
@@ -53,7 +85,7 @@ MAX_LEFTOVER_CJK = 3
 
 
 def _leftover(text: str, match: re.Match[str]) -> tuple[int, int]:
-    rest = (text[: match.start()] + " " + text[match.end():]).lower()
+    rest = (text[: match.start()] + " " + text[match.end() :]).lower()
     for filler in _FILLER_ZH:
         rest = rest.replace(filler, " ")
     words = [w for w in _WORD.findall(rest) if not _CJK.search(w) and w not in _FILLER_EN]

@@ -89,9 +89,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "export_progress": "🎞️ Rendering… {progress}% ({elapsed})",
         "export_done": "✅ Your video is ready, {mention}: {url}",
         "export_link_label": "Download MP4",
-        "export_nothing": (
-            "There's nothing to export yet — upload a clip and tell me what to make first."
-        ),
+        "export_nothing": ("There's nothing to export yet — upload a clip and tell me what to make first."),
         "export_resumed": "🔄 The bot restarted during this export; still rendering…",
         "credits": "💳 Credits — available: **{available}**, frozen: **{frozen}**, total: **{total}**",
         "status": "📋 {summary}",
@@ -110,9 +108,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "err_backend": "⚠️ The editing service gave an answer I couldn't use. Please try again.",
         "err_token": "⚠️ I couldn't sign in to the editing service. The operator has been told; try again later.",
         "err_session_lost": "The editing session had expired, so I started a fresh one.",
-        "err_credits_anon": (
-            "💳 You're out of free credits. Register to keep going (your work carries over): {link}"
-        ),
+        "err_credits_anon": ("💳 You're out of free credits. Register to keep going (your work carries over): {link}"),
         "err_credits": "💳 The account is out of credits — top up at https://nemovideo.com to keep going.",
         "err_file_type": "⚠️ That file type isn't supported. Use one of: {formats}.",
         "err_file_too_large": "⚠️ That file is too large. Try compressing or trimming it.",
@@ -124,8 +120,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "err_unavailable": "⚠️ I can't reach the editing service right now. Please try again in a few minutes.",
         "err_stream": "⚠️ The editor hit a problem while working on that. Please try again.",
         "err_stream_timeout": (
-            "⚠️ That took longer than {minutes} minutes, so I stopped waiting. Check `status` before "
-            "asking again."
+            "⚠️ That took longer than {minutes} minutes, so I stopped waiting. Check `status` before asking again."
         ),
         "err_stream_dropped": (
             "⚠️ The connection to the editor dropped while it was working. I didn't re-send your message "

@@ -117,14 +117,16 @@ def summarise_tracks(draft: dict[str, Any] | None) -> list[TrackSummary]:
             end = _number(track.get("d")) or 0.0
         first = segments[0] if segments else {}
         first_meta = _as_dict(first.get("m"))
-        result.append(TrackSummary(
-            kind=kind,
-            label=_label(first_meta, first, track_meta, track),
-            start_ms=int(start),
-            end_ms=int(end or 0),
-            volume_pct=_volume(first_meta, first, track_meta) if kind == "tl_audio" else None,
-            segments=len(segments),
-        ))
+        result.append(
+            TrackSummary(
+                kind=kind,
+                label=_label(first_meta, first, track_meta, track),
+                start_ms=int(start),
+                end_ms=int(end or 0),
+                volume_pct=_volume(first_meta, first, track_meta) if kind == "tl_audio" else None,
+                segments=len(segments),
+            )
+        )
     return result
 
 
@@ -157,9 +159,14 @@ def _canvas(canvas: dict[str, Any] | None) -> str | None:
     return None
 
 
-def describe_changes(before: dict[str, Any] | None, after: dict[str, Any] | None, lang: str = "en", *,
-                     canvas_before: dict[str, Any] | None = None,
-                     canvas_after: dict[str, Any] | None = None) -> list[str]:
+def describe_changes(
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    lang: str = "en",
+    *,
+    canvas_before: dict[str, Any] | None = None,
+    canvas_after: dict[str, Any] | None = None,
+) -> list[str]:
     """What changed between two drafts, in words; an empty list means nothing did."""
     old, new = summarise_tracks(before), summarise_tracks(after)
     changes: list[str] = []

@@ -87,5 +87,6 @@ class CdnStreamer:
             except aiohttp.ClientError as exc:
                 raise DownloadFailed(type(exc).__name__) from exc
 
-        return UploadSource(filename=file.filename, open=open_stream,
-                            content_type=formats.mime_for(file.filename), size=file.size)
+        return UploadSource(
+            filename=file.filename, open=open_stream, content_type=formats.mime_for(file.filename), size=file.size
+        )

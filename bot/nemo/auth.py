@@ -32,8 +32,13 @@ FetchToken = Callable[[str], Awaitable[AnonymousToken]]
 class TokenProvider:
     """Hands out the bearer token; renews it at most once per refusal, under a lock."""
 
-    def __init__(self, repo: Repository, *, static_token: str | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        *,
+        static_token: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._repo = repo
         self._static = static_token
         self._clock = clock
@@ -102,8 +107,12 @@ class TokenProvider:
         expires = answer.expires_at or (self._clock() + TOKEN_LIFETIME)
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=UTC)
-        self._record = AuthRecord(client_id=client_id, token=answer.token, expires_at=expires,
-                                  user_id=answer.user_id or (record.user_id if record else None))
+        self._record = AuthRecord(
+            client_id=client_id,
+            token=answer.token,
+            expires_at=expires,
+            user_id=answer.user_id or (record.user_id if record else None),
+        )
         await self._repo.save_auth(self._record)
         log.info("obtained anonymous nemo token (expires %s)", expires.isoformat())
         return answer.token

@@ -150,8 +150,9 @@ class NemoClient:
             return int(code)
         return None
 
-    async def _raise_for(self, status: int, body: dict[str, Any], attempt: _Attempt,
-                         token: str | None, *, idempotent: bool) -> None:
+    async def _raise_for(
+        self, status: int, body: dict[str, Any], attempt: _Attempt, token: str | None, *, idempotent: bool
+    ) -> None:
         """Turn a failed answer into a retry or a typed error; return if it is a success."""
         code = self._business_code(body)
         message = str(body.get("message") or body.get("error") or body.get("detail") or "")[:300]
@@ -171,8 +172,9 @@ class NemoClient:
             raise RateLimited(message, code=429, http_status=status)
         if code is not None and code != 0:
             if code == 2001:
-                raise OutOfCredits(message, bind_id=await self._auth.bind_id(),
-                                   registered=self._auth.registered, http_status=status)
+                raise OutOfCredits(
+                    message, bind_id=await self._auth.bind_id(), registered=self._auth.registered, http_status=status
+                )
             error_type = CODE_TO_ERROR.get(code, NemoError)
             raise error_type(message, code=code, http_status=status)
         if status == 402:
@@ -192,8 +194,7 @@ class NemoClient:
         if idempotent and attempt.transient_failures < self._max_transient:
             attempt.transient_failures += 1
             delay = min(self._backoff * 2 ** (attempt.transient_failures - 1), 8.0)
-            log.warning("nemo transient failure (%s); retry %d in %.2fs", what,
-                        attempt.transient_failures, delay)
+            log.warning("nemo transient failure (%s); retry %d in %.2fs", what, attempt.transient_failures, delay)
             raise _Retry(delay)
         raise BackendUnavailable(what)
 
@@ -211,24 +212,41 @@ class NemoClient:
         attempt = _Attempt()
         while True:
             try:
-                return await self._attempt(method, path, json_body=json_body, form=form,
-                                           idempotent=idempotent, authenticated=authenticated,
-                                           attempt=attempt, timeout=timeout or self._timeout)
+                return await self._attempt(
+                    method,
+                    path,
+                    json_body=json_body,
+                    form=form,
+                    idempotent=idempotent,
+                    authenticated=authenticated,
+                    attempt=attempt,
+                    timeout=timeout or self._timeout,
+                )
             except _Retry as retry:
                 if retry.delay:
                     await self._sleep(retry.delay)
 
-    async def _attempt(self, method: str, path: str, *, json_body: Any,
-                       form: Callable[[], aiohttp.FormData | aiohttp.MultipartWriter] | None,
-                       idempotent: bool, authenticated: bool, attempt: _Attempt,
-                       timeout: aiohttp.ClientTimeout) -> dict[str, Any]:
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any,
+        form: Callable[[], aiohttp.FormData | aiohttp.MultipartWriter] | None,
+        idempotent: bool,
+        authenticated: bool,
+        attempt: _Attempt,
+        timeout: aiohttp.ClientTimeout,
+    ) -> dict[str, Any]:
         token = await self._auth.token() if authenticated else None
         headers = self._headers(token, json_body=json_body is not None)
         data = form() if form is not None else None
         started = time.perf_counter()
         try:
             async with self._http.request(
-                method, self._base + path, headers=headers,
+                method,
+                self._base + path,
+                headers=headers,
                 data=json.dumps(json_body) if json_body is not None else data,
                 timeout=timeout,
             ) as resp:
@@ -268,8 +286,9 @@ class NemoClient:
         headers = self._headers(None)
         headers["X-Client-Id"] = client_id
         try:
-            async with self._http.post(self._base + "/api/auth/anonymous-token", headers=headers,
-                                       timeout=self._timeout) as resp:
+            async with self._http.post(
+                self._base + "/api/auth/anonymous-token", headers=headers, timeout=self._timeout
+            ) as resp:
                 body = await self._read_json(resp)
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -284,9 +303,12 @@ class NemoClient:
 
     # ----------------------------------------------------------------- endpoints
     async def create_session(self, language: str) -> SessionInfo:
-        body = await self._call("POST", f"/api/tasks/me/with-session/{APP_NAME}",
-                                json_body={"task_name": "project", "language": language},
-                                idempotent=False)
+        body = await self._call(
+            "POST",
+            f"/api/tasks/me/with-session/{APP_NAME}",
+            json_body={"task_name": "project", "language": language},
+            idempotent=False,
+        )
         try:
             return SessionInfo.model_validate(self._data(body))
         except ValueError as exc:
@@ -318,13 +340,21 @@ class NemoClient:
 
         # A 500 MB upload outlives any total timeout: only a stalled transfer is an error. Once bytes went
         # out, a network failure is not retried (that would stream the whole file again, up to 3 times).
-        body = await self._call("POST", f"/api/upload-video/{APP_NAME}/me/{session_id}", form=build,
-                                idempotent=False, timeout=UPLOAD_TIMEOUT)
+        body = await self._call(
+            "POST",
+            f"/api/upload-video/{APP_NAME}/me/{session_id}",
+            form=build,
+            idempotent=False,
+            timeout=UPLOAD_TIMEOUT,
+        )
         return self._upload_result(body)
 
     async def upload_urls(self, session_id: str, urls: Sequence[str]) -> UploadResult:
-        body = await self._call("POST", f"/api/upload-video/{APP_NAME}/me/{session_id}",
-                                json_body={"urls": list(urls), "source_type": "url"})
+        body = await self._call(
+            "POST",
+            f"/api/upload-video/{APP_NAME}/me/{session_id}",
+            json_body={"urls": list(urls), "source_type": "url"},
+        )
         return self._upload_result(body)
 
     def _upload_result(self, body: dict[str, Any]) -> UploadResult:
@@ -333,16 +363,22 @@ class NemoClient:
         except (ValueError, BadResponse):
             return UploadResult()
 
-    async def start_render(self, session_id: str, draft: dict[str, Any], *,
-                           render_id: str | None = None,
-                           output: dict[str, Any] | None = None) -> RenderStarted:
+    async def start_render(
+        self,
+        session_id: str,
+        draft: dict[str, Any],
+        *,
+        render_id: str | None = None,
+        output: dict[str, Any] | None = None,
+    ) -> RenderStarted:
         """Start an export. The id is ours; a 'duplicate id' answer gets one fresh id and a retry."""
         rid = render_id or new_render_id()
         out = {"format": "mp4", "quality": "high", **(output or {})}
         for fresh_try in (False, True):
             try:
                 body = await self._call(
-                    "POST", "/api/render/proxy/lambda",
+                    "POST",
+                    "/api/render/proxy/lambda",
                     json_body={"id": rid, "sessionId": session_id, "draft": draft, "output": out},
                 )
             except NemoError as exc:
@@ -363,8 +399,9 @@ class NemoClient:
     async def render_status(self, render_id: str) -> RenderProgress:
         body = await self._call("GET", f"/api/render/proxy/lambda/{render_id}")
         if body.get("success") is False:
-            return RenderProgress(render_id=render_id, status="failed",
-                                  error=str(body.get("error") or "render failed")[:300])
+            return RenderProgress(
+                render_id=render_id, status="failed", error=str(body.get("error") or "render failed")[:300]
+            )
         return RenderProgress.from_payload(body)
 
     async def cancel_render(self, render_id: str) -> None:
@@ -411,7 +448,9 @@ class NemoClient:
             headers["Accept"] = "text/event-stream"
             try:
                 resp = await self._http.post(
-                    self._base + "/run_sse", data=json.dumps(payload), headers=headers,
+                    self._base + "/run_sse",
+                    data=json.dumps(payload),
+                    headers=headers,
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
                 )
             except aiohttp.ClientConnectorError as exc:
@@ -455,5 +494,3 @@ def _is_duplicate(error: str) -> bool:
 def new_render_id() -> str:
     """Render ids are chosen by the client (`render_<ts>` in the seed); add entropy for uniqueness."""
     return f"render_{int(time.time() * 1000)}_{uuid.uuid4().hex[:8]}"
-
-

@@ -36,8 +36,15 @@ class OutOfCredits(NemoError):
 
     user_key = "err_credits"
 
-    def __init__(self, detail: str = "", *, bind_id: str | None = None, registered: bool = False,
-                 code: int | None = 2001, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        bind_id: str | None = None,
+        registered: bool = False,
+        code: int | None = 2001,
+        http_status: int | None = None,
+    ) -> None:
         super().__init__(detail, code=code, http_status=http_status)
         self.bind_id = bind_id
         self.registered = registered

@@ -11,9 +11,9 @@ drive it from tests::
                                                        attachments=[att])
         reply = await fake.wait_for_bot_message(thread.id, contains="uploaded")
 
-The state and rules live in :mod:`bot.fakes.discord_world` and
-:mod:`bot.fakes.discord_interactions`, the protocol layers in ``discord_rest``,
-``discord_gateway`` and ``discord_cdn``. Run ``python -m bot.fakes.discord --port 8766`` to
+The state and rules live in :mod:`devkit.fakes.discord_world` and
+:mod:`devkit.fakes.discord_interactions`, the protocol layers in ``discord_rest``,
+``discord_gateway`` and ``discord_cdn``. Run ``python -m devkit.fakes.discord --port 8766`` to
 use it by hand. Everything binds 127.0.0.1 only.
 """
 
@@ -29,10 +29,10 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from bot.fakes.discord_cdn import generated_sha256
-from bot.fakes.discord_gateway import Gateway, GatewaySession
-from bot.fakes.discord_interactions import InteractionWorld
-from bot.fakes.discord_models import (
+from devkit.fakes.discord_cdn import generated_sha256
+from devkit.fakes.discord_gateway import Gateway, GatewaySession
+from devkit.fakes.discord_interactions import InteractionWorld
+from devkit.fakes.discord_models import (
     DEFAULT_EVERYONE_PERMISSIONS,
     DEFAULT_FILE_LIMIT,
     JSON,
@@ -48,9 +48,9 @@ from bot.fakes.discord_models import (
     Perm,
     StoredMessage,
 )
-from bot.fakes.discord_ratelimits import RateLimits
-from bot.fakes.discord_rest import API_PREFIX, Fault, RestApi
-from bot.fakes.discord_world import RequestRecord
+from devkit.fakes.discord_ratelimits import RateLimits
+from devkit.fakes.discord_rest import API_PREFIX, Fault, RestApi
+from devkit.fakes.discord_world import RequestRecord
 
 __all__ = [
     "FakeChannel",
@@ -539,7 +539,7 @@ async def _serve(port: int, token: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -m bot.fakes.discord``."""
+    """Entry point of ``python -m devkit.fakes.discord``."""
     parser = argparse.ArgumentParser(description="Run the fake Discord on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--token", default="test-token")

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
-from bot.fakes.discord import FakeDiscord, FakeInteraction, FakeThread, FakeUser, StoredMessage
-from bot.fakes.discord_models import ChannelType, DiscordAPIError
+from devkit.fakes.discord import FakeDiscord, FakeInteraction, FakeThread, FakeUser, StoredMessage
+from devkit.fakes.discord_models import ChannelType, DiscordAPIError
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +54,26 @@ def _int(body: Mapping[str, Any], key: str) -> int:
 def _fingerprint(msg: StoredMessage) -> tuple[Any, ...]:
     """What a reader can see change on a message (signed URLs excluded: they change every second)."""
     return (
-        msg.deleted, msg.flags, msg.content, json.dumps(msg.embeds, sort_keys=True, default=str),
-        json.dumps(msg.components, sort_keys=True, default=str), tuple(str(a.get("id")) for a in msg.attachments),
-        tuple(sorted(msg.reactions)), tuple(sorted((e, tuple(sorted(u))) for e, u in msg.user_reactions.items())),
-        len(msg.edits), msg.edited_at, msg.pinned,
+        msg.deleted,
+        msg.flags,
+        msg.content,
+        json.dumps(msg.embeds, sort_keys=True, default=str),
+        json.dumps(msg.components, sort_keys=True, default=str),
+        tuple(str(a.get("id")) for a in msg.attachments),
+        tuple(sorted(msg.reactions)),
+        tuple(sorted((e, tuple(sorted(u))) for e, u in msg.user_reactions.items())),
+        len(msg.edits),
+        msg.edited_at,
+        msg.pinned,
     )
 
 
 class PlaygroundServer:
     """Serves the page on 127.0.0.1 and bridges it to one running :class:`FakeDiscord`."""
 
-    def __init__(self, discord: FakeDiscord, *, port: int = 0, backend: str = "fake",
-                 max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(
+        self, discord: FakeDiscord, *, port: int = 0, backend: str = "fake", max_upload_bytes: int = MAX_UPLOAD_BYTES
+    ) -> None:
         self.discord = discord
         self.backend = backend
         self.max_upload_bytes = max_upload_bytes
@@ -155,10 +163,19 @@ class PlaygroundServer:
             if channel.deleted or channel.guild_id != guild.id:
                 continue
             kind = "forum" if channel.type == ChannelType.FORUM else "text"
-            channels.append({"id": str(channel.id), "name": channel.name, "type": kind,
-                             "tags": [t.name for t in channel.available_tags]})
-        threads = [self._thread_view(t) for t in sorted(fake.threads.values(), key=lambda t: t.id)
-                   if not t.deleted and t.guild_id == guild.id]
+            channels.append(
+                {
+                    "id": str(channel.id),
+                    "name": channel.name,
+                    "type": kind,
+                    "tags": [t.name for t in channel.available_tags],
+                }
+            )
+        threads = [
+            self._thread_view(t)
+            for t in sorted(fake.threads.values(), key=lambda t: t.id)
+            if not t.deleted and t.guild_id == guild.id
+        ]
         commands: dict[str, JSON] = {}
         for command in [*fake.commands, *fake.guild_commands.get(guild.id, [])]:
             if command.get("type", 1) == 1:
@@ -178,9 +195,15 @@ class PlaygroundServer:
         """No message count: it would make every message a world change (the page counts itself)."""
         parent = self.discord.channels.get(thread.parent_id)
         tags = {t.id: t.name for t in parent.available_tags} if parent else {}
-        return {"id": str(thread.id), "name": thread.name, "parent_id": str(thread.parent_id),
-                "owner_id": str(thread.owner_id), "archived": thread.archived, "locked": thread.locked,
-                "tags": [tags[t] for t in thread.applied_tags if t in tags]}
+        return {
+            "id": str(thread.id),
+            "name": thread.name,
+            "parent_id": str(thread.parent_id),
+            "owner_id": str(thread.owner_id),
+            "archived": thread.archived,
+            "locked": thread.locked,
+            "tags": [tags[t] for t in thread.applied_tags if t in tags],
+        }
 
     def message_view(self, msg: StoredMessage) -> JSON:
         """A message as the page draws it (attachment URLs freshly signed by the fake CDN)."""
@@ -189,8 +212,15 @@ class PlaygroundServer:
         for att in msg.attachments:
             file = fake.cdn.files.get(int(att["id"]))
             url = fake.cdn.url_for(file, channel_id=msg.channel_id) if file else att.get("url")
-            attachments.append({"id": str(att["id"]), "filename": att.get("filename"), "size": att.get("size"),
-                                "content_type": att.get("content_type"), "url": url})
+            attachments.append(
+                {
+                    "id": str(att["id"]),
+                    "filename": att.get("filename"),
+                    "size": att.get("size"),
+                    "content_type": att.get("content_type"),
+                    "url": url,
+                }
+            )
         reactions = []
         for emoji in dict.fromkeys([*msg.reactions, *msg.user_reactions]):
             users = [str(u) for u in sorted(msg.user_reactions.get(emoji, set()))]
@@ -202,9 +232,12 @@ class PlaygroundServer:
             meta = msg.interaction_metadata
             inter = fake.interactions.get(int(meta.get("id", 0)))
             user = meta.get("user") or {}
-            interaction = {"id": str(meta.get("id")), "type": meta.get("type"),
-                           "user": user.get("global_name") or user.get("username"),
-                           "command": inter.data.get("name") if inter is not None and inter.type == 2 else None}
+            interaction = {
+                "id": str(meta.get("id")),
+                "type": meta.get("type"),
+                "user": user.get("global_name") or user.get("username"),
+                "command": inter.data.get("name") if inter is not None and inter.type == 2 else None,
+            }
         thread = fake.threads.get(msg.id)
         reference = msg.message_reference or {}
         return {
@@ -225,8 +258,11 @@ class PlaygroundServer:
             "webhook": msg.webhook_id is not None,
             "interaction": interaction,
             "reference_id": _sid(int(reference["message_id"])) if reference.get("message_id") else None,
-            "thread": ({"id": str(thread.id), "name": thread.name}
-                       if thread is not None and thread.parent_id == msg.channel_id and not thread.deleted else None),
+            "thread": (
+                {"id": str(thread.id), "name": thread.name}
+                if thread is not None and thread.parent_id == msg.channel_id and not thread.deleted
+                else None
+            ),
         }
 
     def snapshot(self) -> JSON:
@@ -261,7 +297,7 @@ class PlaygroundServer:
                     events.append({"type": "delete", "id": str(msg.id), "channel_id": str(msg.channel_id)})
             else:
                 events.append({"type": "message", "message": self.message_view(msg)})
-        typing = fake.typing_calls[self._typing_seen:]
+        typing = fake.typing_calls[self._typing_seen :]
         self._typing_seen = len(fake.typing_calls)
         for channel_id in dict.fromkeys(typing):
             events.append({"type": "typing", "channel_id": str(channel_id), "user": self._user_view(fake.bot_user)})
@@ -276,14 +312,21 @@ class PlaygroundServer:
             modal = next((r.data for r in inter.responses if r.type == 9), None)
             if modal is not None and inter_id not in self._modals_sent:
                 self._modals_sent.add(inter_id)
-                events.append({"type": "modal", "interaction_id": str(inter_id), "user_id": str(inter.user.id),
-                               "modal": modal})
+                events.append(
+                    {"type": "modal", "interaction_id": str(inter_id), "user_id": str(inter.user.id), "modal": modal}
+                )
             if inter.responses:
                 del self._watched[inter_id]
             elif now - started >= NO_RESPONSE_SECONDS:
                 del self._watched[inter_id]
-                events.append({"type": "no_response", "interaction_id": str(inter_id),
-                               "channel_id": str(inter.channel_id), "user_id": str(inter.user.id)})
+                events.append(
+                    {
+                        "type": "no_response",
+                        "interaction_id": str(inter_id),
+                        "channel_id": str(inter.channel_id),
+                        "user_id": str(inter.user.id),
+                    }
+                )
         return events
 
     async def _push_changes(self) -> None:
@@ -367,8 +410,9 @@ class PlaygroundServer:
                 file = self.discord.cdn.files[int(raw)]
             except (KeyError, TypeError, ValueError):
                 raise BadRequest(f"unknown attachment {raw!r}") from None
-            result.append({"id": str(file.id), "filename": file.filename, "size": file.size,
-                           "content_type": file.content_type})
+            result.append(
+                {"id": str(file.id), "filename": file.filename, "size": file.size, "content_type": file.content_type}
+            )
         return result
 
     # ----------------------------------------------------------------- websocket
@@ -407,8 +451,15 @@ class PlaygroundServer:
                 content_type = None
             name = Path(part.filename.replace("\\", "/")).name or "file"
             att = self.discord.add_attachment(name, bytes(data), content_type=content_type)
-            created.append({"id": str(att["id"]), "filename": att["filename"], "size": att["size"],
-                            "content_type": att.get("content_type"), "url": att["url"]})
+            created.append(
+                {
+                    "id": str(att["id"]),
+                    "filename": att["filename"],
+                    "size": att["size"],
+                    "content_type": att.get("content_type"),
+                    "url": att["url"],
+                }
+            )
         if not created:
             raise BadRequest("no file in the upload")
         return web.json_response({"attachments": created})
@@ -431,8 +482,13 @@ class PlaygroundServer:
             raise BadRequest("a forum post needs a title")
         tags = body.get("tags") or []
         thread, starter = await self.discord.create_forum_post(
-            forum_id, title[:100], str(body.get("content") or ""), self._user(body),
-            attachments=self._attachments_of(body), tags=[str(t) for t in tags])
+            forum_id,
+            title[:100],
+            str(body.get("content") or ""),
+            self._user(body),
+            attachments=self._attachments_of(body),
+            tags=[str(t) for t in tags],
+        )
         return web.json_response({"thread_id": str(thread.id), "message": self.message_view(starter)})
 
     async def _slash(self, request: web.Request) -> web.Response:
@@ -443,8 +499,9 @@ class PlaygroundServer:
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise BadRequest("options must be an object")
-        inter = await self.discord.slash(_int(body, "channel_id"), name, options, user=self._user(body),
-                                         locale=str(body.get("locale") or "en-US"))
+        inter = await self.discord.slash(
+            _int(body, "channel_id"), name, options, user=self._user(body), locale=str(body.get("locale") or "en-US")
+        )
         self._watch(inter)
         return web.json_response({"interaction_id": str(inter.id)})
 
@@ -454,9 +511,12 @@ class PlaygroundServer:
         if values is not None and not isinstance(values, list):
             raise BadRequest("values must be a list")
         inter = await self.discord.use_component(
-            _int(body, "message_id"), str(body.get("custom_id") or ""),
+            _int(body, "message_id"),
+            str(body.get("custom_id") or ""),
             [str(v) for v in values] if values is not None else None,
-            user=self._user(body), locale=str(body.get("locale") or "en-US"))
+            user=self._user(body),
+            locale=str(body.get("locale") or "en-US"),
+        )
         self._watch(inter)
         return web.json_response({"interaction_id": str(inter.id)})
 
@@ -468,8 +528,9 @@ class PlaygroundServer:
         values = body.get("values") or {}
         if not isinstance(values, dict):
             raise BadRequest("values must be an object")
-        submitted = await self.discord.submit_modal(inter, {str(k): v for k, v in values.items()},
-                                                    locale=str(body.get("locale") or "en-US"))
+        submitted = await self.discord.submit_modal(
+            inter, {str(k): v for k, v in values.items()}, locale=str(body.get("locale") or "en-US")
+        )
         self._watch(submitted)
         return web.json_response({"interaction_id": str(submitted.id)})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.fakes.discord_models import JSON, MessageFlag, invalid_form
+from devkit.fakes.discord_models import JSON, MessageFlag, invalid_form
 
 CONTENT_LIMIT = 2000
 EMBED_TOTAL_LIMIT = 6000

@@ -1,6 +1,6 @@
 """Threads and forum posts of the fake Discord.
 
-:class:`ThreadWorld` adds the thread rules to :class:`~bot.fakes.discord_world.DiscordWorld`:
+:class:`ThreadWorld` adds the thread rules to :class:`~devkit.fakes.discord_world.DiscordWorld`:
 threads started on a message share its id, forum posts get a starter message whose id is
 the thread's, applied tags must exist on the forum, and every change is announced with
 THREAD_CREATE (``newly_created: true``), THREAD_UPDATE or THREAD_DELETE.
@@ -8,7 +8,7 @@ THREAD_CREATE (``newly_created: true``), THREAD_UPDATE or THREAD_DELETE.
 
 from __future__ import annotations
 
-from bot.fakes.discord_models import (
+from devkit.fakes.discord_models import (
     JSON,
     ChannelType,
     DiscordAPIError,
@@ -18,8 +18,8 @@ from bot.fakes.discord_models import (
     StoredMessage,
     invalid_form,
 )
-from bot.fakes.discord_rules import validate_message, validate_thread_name
-from bot.fakes.discord_world import DiscordWorld, UploadedFile
+from devkit.fakes.discord_rules import validate_message, validate_thread_name
+from devkit.fakes.discord_world import DiscordWorld, UploadedFile
 
 
 class ThreadWorld(DiscordWorld):

@@ -107,10 +107,7 @@ class SimpleFormat:
     payload: dict[str, Any] | str = field(default_factory=dict)
 
 
-Step = (
-    Text | Thought | ToolCall | ToolResult | Heartbeat | Pause | ErrorLine | ModelError | Drop | Raw
-    | SimpleFormat
-)
+Step = Text | Thought | ToolCall | ToolResult | Heartbeat | Pause | ErrorLine | ModelError | Drop | Raw | SimpleFormat
 
 
 def frame(obj: dict[str, Any]) -> bytes:
@@ -153,8 +150,9 @@ class AdkTurn:
         self.invocation_id = f"e-{uuid.uuid4()}"
         self._open_calls: dict[str, list[str]] = {}
 
-    def _event(self, body: dict[str, Any], state_delta: dict[str, Any] | None = None,
-               long_running: bool = False) -> dict[str, Any]:
+    def _event(
+        self, body: dict[str, Any], state_delta: dict[str, Any] | None = None, long_running: bool = False
+    ) -> dict[str, Any]:
         event = dict(body)
         event["invocationId"] = self.invocation_id
         event["author"] = self.author
@@ -189,22 +187,23 @@ class AdkTurn:
         call_id = f"adk-{uuid.uuid4()}"
         self._open_calls.setdefault(name, []).append(call_id)
         body = {
-            "content": {"parts": [{"functionCall": {"id": call_id, "args": args, "name": name}}],
-                        "role": "model"},
+            "content": {"parts": [{"functionCall": {"id": call_id, "args": args, "name": name}}], "role": "model"},
             "finishReason": "STOP",
             "usageMetadata": _usage(json.dumps(args)),
             "modelVersion": MODEL_VERSION,
         }
         return self._event(body, long_running=True)
 
-    def tool_result(self, name: str, response: dict[str, Any],
-                    state_delta: dict[str, Any] | None) -> dict[str, Any]:
+    def tool_result(self, name: str, response: dict[str, Any], state_delta: dict[str, Any] | None) -> dict[str, Any]:
         """A `functionResponse` event (role `user`, as ADK writes it)."""
         pending = self._open_calls.get(name)
         call_id = pending.pop(0) if pending else f"adk-{uuid.uuid4()}"
-        body = {"content": {"parts": [{"functionResponse": {"id": call_id, "name": name,
-                                                            "response": response}}],
-                            "role": "user"}}
+        body = {
+            "content": {
+                "parts": [{"functionResponse": {"id": call_id, "name": name, "response": response}}],
+                "role": "user",
+            }
+        }
         return self._event(body, state_delta=state_delta)
 
     def model_error(self, code: str, message: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Data model of the fake Discord: ids, errors, users, guilds, channels, messages, interactions.
 
 Everything here is plain mutable state; the rules that change it live in
-:mod:`bot.fakes.discord_world`. Kept free of aiohttp so the playground can reuse it.
+:mod:`devkit.fakes.discord_world`. Kept free of aiohttp so the playground can reuse it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.fakes.nemo_steps import Step, Text, ToolCall, ToolResult
+from devkit.fakes.nemo_steps import Step, Text, ToolCall, ToolResult
 
 TOOL = "edit_multitrack"
 VIDEO, AUDIO, TITLE = 0, 1, 7
@@ -23,8 +23,7 @@ DEFAULT_VOLUME = 0.35
 VOLUME_STEP = 0.15
 
 _MUSIC = ("music", "bgm", "soundtrack", "song", "音乐", "配乐", "背景乐")
-_QUIETER = ("quieter", "softer", "turn down", "lower the", "less loud",
-            "小声", "小一点", "调低", "降低", "轻一点")
+_QUIETER = ("quieter", "softer", "turn down", "lower the", "less loud", "小声", "小一点", "调低", "降低", "轻一点")
 _LOUDER = ("louder", "turn up", "raise the", "大声", "大一点", "调高", "提高", "响一点")
 _TITLE = ("title", "text", "caption", "heading", "标题", "字幕", "文字")
 _STYLES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -36,12 +35,16 @@ _STYLES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("travel", "旅行"), "Sunny Travel"),
 )
 _CANVASES: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
-    (("9:16", "vertical", "portrait", "tiktok", "reels", "竖屏", "竖版"),
-     {"width": 1080, "height": 1920, "aspect_ratio": "9:16"}),
+    (
+        ("9:16", "vertical", "portrait", "tiktok", "reels", "竖屏", "竖版"),
+        {"width": 1080, "height": 1920, "aspect_ratio": "9:16"},
+    ),
     (("1:1", "square", "正方形", "方形"), {"width": 1080, "height": 1080, "aspect_ratio": "1:1"}),
     (("4:5",), {"width": 1080, "height": 1350, "aspect_ratio": "4:5"}),
-    (("16:9", "horizontal", "landscape", "widescreen", "横屏", "横版"),
-     {"width": 1920, "height": 1080, "aspect_ratio": "16:9"}),
+    (
+        ("16:9", "horizontal", "landscape", "widescreen", "横屏", "横版"),
+        {"width": 1920, "height": 1080, "aspect_ratio": "16:9"},
+    ),
 )
 _QUOTED = re.compile(r""""([^"]+)"|“([^”]+)”|「([^」]+)」|《([^》]+)》|(?<!\w)'([^']+)'(?!\w)""")
 _AFTER_COLON = re.compile(r"(?:title|标题)\s*[:：]\s*(.+)$", re.IGNORECASE)
@@ -59,19 +62,22 @@ class _Plan:
         """One tool round trip; the result carries a snapshot of the draft at this point."""
         self.steps.append(ToolCall(TOOL, args))
         tracks = len(self.draft["t"]) if self.draft else 0
-        self.steps.append(ToolResult(
-            TOOL,
-            {"status": "success", "track_count": tracks},
-            draft=copy.deepcopy(self.draft) if canvas is None else None,
-            state_delta={"canvas_config": canvas} if canvas is not None else None,
-        ))
+        self.steps.append(
+            ToolResult(
+                TOOL,
+                {"status": "success", "track_count": tracks},
+                draft=copy.deepcopy(self.draft) if canvas is None else None,
+                state_delta={"canvas_config": canvas} if canvas is not None else None,
+            )
+        )
         self.done.append(summary)
 
 
 def _has(text: str, words: tuple[str, ...]) -> bool:
     """Chinese words match anywhere; Latin words only whole (plural allowed): "text" ≠ "context"."""
-    return any(re.search(rf"(?<![a-z]){re.escape(w)}(?:s|es)?(?![a-z])", text) if w.isascii() else w in text
-               for w in words)
+    return any(
+        re.search(rf"(?<![a-z]){re.escape(w)}(?:s|es)?(?![a-z])", text) if w.isascii() else w in text for w in words
+    )
 
 
 def _span(ms: int, zh: bool) -> str:
@@ -131,8 +137,7 @@ def _clips(plan: _Plan, video_infos: list[dict[str, Any]]) -> None:
     placed = set()
     if plan.draft and (video := _track(plan.draft, VIDEO)):
         placed = {s.get("m", {}).get("url") for s in video["sg"]}
-    new = [v for v in video_infos
-           if v.get("file_type") in ("video", "image") and v.get("cdn_url") not in placed]
+    new = [v for v in video_infos if v.get("file_type") in ("video", "image") and v.get("cdn_url") not in placed]
     if not new:
         return
     plan.draft = plan.draft or {"t": [], "d": DEFAULT_DURATION_MS}
@@ -140,12 +145,19 @@ def _clips(plan: _Plan, video_infos: list[dict[str, Any]]) -> None:
     for info in new:
         fallback = 3.0 if info.get("file_type") == "image" else 10.0
         seconds = info.get("duration") or fallback
-        video["sg"].append({"d": int(float(seconds) * 1000),
-                            "m": {"name": info.get("filename", "clip.mp4"), "url": info.get("cdn_url")}})
+        video["sg"].append(
+            {
+                "d": int(float(seconds) * 1000),
+                "m": {"name": info.get("filename", "clip.mp4"), "url": info.get("cdn_url")},
+            }
+        )
     _relayout(plan.draft)
     n, span = len(new), _span(plan.draft["d"], plan.zh)
-    summary = f"已将 {n} 个片段加入视频轨道（{span}）" if plan.zh else \
-        f"Added {n} clip{'s' if n > 1 else ''} to the video track ({span})"
+    summary = (
+        f"已将 {n} 个片段加入视频轨道（{span}）"
+        if plan.zh
+        else f"Added {n} clip{'s' if n > 1 else ''} to the video track ({span})"
+    )
     plan.edit({"action": "add_clips", "clips": [v.get("filename") for v in new]}, summary)
 
 
@@ -174,11 +186,17 @@ def _music(plan: _Plan, lowered: str) -> None:
     _relayout(plan.draft)
     span, pct = _span(plan.draft["d"], plan.zh), round(volume * 100)
     if existing:
-        summary = f"已将背景音乐换成「{style}」（{span}，音量 {pct}%）" if plan.zh else \
-            f"Switched the background music to {style} ({span}, {pct}% volume)"
+        summary = (
+            f"已将背景音乐换成「{style}」（{span}，音量 {pct}%）"
+            if plan.zh
+            else f"Switched the background music to {style} ({span}, {pct}% volume)"
+        )
     else:
-        summary = f"已添加「{style}」背景音乐（{span}，音量 {pct}%）" if plan.zh else \
-            f"Added a {style} track ({span}, {pct}% volume)"
+        summary = (
+            f"已添加「{style}」背景音乐（{span}，音量 {pct}%）"
+            if plan.zh
+            else f"Added a {style} track ({span}, {pct}% volume)"
+        )
     plan.edit({"action": "add_bgm", "style": style, "volume": volume}, summary)
 
 
@@ -227,16 +245,21 @@ def _help(zh: bool, draft: dict[str, Any] | None) -> str:
     tracks = len(draft.get("t", [])) if draft else 0
     if zh:
         head = f"当前时间线有 {tracks} 条轨道。" if tracks else ""
-        return head + ("我可以为视频添加背景音乐、标题和文字，调整音乐音量，"
-                       "或修改画面比例（9:16、1:1、16:9）。上传素材或告诉我你想怎么改，例如「添加轻松的背景音乐」或「添加标题“夏日旅行”」。")
+        return head + (
+            "我可以为视频添加背景音乐、标题和文字，调整音乐音量，"
+            "或修改画面比例（9:16、1:1、16:9）。上传素材或告诉我你想怎么改，例如「添加轻松的背景音乐」或「添加标题“夏日旅行”」。"
+        )
     head = f"Your timeline has {tracks} track{'s' if tracks != 1 else ''}. " if tracks else ""
-    return head + ("I can add background music, titles and text, adjust the music volume or change the "
-                   "aspect ratio (9:16, 1:1, 16:9). Upload a clip or tell me what you'd like, for example "
-                   "\"add lo-fi music\" or \"add the title 'Summer Trip'\".")
+    return head + (
+        "I can add background music, titles and text, adjust the music volume or change the "
+        "aspect ratio (9:16, 1:1, 16:9). Upload a clip or tell me what you'd like, for example "
+        '"add lo-fi music" or "add the title \'Summer Trip\'".'
+    )
 
 
-def plan_default_turn(text: str, *, language: str, draft: dict[str, Any] | None,
-                      video_infos: list[dict[str, Any]], canvas: dict[str, Any]) -> list[Step]:
+def plan_default_turn(
+    text: str, *, language: str, draft: dict[str, Any] | None, video_infos: list[dict[str, Any]], canvas: dict[str, Any]
+) -> list[Step]:
     """The steps of one believable agent reply to `text`; the inputs are not modified."""
     zh = language.lower().startswith("zh")
     lowered = text.lower()
@@ -255,8 +278,11 @@ def plan_default_turn(text: str, *, language: str, draft: dict[str, Any] | None,
         else:
             reply = "Done! " + ". ".join(plan.done) + ". Click Export to save your video."
     elif not volume_ok:
-        reply = ("还没有背景音乐。说「添加音乐」我会先加一条音乐轨道。" if zh else
-                 "There's no background music yet. Say \"add music\" and I'll add a track first.")
+        reply = (
+            "还没有背景音乐。说「添加音乐」我会先加一条音乐轨道。"
+            if zh
+            else "There's no background music yet. Say \"add music\" and I'll add a track first."
+        )
     else:
         reply = _help(zh, plan.draft)
     plan.steps.append(Text(reply))

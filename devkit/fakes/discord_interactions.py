@@ -1,6 +1,6 @@
 """Application commands and interactions of the fake Discord.
 
-:class:`InteractionWorld` adds to :class:`~bot.fakes.discord_threads.ThreadWorld` what
+:class:`InteractionWorld` adds to :class:`~devkit.fakes.discord_threads.ThreadWorld` what
 slash commands and components need: bulk-overwritten command definitions, building
 INTERACTION_CREATE payloads whose options are typed from the synced definitions, and
 the callback / follow-up / ``@original`` rules (deferral placeholder, ephemeral
@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from bot.fakes.discord_models import (
+from devkit.fakes.discord_models import (
     ALL_PERMISSIONS,
     JSON,
     CallbackRecord,
@@ -28,8 +28,8 @@ from bot.fakes.discord_models import (
     invalid_form,
     unknown_message,
 )
-from bot.fakes.discord_threads import ThreadWorld
-from bot.fakes.discord_world import UploadedFile
+from devkit.fakes.discord_threads import ThreadWorld
+from devkit.fakes.discord_world import UploadedFile
 
 _SCALAR_TYPES = {3: str, 4: int, 5: bool, 10: float}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.fakes.nemo_models import RenderJob, RenderShape, tiny_mp4
+from devkit.fakes.nemo_models import RenderJob, RenderShape, tiny_mp4
 
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from bot.fakes.discord_models import JSON, PRIVILEGED_INTENTS, Intent, shard_for
+from devkit.fakes.discord_models import JSON, PRIVILEGED_INTENTS, Intent, shard_for
 
 if TYPE_CHECKING:
-    from bot.fakes.discord_interactions import InteractionWorld
+    from devkit.fakes.discord_interactions import InteractionWorld
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The fake Discord's REST API (``/api/v10/...``) on aiohttp.
 
-Handlers translate HTTP into :class:`~bot.fakes.discord_interactions.InteractionWorld`
+Handlers translate HTTP into :class:`~devkit.fakes.discord_interactions.InteractionWorld`
 operations. A middleware logs every request, injects scheduled faults, checks the bot
 token, parses JSON and multipart (``payload_json`` + ``files[n]``) bodies, and renders
-:class:`~bot.fakes.discord_models.DiscordAPIError` the way Discord does. JSON responses
+:class:`~devkit.fakes.discord_models.DiscordAPIError` the way Discord does. JSON responses
 use a bare ``application/json`` Content-Type: discord.py only parses exactly that.
 """
 
@@ -19,12 +19,12 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
-from bot.fakes.discord_models import JSON, ChannelType, DiscordAPIError, FakeChannel, FakeThread
-from bot.fakes.discord_ratelimits import RateLimits
-from bot.fakes.discord_world import RequestRecord, UploadedFile
+from devkit.fakes.discord_models import JSON, ChannelType, DiscordAPIError, FakeChannel, FakeThread
+from devkit.fakes.discord_ratelimits import RateLimits
+from devkit.fakes.discord_world import RequestRecord, UploadedFile
 
 if TYPE_CHECKING:
-    from bot.fakes.discord_interactions import InteractionWorld
+    from devkit.fakes.discord_interactions import InteractionWorld
 
 API_PREFIX = "/api/v10"
 
@@ -170,10 +170,17 @@ class RestApi:
                 return await handler(request)
             headers, retry_after = self.rate_limits.take(request.method, path)
             if retry_after is not None:
-                body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False,
-                        "code": 0}
-                return json_response(body, status=429, headers={
-                    **headers, "Via": "1.1 google", "Retry-After": str(max(1, math.ceil(retry_after)))})
+                body = {
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": False,
+                    "code": 0,
+                }
+                return json_response(
+                    body,
+                    status=429,
+                    headers={**headers, "Via": "1.1 google", "Retry-After": str(max(1, math.ceil(retry_after)))},
+                )
             response = await handler(request)
             response.headers.update(headers)
             return response

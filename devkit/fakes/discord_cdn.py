@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.fakes.discord_models import JSON
+from devkit.fakes.discord_models import JSON
 
 CHUNK_SIZE = 64 * 1024
 """Size of each streamed chunk (and of the generator's base block)."""
@@ -66,7 +66,7 @@ def generated_chunks(seed: int, size: int, chunk_size: int = CHUNK_SIZE, header:
         shift = (index * 7919) % chunk_size
         chunk = base[shift:] + base[:shift]
         if index == 0 and header:
-            chunk = header + chunk[len(header):]
+            chunk = header + chunk[len(header) :]
         take = min(chunk_size, size - sent)
         yield chunk[:take]
         sent += take

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from bot import runtime
 from bot.logging_setup import SECRET_FILTER, setup_logging
-from bot.playground.runner import Playground, PlaygroundConfig
-from bot.playground.server import PlaygroundServer
+from devkit.playground.runner import Playground, PlaygroundConfig
+from devkit.playground.server import PlaygroundServer
 
 __all__ = ["Playground", "PlaygroundConfig", "PlaygroundServer", "main"]
 
-log = logging.getLogger("bot.playground")
+log = logging.getLogger("devkit.playground")
 
 EXIT_FAILED = 1
 
@@ -33,17 +33,26 @@ EXIT_FAILED = 1
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bot playground",
-        description="Run the real Cutaway bot against a local fake Discord and open a page that drives it.")
-    parser.add_argument("--backend", choices=["fake", "real"], default="fake",
-                        help="fake: the bundled offline NemoVideo fake (default); real: the NemoVideo API "
-                             "(NEMO_TOKEN, or an anonymous token)")
+        description="Run the real Cutaway bot against a local fake Discord and open a page that drives it.",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["fake", "real"],
+        default="fake",
+        help="fake: the bundled offline NemoVideo fake (default); real: the NemoVideo API "
+        "(NEMO_TOKEN, or an anonymous token)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port of the page on 127.0.0.1 (default: any free one)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL; do not open a browser")
-    parser.add_argument("--data", type=Path, default=None, metavar="FILE",
-                        help="SQLite file to keep between runs (default: a temporary one). With --backend real "
-                             "and no NEMO_TOKEN this keeps the anonymous token too")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        type=str.upper)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="SQLite file to keep between runs (default: a temporary one). With --backend real "
+        "and no NEMO_TOKEN this keeps the anonymous token too",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
     return parser.parse_args(argv)
 
 
@@ -81,8 +90,10 @@ async def serve(config: PlaygroundConfig, *, browser: bool, log_level: str) -> i
             for secret in playground.secrets:  # the backend token is known once started
                 SECRET_FILTER.add(secret)
             backend = "the fake NemoVideo backend (offline)" if config.backend == "fake" else "the real NemoVideo API"
-            print(f"Cutaway playground: {playground.url}\n  the real bot, a fake Discord, {backend}. "
-                  "Ctrl-C to stop.", flush=True)
+            print(
+                f"Cutaway playground: {playground.url}\n  the real bot, a fake Discord, {backend}. Ctrl-C to stop.",
+                flush=True,
+            )
             if browser:
                 open_browser(playground.url)
             assert playground.bot_task is not None
@@ -104,7 +115,7 @@ async def serve(config: PlaygroundConfig, *, browser: bool, log_level: str) -> i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m bot playground` (and `python -m bot.playground`)."""
+    """Entry point of `python -m bot playground` (and `python -m devkit.playground`)."""
     args = parse_args(argv)
     config = PlaygroundConfig(backend=args.backend, port=args.port, data=args.data)
     return runtime.run(serve(config, browser=not args.no_browser, log_level=args.log_level))

@@ -26,9 +26,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.app import CutawayBot
 from bot.config import DEFAULT_NEMO_API_BASE, Settings
-from bot.fakes.discord import FakeDiscord
-from bot.fakes.nemo import FakeNemo
-from bot.playground.server import PlaygroundServer
+from devkit.fakes.discord import FakeDiscord
+from devkit.fakes.nemo import FakeNemo
+from devkit.playground.server import PlaygroundServer
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ STOP_TIMEOUT = 10.0
 class RealBackendEnv(BaseSettings):
     """Only what the real backend needs from the environment or `.env`; nothing else leaks in."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
     nemo_api_base: str = DEFAULT_NEMO_API_BASE
     nemo_token: SecretStr | None = None
@@ -67,12 +66,19 @@ class PlaygroundConfig:
 
 def sample_clip() -> bytes:
     """The short real MP4 the fake backend serves as every export's result."""
-    return resources.files("bot.fakes").joinpath(SAMPLE_CLIP).read_bytes()
+    return resources.files("devkit.fakes").joinpath(SAMPLE_CLIP).read_bytes()
 
 
-def build_settings(config: PlaygroundConfig, *, discord_token: str, discord_api_base: str,
-                   project_channel_ids: list[int], database: Path, nemo_api_base: str | None,
-                   nemo_token: str | None) -> Settings:
+def build_settings(
+    config: PlaygroundConfig,
+    *,
+    discord_token: str,
+    discord_api_base: str,
+    project_channel_ids: list[int],
+    database: Path,
+    nemo_api_base: str | None,
+    nemo_token: str | None,
+) -> Settings:
     """The bot's settings for the playground; explicit values only (a `.env` must not redirect it)."""
     values: dict[str, Any] = {
         "discord_token": discord_token,
@@ -133,9 +139,11 @@ class Playground:
         nemo_base: str | None
         nemo_token: str | None
         if self.config.backend == "fake":
-            self.nemo = FakeNemo(anonymous_credits=self.config.anonymous_credits,
-                                 default_turn_delay=self.config.turn_delay,
-                                 render_polls_to_complete=self.config.render_polls)
+            self.nemo = FakeNemo(
+                anonymous_credits=self.config.anonymous_credits,
+                default_turn_delay=self.config.turn_delay,
+                render_polls_to_complete=self.config.render_polls,
+            )
             self.nemo.result_video = sample_clip()
             self.nemo.reply_in_message_language = True
             nemo_base, nemo_token = await self.nemo.start(), None
@@ -152,9 +160,14 @@ class Playground:
             self.database = Path(folder) / "playground.sqlite3"
 
         settings = build_settings(
-            self.config, discord_token=self.discord_token, discord_api_base=self.discord.api_base,
+            self.config,
+            discord_token=self.discord_token,
+            discord_api_base=self.discord.api_base,
             project_channel_ids=[self.discord.text_channel_id, self.discord.forum_channel_id],
-            database=self.database, nemo_api_base=nemo_base, nemo_token=nemo_token)
+            database=self.database,
+            nemo_api_base=nemo_base,
+            nemo_token=nemo_token,
+        )
         self.bot = CutawayBot(settings, guild_ready_timeout=0.1)
         stack.push_async_callback(self._stop_bot)
         await self._start_bot(self.bot)
@@ -167,8 +180,9 @@ class Playground:
         self.bot_task = asyncio.create_task(bot.start(self.discord_token), name="cutaway-playground-bot")
         ready = asyncio.create_task(bot.wait_until_ready())
         try:
-            done, _ = await asyncio.wait({self.bot_task, ready}, timeout=READY_TIMEOUT,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {self.bot_task, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             if not ready.done():
                 ready.cancel()
@@ -195,8 +209,9 @@ class Playground:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
 

@@ -1,4 +1,4 @@
-"""Records and state of the fake NemoVideo backend (see `bot.fakes.nemo`).
+"""Records and state of the fake NemoVideo backend (see `devkit.fakes.nemo`).
 
 Plain dataclasses: tests read them directly (`fake.sessions[sid].draft`, `fake.uploads`, …),
 so they stay small, mutable and free of server logic.

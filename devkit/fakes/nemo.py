@@ -11,7 +11,7 @@ kinds, scripted steps), so the client's tolerance is what gets tested.
         fake.script_turn([ToolCall("edit_multitrack", {}), ToolResult("edit_multitrack"), Drop()])
         await fake.wait_for(lambda: len(fake.chat_messages) == 1)
 
-Run by hand: `python -m bot.fakes.nemo --port 8765` prints the base url.
+Run by hand: `python -m devkit.fakes.nemo --port 8765` prints the base url.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from urllib.parse import quote, unquote, urlsplit
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
-from bot.fakes.nemo_chat import INVALID_JSON, SseStream, play_steps, validate_run_request
-from bot.fakes.nemo_default import plan_default_turn
-from bot.fakes.nemo_models import (
+from devkit.fakes.nemo_chat import INVALID_JSON, SseStream, play_steps, validate_run_request
+from devkit.fakes.nemo_default import plan_default_turn
+from devkit.fakes.nemo_models import (
     ATTRIBUTION_HEADERS,
     ENDPOINTS,
     Account,
@@ -54,8 +54,8 @@ from bot.fakes.nemo_models import (
     UploadRecord,
     tiny_mp4,
 )
-from bot.fakes.nemo_render import advance, draft_ready, has_url, job_mp4, now_ms, poll_body
-from bot.fakes.nemo_steps import (
+from devkit.fakes.nemo_render import advance, draft_ready, has_url, job_mp4, now_ms, poll_body
+from devkit.fakes.nemo_steps import (
     AdkTurn,
     Drop,
     ErrorLine,
@@ -73,9 +73,27 @@ from bot.fakes.nemo_steps import (
 )
 
 __all__ = [
-    "Account", "Drop", "Endpoint", "ErrorLine", "FakeNemo", "Heartbeat", "ModelError", "Pause", "Raw",
-    "RecordedRequest", "RenderJob", "Session", "SimpleFormat", "Step", "Text", "Thought", "ToolCall",
-    "ToolResult", "TurnRecord", "UploadRecord", "tiny_mp4",
+    "Account",
+    "Drop",
+    "Endpoint",
+    "ErrorLine",
+    "FakeNemo",
+    "Heartbeat",
+    "ModelError",
+    "Pause",
+    "Raw",
+    "RecordedRequest",
+    "RenderJob",
+    "Session",
+    "SimpleFormat",
+    "Step",
+    "Text",
+    "Thought",
+    "ToolCall",
+    "ToolResult",
+    "TurnRecord",
+    "UploadRecord",
+    "tiny_mp4",
 ]
 
 MIB = 1024 * 1024
@@ -254,14 +272,22 @@ class FakeNemo:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     # ------------------------------------------------------------------ scripting
 
-    def fail(self, endpoint: Endpoint, *, code: int | None = None, http_status: int | None = None,
-             message: str | None = None, times: int | None = 1) -> None:
+    def fail(
+        self,
+        endpoint: Endpoint,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        message: str | None = None,
+        times: int | None = 1,
+    ) -> None:
         """Make the next `times` calls of `endpoint` (None = every call) answer this error."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; one of {sorted(ENDPOINTS)}")
@@ -386,8 +412,7 @@ class FakeNemo:
             return _json(body, status)
         return _json({"code": code, "message": message}, status)
 
-    def _error(self, code: int, message: str | None = None, *, status: int | None = None,
-               drain: bool = True) -> _Abort:
+    def _error(self, code: int, message: str | None = None, *, status: int | None = None, drain: bool = True) -> _Abort:
         body = {"code": code, "message": message or MESSAGES.get(code, "error")}
         return _Abort(_json(body, status if status is not None else self._status_for(code)), drain=drain)
 
@@ -430,21 +455,28 @@ class FakeNemo:
             if len(recent) >= self.ip_token_cap:
                 raise self._error(429, "rate limited: too many anonymous tokens from this IP")
             self._issued_by_ip[ip] = [*recent, now]
-            account = current.account if current else Account(
-                user_id=f"anon_{secrets.token_hex(8)}", available=self.anonymous_credits)
+            account = (
+                current.account
+                if current
+                else Account(user_id=f"anon_{secrets.token_hex(8)}", available=self.anonymous_credits)
+            )
             alphabet = string.ascii_letters + string.digits
             token = "nmv_usr_" + "".join(secrets.choice(alphabet) for _ in range(40))
-            current = TokenRecord(token, account, expires_at=now + TOKEN_TTL, issued_at=now,
-                                  client_id=client_id, ip=ip)
+            current = TokenRecord(token, account, expires_at=now + TOKEN_TTL, issued_at=now, client_id=client_id, ip=ip)
             self.tokens[token] = current
             self._by_client[client_id] = current
             self.tokens_issued += 1
-        return _json({"code": 0, "data": {
-            "token": current.token,
-            "user_id": current.account.user_id,
-            "expires_at": _iso(current.expires_at),
-            "credits": current.account.available,
-        }})
+        return _json(
+            {
+                "code": 0,
+                "data": {
+                    "token": current.token,
+                    "user_id": current.account.user_id,
+                    "expires_at": _iso(current.expires_at),
+                    "credits": current.account.available,
+                },
+            }
+        )
 
     async def _create_session(self, request: web.Request) -> web.Response:
         self._take_failure("create_session")
@@ -463,27 +495,46 @@ class FakeNemo:
             language=language,
         )
         self.sessions[session.session_id] = session
-        return _json({"code": 0, "data": {
-            "task_id": session.task_id, "session_id": session.session_id, "user_id": session.user_id,
-        }})
+        return _json(
+            {
+                "code": 0,
+                "data": {
+                    "task_id": session.task_id,
+                    "session_id": session.session_id,
+                    "user_id": session.user_id,
+                },
+            }
+        )
 
     async def _credits(self, request: web.Request) -> web.Response:
         self._take_failure("credits")
         account = self._authenticate(request).account
-        return _json({"code": 0, "data": {
-            "available": account.available, "frozen": account.frozen, "total": account.total,
-        }})
+        return _json(
+            {
+                "code": 0,
+                "data": {
+                    "available": account.available,
+                    "frozen": account.frozen,
+                    "total": account.total,
+                },
+            }
+        )
 
     async def _state(self, request: web.Request) -> web.Response:
         self._take_failure("state")
         token = self._authenticate(request)
         session = self._session(request.match_info["sid"], token, request.match_info["user"])
-        return _json({"code": 0, "data": {
-            "session_id": session.session_id,
-            "task_id": session.task_id,
-            "task_name": session.task_name,
-            "state": copy.deepcopy(session.state()),
-        }})
+        return _json(
+            {
+                "code": 0,
+                "data": {
+                    "session_id": session.session_id,
+                    "task_id": session.task_id,
+                    "task_name": session.task_name,
+                    "state": copy.deepcopy(session.state()),
+                },
+            }
+        )
 
     # ------------------------------------------------------------------ uploads
 
@@ -529,8 +580,10 @@ class FakeNemo:
             if _ext(name):
                 self._check_ext(name)
         self.url_uploads.extend((session.session_id, u) for u in urls)
-        return [self._media_info(session.session_id, name, hashlib.sha256(url.encode()).hexdigest())
-                for name, url in zip(names, urls, strict=True)]
+        return [
+            self._media_info(session.session_id, name, hashlib.sha256(url.encode()).hexdigest())
+            for name, url in zip(names, urls, strict=True)
+        ]
 
     async def _upload_multipart(self, session: Session, request: web.Request) -> list[dict[str, Any]]:
         reader = await request.multipart()
@@ -551,8 +604,9 @@ class FakeNemo:
                     limit_mb = self.upload_limit_bytes / MIB
                     raise self._error(4002, f"file too large (limit {limit_mb:g} MB)", drain=False)
                 digest.update(chunk)
-            records.append(UploadRecord(session.session_id, filename, size, digest.hexdigest(),
-                                        part.headers.get("Content-Type")))
+            records.append(
+                UploadRecord(session.session_id, filename, size, digest.hexdigest(), part.headers.get("Content-Type"))
+            )
         if not records:
             raise self._error(400, "no parts named 'files'", status=400)
         self.uploads.extend(records)
@@ -575,8 +629,12 @@ class FakeNemo:
         if run is None:
             raise _Abort(_json({"detail": errors}, 422))
         session = self.sessions.get(run.session_id)
-        if (session is None or run.app_name != APP_NAME or session.user_id != token.account.user_id
-                or run.user_id not in ("me", session.user_id)):
+        if (
+            session is None
+            or run.app_name != APP_NAME
+            or session.user_id != token.account.user_id
+            or run.user_id not in ("me", session.user_id)
+        ):
             if self.run_sse_missing_session == "code":
                 raise self._error(1002)
             raise _Abort(_json({"detail": f"Session not found: {run.session_id}"}, 404))
@@ -588,9 +646,17 @@ class FakeNemo:
         language = session.language
         if self.reply_in_message_language:
             language = _message_language(run.text, session.language)
-        steps = script if script is not None else plan_default_turn(
-            run.text, language=language, draft=session.draft,
-            video_infos=session.video_infos, canvas=session.canvas_config)
+        steps = (
+            script
+            if script is not None
+            else plan_default_turn(
+                run.text,
+                language=language,
+                draft=session.draft,
+                video_infos=session.video_infos,
+                canvas=session.canvas_config,
+            )
+        )
         if script is None and run.streaming:
             steps = [Text(s.text, partial_chunks=3) if isinstance(s, Text) else s for s in steps]
         adk = AdkTurn()
@@ -643,8 +709,7 @@ class FakeNemo:
     async def _render_start(self, request: web.Request) -> web.Response:
         self._take_failure("render_start")
         self._authenticate(request)
-        if self.require_attribution_for_export and not all(
-                request.headers.get(h) for h in ATTRIBUTION_HEADERS):
+        if self.require_attribution_for_export and not all(request.headers.get(h) for h in ATTRIBUTION_HEADERS):
             raise self._render_error("export blocked on the free plan (missing X-Skill-* headers)", 402)
         body = request.get(_BODY)
         if not isinstance(body, dict):
@@ -669,8 +734,7 @@ class FakeNemo:
             created_at_ms=now_ms(),
         )
         self.renders[render_id] = job
-        return _json({"success": True,
-                      "data": {"id": job.id, "status": job.status, "progress": job.progress}})
+        return _json({"success": True, "data": {"id": job.id, "status": job.status, "progress": job.progress}})
 
     async def _render_poll(self, request: web.Request) -> web.Response:
         self._take_failure("render_poll")
@@ -691,10 +755,16 @@ class FakeNemo:
 
     def _mp4_response(self, job: RenderJob) -> web.Response:
         if self.result_video is not None:
-            return web.Response(body=self.result_video, content_type="video/mp4",
-                                headers={"Content-Disposition": f'inline; filename="{job.id}.mp4"'})
-        return web.Response(body=job_mp4(job), content_type="video/mp4",
-                            headers={"Content-Disposition": f'attachment; filename="{job.id}.mp4"'})
+            return web.Response(
+                body=self.result_video,
+                content_type="video/mp4",
+                headers={"Content-Disposition": f'inline; filename="{job.id}.mp4"'},
+            )
+        return web.Response(
+            body=job_mp4(job),
+            content_type="video/mp4",
+            headers={"Content-Disposition": f'attachment; filename="{job.id}.mp4"'},
+        )
 
     async def _render_download(self, request: web.Request) -> web.Response:
         """The API fallback: streams the file even when the poll gave no url."""
@@ -714,12 +784,19 @@ class FakeNemo:
 
 # ---------------------------------------------------------------------- command line
 
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bot.fakes.nemo",
-                                     description="Run the fake NemoVideo backend on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m devkit.fakes.nemo", description="Run the fake NemoVideo backend on 127.0.0.1."
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default 0: ephemeral)")
-    parser.add_argument("--registered-token", action="append", default=[], metavar="TOKEN[=CREDITS]",
-                        help="accept this bearer token as a registered account (default 5000 credits)")
+    parser.add_argument(
+        "--registered-token",
+        action="append",
+        default=[],
+        metavar="TOKEN[=CREDITS]",
+        help="accept this bearer token as a registered account (default 5000 credits)",
+    )
     parser.add_argument("--delay", type=float, default=0.4, help="seconds between events of a default turn")
     parser.add_argument("--heartbeat-every", type=float, default=None, help="gateway keep-alive interval")
     parser.add_argument("--render-polls", type=int, default=2, help="polls until a render completes")
@@ -735,9 +812,13 @@ async def _serve(args: argparse.Namespace) -> None:
         token, _, credits = spec.partition("=")
         registered[token] = int(credits) if credits else 5000
     fake = FakeNemo(
-        port=args.port, registered_tokens=registered, default_turn_delay=args.delay,
-        heartbeat_every=args.heartbeat_every, render_polls_to_complete=args.render_polls,
-        render_mode=args.render_mode, render_shape=args.render_shape,
+        port=args.port,
+        registered_tokens=registered,
+        default_turn_delay=args.delay,
+        heartbeat_every=args.heartbeat_every,
+        render_polls_to_complete=args.render_polls,
+        render_mode=args.render_mode,
+        render_shape=args.render_shape,
         upload_limit_bytes=int(args.upload_limit_mb * MIB),
     )
     stop = asyncio.Event()
@@ -750,7 +831,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `python -m bot.fakes.nemo`."""
+    """Entry point of `python -m devkit.fakes.nemo`."""
     asyncio.run(_serve(_parse_args(argv)))
 
 

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from bot.fakes.nemo_models import Session, TurnRecord
-from bot.fakes.nemo_steps import (
+from devkit.fakes.nemo_models import Session, TurnRecord
+from devkit.fakes.nemo_steps import (
     AdkTurn,
     Drop,
     ErrorLine,
@@ -37,12 +37,30 @@ INVALID_JSON: Any = object()
 
 STATE_KEYS = frozenset({"draft", "video_infos", "canvas_config", "video_analyses", "generated_media"})
 _APP_NAME_RE = re.compile(r"^[a-zA-Z0-9_]+$")
-_PART_KEYS = frozenset({
-    "text", "thought", "thoughtSignature", "thought_signature", "functionCall", "function_call",
-    "functionResponse", "function_response", "inlineData", "inline_data", "fileData", "file_data",
-    "executableCode", "executable_code", "codeExecutionResult", "code_execution_result",
-    "videoMetadata", "video_metadata", "mediaResolution", "media_resolution",
-})
+_PART_KEYS = frozenset(
+    {
+        "text",
+        "thought",
+        "thoughtSignature",
+        "thought_signature",
+        "functionCall",
+        "function_call",
+        "functionResponse",
+        "function_response",
+        "inlineData",
+        "inline_data",
+        "fileData",
+        "file_data",
+        "executableCode",
+        "executable_code",
+        "codeExecutionResult",
+        "code_execution_result",
+        "videoMetadata",
+        "video_metadata",
+        "mediaResolution",
+        "media_resolution",
+    }
+)
 _NOT_OBJECT = "Input should be a valid dictionary or object to extract fields from"
 
 PlayResult = Literal["completed", "error", "dropped"]
@@ -62,8 +80,15 @@ class RunRequest:
 def validate_run_request(raw: Any) -> tuple[RunRequest | None, list[dict[str, Any]]]:
     """ADK's RunAgentRequest rules; returns the request or the 422 `detail` list."""
     if raw is INVALID_JSON:
-        return None, [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error",
-                       "input": {}, "ctx": {"error": "Expecting value"}}]
+        return None, [
+            {
+                "type": "json_invalid",
+                "loc": ["body", 0],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": "Expecting value"},
+            }
+        ]
     if not isinstance(raw, dict):
         return None, [{"type": "model_attributes_type", "loc": ["body"], "msg": _NOT_OBJECT, "input": raw}]
     errors: list[dict[str, Any]] = []
@@ -73,26 +98,40 @@ def validate_run_request(raw: Any) -> tuple[RunRequest | None, list[dict[str, An
         if value is None:
             errors.append({"type": "missing", "loc": ["body", snake], "msg": "Field required", "input": raw})
         elif not isinstance(value, str):
-            errors.append({"type": "string_type", "loc": ["body", snake],
-                           "msg": "Input should be a valid string", "input": value})
+            errors.append(
+                {"type": "string_type", "loc": ["body", snake], "msg": "Input should be a valid string", "input": value}
+            )
         else:
             fields[snake] = value
     app_name = fields.get("app_name")
     if app_name is not None and not _APP_NAME_RE.match(app_name):
-        errors.append({"type": "string_pattern_mismatch", "loc": ["body", "app_name"],
-                       "msg": "String should match pattern '^[a-zA-Z0-9_]+$'", "input": app_name})
+        errors.append(
+            {
+                "type": "string_pattern_mismatch",
+                "loc": ["body", "app_name"],
+                "msg": "String should match pattern '^[a-zA-Z0-9_]+$'",
+                "input": app_name,
+            }
+        )
     streaming = raw.get("streaming", False)
     if not isinstance(streaming, bool):
-        errors.append({"type": "bool_type", "loc": ["body", "streaming"],
-                       "msg": "Input should be a valid boolean", "input": streaming})
+        errors.append(
+            {
+                "type": "bool_type",
+                "loc": ["body", "streaming"],
+                "msg": "Input should be a valid boolean",
+                "input": streaming,
+            }
+        )
     message = raw.get("new_message", raw.get("newMessage"))
     texts: list[str] = []
     if message is not None:
         errors.extend(_validate_content(message, texts))
     if errors:
         return None, errors
-    return RunRequest(fields["app_name"], fields["user_id"], fields["session_id"], "".join(texts),
-                      streaming is True), []
+    return RunRequest(
+        fields["app_name"], fields["user_id"], fields["session_id"], "".join(texts), streaming is True
+    ), []
 
 
 def _validate_content(message: Any, texts: list[str]) -> list[dict[str, Any]]:
@@ -100,26 +139,45 @@ def _validate_content(message: Any, texts: list[str]) -> list[dict[str, Any]]:
     loc: list[str | int] = ["body", "new_message"]
     if not isinstance(message, dict):
         return [{"type": "model_attributes_type", "loc": loc, "msg": _NOT_OBJECT, "input": message}]
-    errors = [{"type": "extra_forbidden", "loc": [*loc, key], "msg": "Extra inputs are not permitted",
-               "input": value} for key, value in message.items() if key not in ("parts", "role")]
+    errors = [
+        {"type": "extra_forbidden", "loc": [*loc, key], "msg": "Extra inputs are not permitted", "input": value}
+        for key, value in message.items()
+        if key not in ("parts", "role")
+    ]
     parts = message.get("parts")
     if parts is None:
         return errors
     if not isinstance(parts, list):
-        return [*errors, {"type": "list_type", "loc": [*loc, "parts"],
-                          "msg": "Input should be a valid list", "input": parts}]
+        return [
+            *errors,
+            {"type": "list_type", "loc": [*loc, "parts"], "msg": "Input should be a valid list", "input": parts},
+        ]
     for i, part in enumerate(parts):
         if not isinstance(part, dict):
-            errors.append({"type": "model_attributes_type", "loc": [*loc, "parts", i], "msg": _NOT_OBJECT,
-                           "input": part})
+            errors.append(
+                {"type": "model_attributes_type", "loc": [*loc, "parts", i], "msg": _NOT_OBJECT, "input": part}
+            )
             continue
-        errors.extend({"type": "extra_forbidden", "loc": [*loc, "parts", i, key],
-                       "msg": "Extra inputs are not permitted", "input": value}
-                      for key, value in part.items() if key not in _PART_KEYS)
+        errors.extend(
+            {
+                "type": "extra_forbidden",
+                "loc": [*loc, "parts", i, key],
+                "msg": "Extra inputs are not permitted",
+                "input": value,
+            }
+            for key, value in part.items()
+            if key not in _PART_KEYS
+        )
         text = part.get("text")
         if text is not None and not isinstance(text, str):
-            errors.append({"type": "string_type", "loc": [*loc, "parts", i, "text"],
-                           "msg": "Input should be a valid string", "input": text})
+            errors.append(
+                {
+                    "type": "string_type",
+                    "loc": [*loc, "parts", i, "text"],
+                    "msg": "Input should be a valid string",
+                    "input": text,
+                }
+            )
         elif isinstance(text, str) and not part.get("thought"):
             texts.append(text)
     return errors
@@ -128,8 +186,9 @@ def _validate_content(message: Any, texts: list[str]) -> list[dict[str, Any]]:
 class SseStream:
     """Serialises writes to one SSE response (steps and gateway keep-alives share it)."""
 
-    def __init__(self, request: web.Request, response: web.StreamResponse, turn: TurnRecord,
-                 notify: Callable[[], None]) -> None:
+    def __init__(
+        self, request: web.Request, response: web.StreamResponse, turn: TurnRecord, notify: Callable[[], None]
+    ) -> None:
         self._request = request
         self._response = response
         self._turn = turn
@@ -172,8 +231,9 @@ class SseStream:
                     await self.write(heartbeat_frame(kind))
 
 
-async def play_steps(stream: SseStream, adk: AdkTurn, session: Session, steps: list[Step],
-                     delay: float, notify: Callable[[], None]) -> PlayResult:
+async def play_steps(
+    stream: SseStream, adk: AdkTurn, session: Session, steps: list[Step], delay: float, notify: Callable[[], None]
+) -> PlayResult:
     """Send the steps in order; a tool result's state delta is applied once it is sent."""
     result: PlayResult = "completed"
     for step in steps:

@@ -3,8 +3,8 @@
 :class:`DiscordWorld` holds users, guilds, channels, threads, messages, reactions and
 attachments, and implements each operation once (validation, side effects, gateway
 events) so the REST layer and the test helpers share the same behaviour. Threads and
-forums are added by :mod:`bot.fakes.discord_threads`, commands and interactions by
-:mod:`bot.fakes.discord_interactions`. It knows nothing about HTTP; events go out
+forums are added by :mod:`devkit.fakes.discord_threads`, commands and interactions by
+:mod:`devkit.fakes.discord_interactions`. It knows nothing about HTTP; events go out
 through :meth:`DiscordWorld.emit`.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from bot.fakes.discord_cdn import Cdn, CdnFile
-from bot.fakes.discord_models import (
+from devkit.fakes.discord_cdn import Cdn, CdnFile
+from devkit.fakes.discord_models import (
     DEFAULT_FILE_LIMIT,
     JSON,
     NONCE_WINDOW,
@@ -40,7 +40,7 @@ from bot.fakes.discord_models import (
     unknown_channel,
     unknown_message,
 )
-from bot.fakes.discord_rules import emoji_payload, parse_mentions, validate_message
+from devkit.fakes.discord_rules import emoji_payload, parse_mentions, validate_message
 
 T = TypeVar("T")
 
