@@ -293,11 +293,14 @@ def report(rows: list[JSON], args: argparse.Namespace) -> bool:
                 ]
                 for r in rows
             ],
-            title="Per-event latency inside the bot, ms: from the moment the event is the bot's to handle "
-            "(its bytes read off the backend socket,\nor, when it came in behind a reply of the same thread, "
-            "that reply's Discord call answered) → its own Discord call issued\n(replies) or its handling done (keep-alives). '+ behind "
-            "previous reply': from the bytes' arrival, so it includes waiting for\nDiscord's answer to the thread's "
-            "previous reply (replies are posted in order). 'incl. Discord': → its own handler done.",
+            title=(
+                "Per-event latency inside the bot, ms: from the moment the event is the bot's to handle "
+                "(its bytes read off the backend socket,\nor, when it came in behind a reply of the same "
+                "thread, that reply's Discord call answered) → its own Discord call issued\n(replies) or "
+                "its handling done (keep-alives). '+ behind previous reply': from the bytes' arrival, so it"
+                " includes waiting for\nDiscord's answer to the thread's previous reply (replies are posted"
+                " in order). 'incl. Discord': → its own handler done."
+            ),
         )
     )
     print()
