@@ -1,0 +1,248 @@
+"""Real media for the engine's tests, generated with ffmpeg (never committed), and measurements on
+the files the engine produces.
+
+Every generator writes one small file and returns its path; every measure reads a real file.
+"Speech" is a synthetic voice: a harmonic buzz at a speaking pitch, shaped by two vowel formants
+and pulsed at a syllable rate, in bursts at known times, so ducking can be measured exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from engine.ffmpeg import ffmpeg_exe
+
+RATE = 48_000
+
+
+def ffmpeg(*args: str | Path, timeout: float = 120) -> str:
+    """Run ffmpeg synchronously (tests only); returns its stderr."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    return done.stderr.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------- audio signals
+def speech_like(seconds: float, *, rate: int = RATE, f0: float = 140.0, seed: int = 1) -> np.ndarray:
+    """A voice-like signal: harmonics of `f0` (with vibrato) through two formants, 4-5 syllables/s."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    pitch = f0 * (1 + 0.04 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
+    formants = (700.0, 1200.0)
+    sig = np.zeros(n)
+    for k in range(1, 30):
+        freq = f0 * k
+        weight = sum(np.exp(-((freq - f) ** 2) / (2 * 150.0**2)) for f in formants) + 0.05
+        sig += weight / k**0.5 * np.sin(k * phase)
+    syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 4.3 * t + rng.uniform(0, np.pi))
+    sig *= np.clip(syllables, 0, None) ** 1.5
+    sig += 0.02 * rng.standard_normal(n)
+    return (sig / np.max(np.abs(sig)) * 0.5).astype(np.float32)
+
+
+def speech_bursts(seconds: float, bursts: Sequence[tuple[float, float]], *, rate: int = RATE) -> np.ndarray:
+    """Silence with speech-like bursts at (start, end) seconds."""
+    out = np.zeros(int(seconds * rate), dtype=np.float32)
+    for i, (start, end) in enumerate(bursts):
+        a, b = int(start * rate), int(end * rate)
+        out[a:b] = speech_like((b - a) / rate, rate=rate, seed=i + 1)[: b - a]
+    return out
+
+
+def tone(seconds: float, freq: float = 440.0, *, level: float = 0.3, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray, *, rate: int = RATE) -> Path:
+    """Mono or (n, 2) float samples in −1..1 as 16-bit PCM."""
+    data = np.asarray(samples, dtype=np.float32)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    pcm = (np.clip(data, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+# ---------------------------------------------------------------------------- files
+def clip(
+    path: Path,
+    seconds: float = 3.0,
+    *,
+    size: tuple[int, int] = (640, 360),
+    fps: int = 30,
+    audio: str | np.ndarray | None = "tone",
+    vcodec: str = "libx264",
+    rotate: int | None = None,
+    pattern: str = "testsrc2",
+    extra: Sequence[str] = (),
+) -> Path:
+    """A test-pattern clip. `audio`: "tone", "silent" (a silent track), None (no audio stream), or samples.
+
+    `rotate` writes display-matrix rotation metadata (a phone held upright); `pattern` is any lavfi
+    video source (testsrc2, smptebars, mandelbrot, color=c=red, …)."""
+    w, h = size
+    source = (
+        f"{pattern}=size={w}x{h}:rate={fps}:duration={seconds}"
+        if "=" not in pattern
+        else (f"{pattern}:size={w}x{h}:rate={fps}:duration={seconds}")
+    )
+    args: list[str | Path] = ["-f", "lavfi", "-i", source]
+    if isinstance(audio, np.ndarray):
+        wav = write_wav(path.with_suffix(".src.wav"), audio)
+        args += ["-i", wav]
+    elif audio == "tone":
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    elif audio == "silent":
+        args += ["-f", "lavfi", "-i", f"anullsrc=r=48000:cl=stereo:d={seconds}"]
+    args += ["-c:v", vcodec, "-pix_fmt", "yuv420p"]
+    if audio is not None:
+        args += ["-c:a", "aac", "-shortest"]
+    if rotate is None:
+        ffmpeg(*args, *extra, path)
+        return path
+    # The display matrix is written by a stream copy with -display_rotation on its input.
+    plain = path.with_suffix(".norot" + path.suffix)
+    ffmpeg(*args, *extra, plain)
+    ffmpeg("-display_rotation", str(rotate), "-i", plain, "-c", "copy", path)
+    plain.unlink()
+    return path
+
+
+def vfr_clip(path: Path, seconds: float = 3.0, *, size: tuple[int, int] = (640, 360)) -> Path:
+    """A variable-frame-rate clip: frames at 30 fps for the first half, 10 fps after (timestamps kept)."""
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size={size[0]}x{size[1]}:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
+        "-vf", f"select='lt(t,{seconds / 2})+not(mod(n,3))'", "-fps_mode", "vfr",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path,
+    )  # fmt: skip
+    return path
+
+
+def image(path: Path, *, size: tuple[int, int] = (800, 600), pattern: str = "testsrc2") -> Path:
+    """A still (jpg/png/webp/gif by the suffix)."""
+    ffmpeg("-f", "lavfi", "-i", f"{pattern}=size={size[0]}x{size[1]}:rate=1:duration=1", "-frames:v", "1", path)
+    return path
+
+
+def audio_file(path: Path, samples: np.ndarray | None = None, *, seconds: float = 5.0) -> Path:
+    """An audio file (mp3/m4a/aac/wav by the suffix) of `samples`, or of a little tune."""
+    if samples is None:
+        t = np.arange(int(seconds * RATE)) / RATE
+        notes = 220.0 * 2 ** (np.floor(t * 2) % 5 / 12 * 3)
+        samples = (0.3 * np.sin(2 * np.pi * np.cumsum(notes) / RATE)).astype(np.float32)
+    wav = write_wav(path.with_suffix(".src.wav") if path.suffix != ".wav" else path, samples)
+    if path.suffix != ".wav":
+        ffmpeg("-i", wav, path)
+        wav.unlink()
+    return path
+
+
+# ---------------------------------------------------------------------------- measures
+@dataclass(frozen=True)
+class Probe:
+    format: str
+    duration_s: float
+    video_codec: str | None
+    video_profile: str | None
+    pix_fmt: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    video_frames: int | None
+    audio_codec: str | None
+    audio_rate: int | None
+    audio_channels: int | None
+
+
+def probe(path: Path) -> Probe:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0] if c.streams.video else None
+        a = c.streams.audio[0] if c.streams.audio else None
+        frames = None
+        if v is not None:
+            frames = sum(1 for p in c.demux(v) if p.size)
+        return Probe(
+            format=c.format.name,
+            duration_s=(c.duration or 0) / 1e6,
+            video_codec=v.codec_context.name if v else None,
+            video_profile=v.codec_context.profile if v else None,
+            pix_fmt=v.codec_context.pix_fmt if v else None,
+            width=v.codec_context.width if v else None,
+            height=v.codec_context.height if v else None,
+            fps=float(v.average_rate) if v and v.average_rate else None,
+            video_frames=frames,
+            audio_codec=a.codec_context.name if a else None,
+            audio_rate=a.codec_context.sample_rate if a else None,
+            audio_channels=a.codec_context.channels if a else None,
+        )
+
+
+def decode_audio(path: Path, *, rate: int = RATE, mono: bool = True) -> np.ndarray:
+    """The file's audio as float32 samples (mono mixdown by default)."""
+    raw = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1" if mono else "2",
+         "-ar", str(rate), "pipe:1"],
+        capture_output=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    data = np.frombuffer(raw, dtype="<f4")
+    return data if mono else data.reshape(-1, 2)
+
+
+def rms_db(samples: np.ndarray) -> float:
+    value = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    return 20 * np.log10(max(value, 1e-10))
+
+
+def window_db(samples: np.ndarray, start: float, end: float, *, rate: int = RATE) -> float:
+    return rms_db(samples[int(start * rate) : int(end * rate)])
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float
+    true_peak_dbtp: float
+
+
+def loudness(path: Path) -> Loudness:
+    """EBU R128 integrated loudness and true peak, as ffmpeg's ebur128 measures them."""
+    log = ffmpeg("-i", path, "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-")
+    summary = log[log.rfind("Summary:") :]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))  # type: ignore[union-attr]
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))  # type: ignore[union-attr]
+    return Loudness(integrated, peak)
+
+
+def frame_at(path: Path, seconds: float) -> np.ndarray:
+    """The RGB frame shown at `seconds` (height × width × 3, uint8)."""
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        c.seek(int(max(0.0, seconds - 1.0) * 1e6), any_frame=False, backward=True)
+        last = None
+        for frame in c.decode(stream):
+            if frame.time is not None and frame.time > seconds + 1e-3:
+                break
+            last = frame
+        assert last is not None, f"no frame at {seconds}s in {path}"
+        return last.to_ndarray(format="rgb24")
+
+
+def as_json(path: Path) -> str:
+    return json.dumps(probe(path).__dict__)
