@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from engine.config import EngineSettings
+    from engine.draft import Draft
+    from engine.media import MediaInfo
 
 MOODS: tuple[str, ...] = ("upbeat", "calm", "cinematic", "lofi", "happy", "tense")
 """Every mood the composer writes (and a library may be sorted by)."""
@@ -81,3 +88,26 @@ class MusicResult:
     """e.g. {"en": "a calm piece for piano and pads at 72 BPM", "zh": "…"} for replies."""
     tempo_bpm: float | None = None
     downbeats_s: tuple[float, ...] = ()
+
+
+async def music_for_draft(draft: Draft, media: Mapping[str, MediaInfo], settings: EngineSettings) -> MusicResult | None:
+    """The music bed for the draft's music segment (None when it has none): exactly the segment's
+    length, its strongest timeline cuts on downbeats, from the source the segment names. Cached."""
+    from engine.music.facade import music_for_draft as impl
+
+    return await impl(draft, media, settings)
+
+
+def choose_mood(text: str, features: VideoFeatures | None) -> MoodChoice:
+    """The mood for a request: named in the text (EN/ZH, with negation), else read from the text's
+    words, else from the video; `reason` says which, in one short sentence."""
+    from engine.music.mood import choose_mood as impl
+
+    return impl(text, features)
+
+
+async def analyse_video(media: MediaInfo, settings: EngineSettings) -> VideoFeatures:
+    """Brightness, saturation, motion and scene cuts of one clip (one decode, cached by content)."""
+    from engine.music.analysis import analyse_video as impl
+
+    return await impl(media, settings)
