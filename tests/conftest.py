@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,6 +20,24 @@ from storage.sqlite import SqliteRepository
 # CI must not fail on a new random example it happens to draw: derandomised there, random locally.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+PG_SKIP = "PostgreSQL tests need"
+"""How tests/test_storage.py's PostgreSQL gate words its skip (without CUTAWAY_TEST_PG_DSN)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: starts the bot, a server or a subprocess")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Every PostgreSQL test skips for the same reason: report them at one place, so `-ra` prints one
+    "SKIPPED [60] …" line instead of one per test above the summary."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and PG_SKIP in str(longrepr[2]):
+        report.longrepr = ("tests/test_storage.py", None, str(longrepr[2]))  # type: ignore[assignment]
 
 
 class RecordingSleep:
