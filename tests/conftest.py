@@ -21,8 +21,11 @@ from storage.sqlite import SqliteRepository
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
-PG_SKIP = "PostgreSQL tests need"
-"""How tests/test_storage.py's PostgreSQL gate words its skip (without CUTAWAY_TEST_PG_DSN)."""
+FOLDED_SKIPS = {
+    "PostgreSQL tests need": "tests/test_storage.py",  # its gate, without CUTAWAY_TEST_PG_DSN
+    "browser test needs": "tests/test_playground.py",  # without Chromium or playwright
+}
+"""Skips that share one cause (something this machine lacks), by how their reason starts."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,13 +34,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    """Every PostgreSQL test skips for the same reason: report them at one place, so `-ra` prints one
-    "SKIPPED [60] …" line instead of one per test above the summary."""
+    """Tests skipped for a missing PostgreSQL server or browser are reported at one place, so `-ra`
+    prints one "SKIPPED [60] …" line for each cause instead of one per test above the summary."""
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     longrepr = report.longrepr
-    if report.skipped and isinstance(longrepr, tuple) and PG_SKIP in str(longrepr[2]):
-        report.longrepr = ("tests/test_storage.py", None, str(longrepr[2]))  # type: ignore[assignment]
+    if not (report.skipped and isinstance(longrepr, tuple)):
+        return
+    reason = str(longrepr[2])
+    for start, where in FOLDED_SKIPS.items():
+        if reason.removeprefix("Skipped: ").startswith(start):
+            report.longrepr = (where, None, reason)  # type: ignore[assignment]
 
 
 class RecordingSleep:
