@@ -1,23 +1,88 @@
-"""`python -m bot`: run the bot in the foreground until SIGINT/SIGTERM."""
+"""`python -m bot`: run the bot in the foreground until SIGINT/SIGTERM (`--help` says what it needs)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
 import signal
+import socket
 import sys
 
+import aiohttp
 import discord
 from pydantic import ValidationError
 
 from bot import runtime
-from bot.config import Settings
+from bot.config import DEFAULT_DISCORD_API_BASE, Settings
 from bot.logging_setup import setup_logging
 
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
+"""Configuration missing or invalid (also: unknown command-line arguments)."""
 EXIT_DISCORD = 3
+"""Discord refused the token or the Message Content intent."""
+EXIT_UNREACHABLE = 4
+"""Discord could not be reached at start-up (network, DNS, DISCORD_API_BASE): worth retrying later."""
+
+HELP = """\
+Cutaway: a Discord bot that turns a thread into a video project. Runs in the foreground until
+Ctrl-C or SIGTERM, then closes cleanly.
+
+commands:
+  python -m bot                 run the bot (needs DISCORD_TOKEN)
+  python -m bot playground      the real bot against a fake Discord in a web page: no token, no
+                                Discord application (python -m bot playground --help)
+"""
+
+EPILOG = """\
+configuration (environment variables, or a .env file in the working folder; the environment wins):
+  DISCORD_TOKEN          the bot token (required)
+  NEMO_API_BASE          the editing backend (default https://mega-api-prod.nemovideo.ai)
+  NEMO_TOKEN             a NemoVideo account token (default: one anonymous token, kept in the database)
+  DATABASE_PATH          the SQLite file (default data/bot.sqlite3); DATABASE_URL for PostgreSQL
+  PROJECT_CHANNEL_IDS    channel ids where a posted clip (or forum post) starts a project
+  HEALTH_PORT            serve GET /healthz and GET /metrics on this port
+  LOG_LEVEL, LOG_FORMAT  INFO (default) or DEBUG…; text (default) or json
+  Every variable is described in .env.example.
+
+exit status:
+  0  stopped cleanly
+  2  configuration missing or invalid
+  3  Discord refused the token or the Message Content intent
+  4  Discord could not be reached
+"""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        usage="%(prog)s [-h] | %(prog)s playground [-h] [options]",
+        description=HELP,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser.parse_args(argv)
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Why Discord could not be reached, in a few words (the traceback goes to the DEBUG log)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        if isinstance(error, socket.gaierror):
+            return f"cannot resolve {exc.host} ({error.strerror or error})"
+        if error.errno:
+            return os.strerror(error.errno)
+        return str(error) or type(error).__name__
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status} {exc.message}".rstrip()
+    if isinstance(exc, discord.HTTPException):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, TimeoutError):
+        return "no answer (timed out)"
+    return str(exc) or type(exc).__name__
 
 
 def load_settings() -> Settings | None:
@@ -62,6 +127,15 @@ async def run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_DISCORD
+    except (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError) as exc:
+        log.debug("Discord unreachable", exc_info=True)
+        base = settings.discord_api_base or DEFAULT_DISCORD_API_BASE
+        print(
+            f"cutaway: cannot reach Discord at {base}: {unreachable_reason(exc)} "
+            "(check the network, or DISCORD_API_BASE)",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
     return 0
 
 
@@ -71,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         from devkit.playground import main as playground_main
 
         return playground_main(args[1:])
+    parse_args(args)  # --help, or a usage error for anything else
     settings = load_settings()
     if settings is None:
         return EXIT_CONFIG

@@ -23,7 +23,7 @@ from bot.core.renders import RenderService, RenderSettings
 from bot.core.texts import t
 from bot.core.uploads import CdnStreamer
 from bot.discord_surface import DiscordSurfaces
-from bot.health import HealthServer
+from bot.health import HealthServer, gateway_connected
 from bot.http_tuning import amortise_bucket_sweep
 from bot.localization import CatalogueTranslator, locale_lang
 from bot.metrics import GATEWAY_LATENCY, QUEUED_MESSAGES, RENDERS_POLLING
@@ -180,7 +180,7 @@ class CutawayBot(commands.Bot):
         return (guild_id >> 22) % count in ids
 
     def _gateway_ok(self) -> bool:
-        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+        return gateway_connected(self)
 
     async def _database_ok(self) -> bool:
         await self.repo.get_meta(COMMANDS_HASH_KEY)

@@ -17,35 +17,17 @@ import discord
 
 from bot.core.actions import ActionButton
 from bot.core.ports import ForumStage, IncomingFile, IncomingMessage
+from bot.message_split import split_message
 from bot.metrics import DISCORD_LATENCY
 
 log = logging.getLogger(__name__)
 
-MESSAGE_LIMIT = 2000
 # Discord refuses edits to messages older than an hour (30046) past a quota: replace them a bit earlier.
 STATUS_MAX_AGE = timedelta(minutes=55)
 EDIT_TOO_OLD = 30046
 # Discord shows "is typing…" for 10 s after each call: renewing at 8 s keeps it on with room for latency.
 TYPING_RENEW_SECONDS = 8.0
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split at paragraph, line, then word boundaries; never return a chunk over `limit`."""
-    text = text.strip()
-    chunks: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"))
-        if cut < limit // 2:
-            cut = window.rfind(" ")
-        if cut < limit // 2:
-            cut = limit
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        chunks.append(text)
-    return chunks
 
 
 _STYLES = {

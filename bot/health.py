@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+import discord
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -14,8 +15,21 @@ from bot.metrics import REGISTRY
 log = logging.getLogger(__name__)
 
 
+def gateway_connected(client: discord.Client) -> bool:
+    """Every gateway connection this process runs is open: its one websocket, or with SHARD_COUNT each
+    shard of its range (discord.py's AutoShardedClient keeps them per shard and never sets `ws`)."""
+    if not client.is_ready() or client.is_closed():
+        return False
+    if isinstance(client, discord.AutoShardedClient):
+        wanted = client.shard_ids or range(client.shard_count or 0)
+        shards = client.shards
+        return bool(wanted) and all(i in shards and not shards[i].is_closed() for i in wanted)
+    ws = client.ws
+    return ws is not None and ws.open
+
+
 class HealthServer:
-    """Healthy means: the gateway is connected and the database answers."""
+    """Healthy means: the gateway is connected (every shard of this process) and the database answers."""
 
     def __init__(
         self, *, gateway_ok: Callable[[], bool], database_ok: Callable[[], Awaitable[bool]], host: str, port: int

@@ -42,6 +42,17 @@ class SecretFilter(logging.Filter):
 SECRET_FILTER = SecretFilter(())
 
 
+class VoiceWarningFilter(logging.Filter):
+    """The bot has no voice, so discord.py's start-up warnings that PyNaCl and davey (voice libraries)
+    are missing say nothing useful, and newcomers take them for a broken install."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+VOICE_WARNING_FILTER = VoiceWarningFilter()
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line (LOG_FORMAT=json), for log shippers."""
 
@@ -70,6 +81,7 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = Fals
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("discord.client").addFilter(VOICE_WARNING_FILTER)  # a no-op when already there
     if root.level < logging.INFO:
         # discord.py's DEBUG output is a firehose of gateway payloads.
         logging.getLogger("discord").setLevel(logging.INFO)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,6 +20,31 @@ from storage.sqlite import SqliteRepository
 # CI must not fail on a new random example it happens to draw: derandomised there, random locally.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+FOLDED_SKIPS = {
+    "PostgreSQL tests need": "tests/test_storage.py",  # its gate, without CUTAWAY_TEST_PG_DSN
+    "browser test needs": "tests/test_playground.py",  # without Chromium or playwright
+}
+"""Skips that share one cause (something this machine lacks), by how their reason starts."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: starts the bot, a server or a subprocess")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Tests skipped for a missing PostgreSQL server or browser are reported at one place, so `-ra`
+    prints one "SKIPPED [60] …" line for each cause instead of one per test above the summary."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    longrepr = report.longrepr
+    if not (report.skipped and isinstance(longrepr, tuple)):
+        return
+    reason = str(longrepr[2])
+    for start, where in FOLDED_SKIPS.items():
+        if reason.removeprefix("Skipped: ").startswith(start):
+            report.longrepr = (where, None, reason)  # type: ignore[assignment]
 
 
 class RecordingSleep:

@@ -1,16 +1,25 @@
-"""`python -m bot` as operators run it: configuration errors, start-up, clean SIGTERM shutdown."""
+"""`python -m bot` as operators run it: help, configuration errors, Discord unreachable, start-up, clean
+SIGTERM shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
+import aiohttp
+import pytest
+from aiohttp.client_reqrep import ConnectionKey
+
+from bot.__main__ import unreachable_reason
 from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.nemo import FakeNemo
 from tests.harness import TOKEN
+
+pytestmark = pytest.mark.e2e
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -123,3 +132,67 @@ async def test_refused_message_content_intent_is_one_clear_line(tmp_path: Path) 
             _, err = await proc.communicate()
     assert proc.returncode == 3
     assert "Message Content intent" in err.decode().strip().splitlines()[-1]
+
+
+async def _run_bot(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp_path,
+        env=_env(tmp_path, **env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+async def test_help_needs_no_token_and_says_what_the_bot_needs(tmp_path: Path, flag: str) -> None:
+    code, out, err = await _run_bot(tmp_path, flag)
+    assert code == 0 and err == ""
+    assert out.startswith("usage: python -m bot")
+    for needed in ("DISCORD_TOKEN", "NEMO_API_BASE", "DATABASE_PATH", "playground", ".env.example", "4  Discord"):
+        assert needed in out, needed
+    assert not (tmp_path / "data").exists()  # help starts nothing
+
+
+async def test_unknown_arguments_are_a_usage_error(tmp_path: Path) -> None:
+    code, out, err = await _run_bot(tmp_path, "--frobnicate")
+    assert code == 2 and out == ""
+    assert "unrecognized arguments: --frobnicate" in err and "Traceback" not in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_unreachable_discord_is_one_clear_line_after_a_clean_close(tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{_closed_port()}/api/v10"
+    code, _, err = await _run_bot(
+        tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE=base, DATABASE_PATH=str(tmp_path / "bot.sqlite3")
+    )
+    assert code == 4, err
+    lines = err.strip().splitlines()
+    assert lines[-1] == (
+        f"cutaway: cannot reach Discord at {base}: Connection refused (check the network, or DISCORD_API_BASE)"
+    )
+    assert "closed cleanly" in lines[-2]
+    assert "Traceback" not in err
+    assert "voice will NOT be supported" not in err  # the bot has no voice: no PyNaCl/davey warnings
+    assert TOKEN not in err
+
+
+def test_unreachable_reasons_are_short_and_plain() -> None:
+    dns = aiohttp.ClientConnectorDNSError(
+        ConnectionKey("discord.invalid", 443, True, True, None, None, None, None),
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+    )
+    assert unreachable_reason(dns) == "cannot resolve discord.invalid (Name or service not known)"
+    assert unreachable_reason(TimeoutError()) == "no answer (timed out)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import struct
@@ -23,6 +24,7 @@ from devkit.playground.server import PlaygroundServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "playground.png"
+HISTORY_SCREENSHOT = ROOT / "docs" / "playground-history.png"
 FAST = PlaygroundConfig(turn_delay=0.02, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2)
 
 Event = dict[str, Any]
@@ -427,6 +429,8 @@ async def test_browser_send_upload_export_and_live_status(browser_required: None
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(pg.url)
             await expect(page.locator("#connection")).to_have_class("ok")
+            badge = page.locator("#backend-badge")
+            await expect(badge).to_have_text("Backend: scripted fake · exports are a sample clip")
             composer = page.locator("#input")
 
             await composer.fill("/project name:Beach trip")
@@ -471,6 +475,7 @@ async def test_browser_send_upload_export_and_live_status(browser_required: None
             update = bool(os.environ.get("UPDATE_SCREENSHOT"))
             if update:  # Chromium's media controls fade their spinner out: no state to wait for
                 await page.wait_for_timeout(1500)
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
             await page.screenshot(path=str(tmp_path / "playground.png"))
             if update:
                 SCREENSHOT.parent.mkdir(exist_ok=True)
@@ -480,3 +485,148 @@ async def test_browser_send_upload_export_and_live_status(browser_required: None
         finally:
             with contextlib.suppress(Exception):
                 await browser.close()
+
+
+DISTANCE_FROM_BOTTOM = """(() => {
+  const box = document.querySelector('#messages');
+  return box.scrollHeight - box.scrollTop - box.clientHeight;
+})()"""
+
+LAST_IN_VIEW = """(selector) => {
+  const box = document.querySelector('#messages').getBoundingClientRect();
+  const all = document.querySelectorAll(selector);
+  if (!all.length) return false;
+  const r = all[all.length - 1].getBoundingClientRect();
+  return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+}"""
+
+POST_AS = """async (body) => {
+  const response = await fetch('/api/messages', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                 body: JSON.stringify(body)});
+  if (!response.ok) throw new Error(await response.text());
+}"""
+
+MEDIA_LOADED = "[...document.querySelectorAll('#messages video')].every(v => v.readyState >= 1)"
+
+
+async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_history_is_compact(
+    browser_required: None, tmp_path: Path
+) -> None:
+    """Video previews grow after layout (their size is known once their metadata loads): the list must
+    still end at the bottom, and sending always jumps there. /history lists exports compactly, with its
+    dates in the reader's language."""
+    from playwright.async_api import FilePayload, async_playwright, expect
+
+    config = PlaygroundConfig(turn_delay=0.05, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2)
+    async with Playground(config) as pg, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 860})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(pg.url)
+            await expect(page.locator("#connection")).to_have_class("ok")
+            composer = page.locator("#input")
+            await composer.fill("/project name:Reel")
+            await composer.press("Enter")
+            await page.locator(".channel.thread", has_text="Reel").click()
+            await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
+
+            for index in range(3):  # three clips, each shown as a player
+                clip = FilePayload(name=f"clip{index}.mp4", mimeType="video/mp4", buffer=sample_clip())
+                await page.locator("#file-input").set_input_files(files=[clip])
+                await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
+                await composer.press("Enter")
+                await expect(page.locator(".message.bot", has_text=f"Uploaded clip{index}.mp4")).to_be_visible(
+                    timeout=10_000
+                )
+            await composer.fill("add lo-fi music")
+            await composer.press("Enter")
+            await expect(page.locator(".message.bot", has_text="Lo-fi")).to_be_visible(timeout=15_000)
+            for done in range(1, 4):  # three exports, each with a preview player
+                await composer.fill("/export")
+                await composer.press("Enter")
+                await expect(page.locator("a.button.link", has_text="Download MP4")).to_have_count(done, timeout=15_000)
+            await expect(page.locator("#messages video")).to_have_count(6)
+            await page.wait_for_function(MEDIA_LOADED)
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
+
+            # A reader scrolled up is not pulled down by someone else's message: it is announced instead.
+            await page.evaluate("document.querySelector('#messages').scrollTop = 0")
+            thread_id = await page.evaluate("location.hash.slice(1)")
+            bob = str(pg.discord.users["bob"].id)
+            await page.evaluate(POST_AS, {"channel_id": thread_id, "content": "nice one", "user": bob})
+            await expect(page.locator(".message", has_text="nice one")).to_have_count(1)
+            await expect(page.locator("#jump")).to_be_visible()
+            assert await page.evaluate("document.querySelector('#messages').scrollTop") == 0
+            await page.locator("#jump").click()
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            await expect(page.locator("#jump")).to_be_hidden()
+
+            # Sending jumps to the bottom and shows your message and the bot's answer, even from higher up.
+            await page.evaluate("document.querySelector('#messages').scrollTop = 0")
+            await composer.fill("status")
+            await composer.press("Enter")
+            mine = page.locator(".message:not(.bot)", has_text="status").last
+            await expect(mine).to_be_visible()
+            await expect(page.locator(".message.bot", has_text="📋")).to_be_visible(timeout=10_000)
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            assert await page.evaluate(LAST_IN_VIEW, "#messages .message.bot")
+
+            # /history in Chinese: one compact list, no player per export, Chinese dates.
+            await page.locator("#locale-select").select_option("zh-CN")
+            await composer.fill("/history")
+            await composer.press("Enter")
+            history = page.locator(".message.ephemeral", has_text="导出记录").last
+            await expect(history).to_be_visible(timeout=10_000)
+            await expect(history.locator("a[href$='.mp4']")).to_have_count(3)
+            assert await history.locator("video").count() == 0
+            box = await history.bounding_box()
+            assert box is not None and box["height"] < 300, box
+            dates = await history.locator("time.timestamp").all_text_contents()
+            assert len(dates) == 3 and all(
+                re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}:\d{2}", d) for d in dates
+            ), dates
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
+
+            await page.wait_for_function("document.getAnimations().length === 0")
+            update = bool(os.environ.get("UPDATE_SCREENSHOT"))
+            if update:  # Chromium's media controls fade their spinner out: no state to wait for
+                await page.wait_for_timeout(1500)
+            await page.screenshot(path=str(tmp_path / "history.png"))
+            if update:
+                shutil.copyfile(tmp_path / "history.png", HISTORY_SCREENSHOT)
+            assert not errors, errors
+        finally:
+            with contextlib.suppress(Exception):
+                await browser.close()
+
+
+@pytest.mark.parametrize(
+    ("backend", "badge"),
+    [
+        ("engine", "Backend: local engine"),
+        ("fake", "Backend: scripted fake · exports are a sample clip"),
+        ("real", "Backend: NemoVideo service · real renders, real credits"),
+    ],
+)
+async def test_browser_page_says_which_backend_it_runs(browser_required: None, backend: str, badge: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with FakeDiscord() as fake, async_playwright() as pw:
+        server = PlaygroundServer(fake, backend=backend)
+        await server.start()
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 700})
+            await page.goto(server.url)
+            await expect(page.locator("#connection")).to_have_class("ok")
+            await expect(page.locator("#backend-badge")).to_have_text(badge)
+            await expect(page.locator("#backend-badge")).to_be_in_viewport()
+            assert await page.locator("#backend-badge").get_attribute("data-kind") == backend
+        finally:
+            with contextlib.suppress(Exception):
+                await browser.close()
+            await server.close()

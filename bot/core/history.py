@@ -29,7 +29,8 @@ def history_text(jobs: Sequence[RenderJob], page: int, lang: str) -> str:
                 when=f"<t:{int(job.created_at.timestamp())}:f>",
                 status=t(_STATUS_KEY.get(job.status, "status_running"), lang),
                 who=f"<@{job.requested_by}>",
-                link=job.url if job.url else t("no_link", lang),
+                # <…>: a link, not a player per export (Discord embeds every bare video link)
+                link=f"<{job.url}>" if job.url else t("no_link", lang),
             )
         )
     return "\n".join(rows)

@@ -30,7 +30,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from devkit.fakes.discord_cdn import generated_sha256
-from devkit.fakes.discord_gateway import Gateway, GatewaySession
+from devkit.fakes.discord_gateway import HEARTBEAT_ACK_DELAY, Gateway, GatewaySession
 from devkit.fakes.discord_interactions import InteractionWorld
 from devkit.fakes.discord_models import (
     DEFAULT_EVERYONE_PERMISSIONS,
@@ -86,6 +86,7 @@ class FakeDiscord(InteractionWorld):
         application_id: int | None = None,
         port: int = 0,
         heartbeat_interval_ms: int = 41250,
+        heartbeat_ack_delay: float = HEARTBEAT_ACK_DELAY,
         privileged_intents_allowed: bool = True,
         recommended_shards: int = 1,
         clock: Callable[[], float] | None = None,
@@ -110,6 +111,7 @@ class FakeDiscord(InteractionWorld):
             self,
             url=lambda: self.gateway_url,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            heartbeat_ack_delay=heartbeat_ack_delay,
             privileged_intents_allowed=privileged_intents_allowed,
         )
         self.rest = RestApi(self, gateway_url=lambda: self.gateway_url, shards=lambda: self.recommended_shards)

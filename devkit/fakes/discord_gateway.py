@@ -33,6 +33,11 @@ BACKLOG_LIMIT = 5000
 
 DEFAULT_INTENTS = 0b11111111111111111 & ~int(PRIVILEGED_INTENTS)
 
+HEARTBEAT_ACK_DELAY = 0.1
+"""Seconds before a HEARTBEAT_ACK goes out: a round trip like Discord's. Answered at once, the ACK can
+reach discord.py (before 2.8) before its keep-alive thread records the send time, which it then measures
+from the previous heartbeat: "Can't keep up, websocket is 41.3s behind" at every beat."""
+
 _EVENT_INTENTS: dict[str, Intent] = {
     "GUILD_CREATE": Intent.GUILDS,
     "GUILD_UPDATE": Intent.GUILDS,
@@ -65,12 +70,28 @@ class GatewayConnection:
         self.closed = asyncio.Event()
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write(), name="fake-discord-gateway-writer")
+        self._later: set[asyncio.TimerHandle] = set()
 
     def send(self, frame: str) -> None:
         self._queue.put_nowait(frame)
 
     def send_op(self, op: int, data: Any) -> None:
         self.send(json.dumps({"op": op, "d": data, "s": None, "t": None}))
+
+    def send_op_later(self, delay: float, op: int, data: Any) -> None:
+        """`send_op` after `delay` seconds, unless the connection stops first."""
+        if delay <= 0:
+            self.send_op(op, data)
+            return
+        handles: list[asyncio.TimerHandle] = []
+
+        def fire() -> None:
+            self._later.difference_update(handles)
+            if not self.closed.is_set():
+                self.send_op(op, data)
+
+        handles.append(asyncio.get_running_loop().call_later(delay, fire))
+        self._later.update(handles)
 
     async def _write(self) -> None:
         while (frame := await self._queue.get()) is not None:
@@ -89,6 +110,9 @@ class GatewayConnection:
             await self.ws.close(code=code)
 
     async def stop(self) -> None:
+        for handle in self._later:
+            handle.cancel()
+        self._later.clear()
         self._queue.put_nowait(None)
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -129,10 +153,12 @@ class Gateway:
         url: Callable[[], str],
         heartbeat_interval_ms: int,
         privileged_intents_allowed: bool,
+        heartbeat_ack_delay: float = HEARTBEAT_ACK_DELAY,
     ) -> None:
         self.world = world
         self._url = url
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.heartbeat_ack_delay = heartbeat_ack_delay
         self.privileged_intents_allowed = privileged_intents_allowed
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: set[GatewayConnection] = set()
@@ -201,7 +227,7 @@ class Gateway:
         data = payload.get("d")
         if op == 1:
             self.heartbeats += 1
-            conn.send_op(11, None)
+            conn.send_op_later(self.heartbeat_ack_delay, 11, None)
         elif op == 2:
             await self._identify(conn, data or {})
         elif op == 6:

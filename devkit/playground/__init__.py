@@ -21,7 +21,7 @@ from pathlib import Path
 from bot import runtime
 from bot.logging_setup import SECRET_FILTER, setup_logging
 from devkit.playground.runner import Playground, PlaygroundConfig
-from devkit.playground.server import PlaygroundServer
+from devkit.playground.server import PlaygroundServer, backend_info
 
 __all__ = ["Playground", "PlaygroundConfig", "PlaygroundServer", "main"]
 
@@ -89,7 +89,8 @@ async def serve(config: PlaygroundConfig, *, browser: bool, log_level: str) -> i
         async with playground:
             for secret in playground.secrets:  # the backend token is known once started
                 SECRET_FILTER.add(secret)
-            backend = "the fake NemoVideo backend (offline)" if config.backend == "fake" else "the real NemoVideo API"
+            info = backend_info(config.backend)
+            backend = f"backend: {info['label']}" + (f" ({info['note']})" if info["note"] else "")
             print(
                 f"Cutaway playground: {playground.url}\n  the real bot, a fake Discord, {backend}. Ctrl-C to stop.",
                 flush=True,

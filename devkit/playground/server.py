@@ -28,12 +28,38 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 """Largest file the page may attach (the fake CDN keeps files in memory)."""
+SUPPRESS_EMBEDS = 1 << 2
+"""Message flag: Discord shows no link previews for this message."""
 NO_RESPONSE_SECONDS = 3.0
 """Discord shows "The application did not respond" when an interaction is not answered in 3 s."""
 SEND_TIMEOUT = 5.0
 
 JSON = dict[str, Any]
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+BACKENDS: dict[str, JSON] = {
+    "engine": {
+        "label": "local engine",
+        "note": "",
+        "detail": "Cutaway's own backend on this machine: it really edits and renders your clips",
+    },
+    "fake": {
+        "label": "scripted fake",
+        "note": "exports are a sample clip",
+        "detail": "offline and scripted: replies are canned, and every export is the same short sample clip",
+    },
+    "real": {
+        "label": "NemoVideo service",
+        "note": "real renders, real credits",
+        "detail": "the hosted NemoVideo API: edits and exports are real and spend the account's credits",
+    },
+}
+"""What the page's badge says for each backend the runner can start."""
+
+
+def backend_info(kind: str) -> JSON:
+    known = BACKENDS.get(kind, {"label": kind, "note": "", "detail": ""})
+    return {"kind": kind, **known}
 
 
 class BadRequest(Exception):
@@ -188,6 +214,7 @@ class PlaygroundServer:
             "threads": threads,
             "commands": sorted(commands.values(), key=lambda c: str(c["name"])),
             "backend": self.backend,
+            "backend_info": backend_info(self.backend),
             "default_channel_id": str(fake.text_channel_id),
         }
 
@@ -253,6 +280,7 @@ class PlaygroundServer:
             "edited_at": int(msg.edited_at * 1000) if msg.edited_at is not None else None,
             "edits": len(msg.edits),
             "ephemeral_for": _sid(msg.ephemeral_for),
+            "suppress_embeds": bool(msg.flags & SUPPRESS_EMBEDS),
             "loading": msg.loading,
             "type": msg.type,
             "webhook": msg.webhook_id is not None,

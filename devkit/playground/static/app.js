@@ -16,6 +16,8 @@
     typing: new Map(),          // channel id -> timeout handle
     notices: [],                // local system lines {channel_id, text, at}
     menuIndex: 0,
+    pinned: true,               // the message list follows new content (the reader is at the bottom)
+    pinnedTop: 0,               // its scrollTop when last put at the bottom
   };
   const byChannel = () => {
     const map = new Map();
@@ -68,11 +70,36 @@
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
     return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
   }
+  const zh = () => state.locale.startsWith("zh");
   function clock(ms) {
     const d = new Date(ms);
     const today = new Date().toDateString() === d.toDateString();
-    const hm = d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
-    return today ? `Today at ${hm}` : `${d.toLocaleDateString()} ${hm}`;
+    const hm = d.toLocaleTimeString(state.locale, {hour: "numeric", minute: "2-digit"});
+    if (today) return zh() ? `今天 ${hm}` : `Today at ${hm}`;
+    return `${d.toLocaleDateString(state.locale)} ${hm}`;
+  }
+  // Discord's <t:SECONDS:STYLE> markup: each Discord client shows it in its own language and time zone,
+  // so the page does too, in the language picked under "Language".
+  const TIME_STYLES = {
+    t: {timeStyle: "short"}, T: {timeStyle: "medium"}, d: {dateStyle: "short"}, D: {dateStyle: "long"},
+    f: {dateStyle: "long", timeStyle: "short"}, F: {dateStyle: "full", timeStyle: "short"},
+  };
+  function timeTag(seconds, style) {
+    const d = new Date(seconds * 1000);
+    if (Number.isNaN(d.getTime())) return null;
+    const full = new Intl.DateTimeFormat(state.locale, TIME_STYLES.F).format(d);
+    return `<time class="timestamp" datetime="${esc(d.toISOString())}" title="${esc(full)}">${esc(discordTime(seconds, style))}</time>`;
+  }
+  function discordTime(seconds, style) {
+    const d = new Date(seconds * 1000);
+    if (Number.isNaN(d.getTime())) return String(seconds);
+    if (style === "R") {
+      const diff = (d.getTime() - Date.now()) / 1000;
+      const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+      const [unit, size] = units.find(([, s]) => Math.abs(diff) >= s) || units.at(-1);
+      return new Intl.RelativeTimeFormat(state.locale, {numeric: "auto"}).format(Math.round(diff / size), unit);
+    }
+    return new Intl.DateTimeFormat(state.locale, TIME_STYLES[style] || TIME_STYLES.f).format(d);
   }
   function toast(text) {
     const node = el("div", {class: "toast", role: "alert"}, text);
@@ -113,7 +140,7 @@
     s = s.replace(/<@!?(\d+)>/g, (_, id) => keep(`<span class="mention">@${esc(user(id)?.name ?? "unknown-user")}</span>`));
     s = s.replace(/<@&(\d+)>/g, () => keep(`<span class="mention">@role</span>`));
     s = s.replace(/<#(\d+)>/g, (_, id) => keep(`<span class="mention" data-goto="${id}">#${esc(place(id)?.name ?? "unknown")}</span>`));
-    s = s.replace(/<t:(-?\d+)(?::([tTdDfFR]))?>/g, (_, t) => keep(`<code>${esc(new Date(Number(t) * 1000).toLocaleString())}</code>`));
+    s = s.replace(/<t:(-?\d+)(?::([tTdDfFR]))?>/g, (raw, t, style) => keep(timeTag(Number(t), style) ?? esc(raw)));
     s = s.replace(/<a?:(\w+):\d+>/g, ":$1:");
     s = esc(s);
     const inline = (line) => line
@@ -263,9 +290,11 @@
   }
 
   function linkPreviews(msg) {
-    if (!msg.author.bot) return [];
+    if (!msg.author.bot || msg.suppress_embeds) return [];
     const urls = new Set();
-    for (const match of (msg.content || "").matchAll(/https?:\/\/[^\s<>)]+/g)) urls.add(match[0]);
+    // As Discord: a link in <…> or in code is not embedded.
+    const text = (msg.content || "").replace(/```[\s\S]*?```|`[^`\n]*`|<https?:\/\/[^\s>]+>/g, " ");
+    for (const match of text.matchAll(/https?:\/\/[^\s<>)]+/g)) urls.add(match[0]);
     const walk = (list) => {
       for (const c of list || []) {
         if (c.type === 2 && c.style === 5 && c.url) urls.add(c.url);
@@ -275,6 +304,18 @@
     walk(msg.components);
     return [...urls].filter((u) => /\.(mp4|webm|mov)(\?|$)/i.test(u) && safeUrl(u))
       .map((u) => el("video", {src: safeUrl(u), controls: true, preload: "metadata", class: "link-preview"}));
+  }
+
+  function renderPreviews(msg) {
+    const previews = linkPreviews(msg);
+    if (!previews.length) return null;
+    // One link: a full player, as Discord shows it. Several: small ones side by side, not a tower.
+    const box = el("div", {class: `previews${previews.length > 1 ? " compact" : ""}`}, previews);
+    if (state.world?.backend === "fake") {
+      box.append(el("div", {class: "sample-note"},
+        "Sample clip: the scripted fake backend does not render your edit."));
+    }
+    return box;
   }
 
   function renderMessage(msg) {
@@ -304,8 +345,8 @@
     if (msg.attachments.length) body.append(el("div", {class: "attachments"}, msg.attachments.map(renderAttachment)));
     for (const embed of msg.embeds || []) body.append(renderEmbed(embed));
     if (msg.components?.length) body.append(el("div", {class: "components"}, msg.components.map((c) => renderComponent(c, msg))));
-    const previews = linkPreviews(msg);
-    if (previews.length) body.append(el("div", {class: "previews"}, previews));
+    const previews = renderPreviews(msg);
+    if (previews) body.append(previews);
     if (msg.thread) {
       body.append(el("button", {class: "thread-chip", type: "button", onclick: () => go(msg.thread.id)},
         "🧵 ", el("span", {class: "name"}, msg.thread.name), el("span", {class: "muted"}, "Open thread →")));
@@ -357,8 +398,9 @@
     const bot = state.world.bot.name;
     return el("div", {class: "welcome"},
       el("h2", {}, `Welcome to the ${bot} playground`),
-      el("div", {}, `This is a fake Discord server on your machine. ${bot} is the real bot, connected to it; its editor is `,
-        el("strong", {}, state.world.backend === "real" ? "the real NemoVideo API" : "a fake NemoVideo backend (offline)"), "."),
+      el("div", {}, `This is a fake Discord server on your machine. ${bot} is the real bot, connected to it; its editor is the `,
+        el("strong", {}, state.world.backend_info?.label || state.world.backend),
+        state.world.backend_info?.detail ? ` (${state.world.backend_info.detail})` : "", "."),
       el("ol", {html: [
         "Type <code>/project name:Beach trip</code> here (or drop a video clip into this channel).",
         "Open the new thread on the left.",
@@ -368,9 +410,47 @@
       ].map((t) => `<li>${t}</li>`).join("")}));
   }
 
+  // ------------------------------------------------------------------ scrolling: stay at the bottom
+  // Like Discord: sending jumps to the bottom, and while the reader is at the bottom new content keeps it
+  // there, also when a video or image preview grows after layout (its height is known only once its
+  // metadata loads). Scrolling up unpins; "Jump to present" (or scrolling back down) pins again.
+  const PIN_DISTANCE = 48;
+  const distanceFromBottom = (box) => box.scrollHeight - box.scrollTop - box.clientHeight;
+  function toBottom() {
+    const box = $("#messages");
+    box.scrollTop = box.scrollHeight;
+    state.pinned = true;
+    state.pinnedTop = box.scrollTop;
+    $("#jump").hidden = true;
+  }
+  // Scroll events come a frame late: a reader who just scrolled up is already unpinned when content
+  // arrives in that frame. Growth below never moves scrollTop up, so this cannot unpin by mistake.
+  function pinned() {
+    const box = $("#messages");
+    if (state.pinned && box.scrollTop < state.pinnedTop - 1 && distanceFromBottom(box) >= PIN_DISTANCE) {
+      state.pinned = false;
+    }
+    return state.pinned;
+  }
+  const sizes = new ResizeObserver(() => { if (pinned() && !$("#messages").hidden) toBottom(); });
+  function watchSize(node) { sizes.observe(node); return node; }
+  $("#messages").addEventListener("scroll", (e) => {
+    state.pinned = distanceFromBottom(e.currentTarget) < PIN_DISTANCE;
+    if (state.pinned) {
+      state.pinnedTop = e.currentTarget.scrollTop;
+      $("#jump").hidden = true;
+    }
+  });
+  $("#jump").addEventListener("click", toBottom);
+  function newBelow() {
+    $("#jump").hidden = false;
+  }
+
   function renderMessages(opts = {}) {
     const box = $("#messages");
-    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+    const follow = opts.scroll || pinned();  // before the list is emptied (that resets scrollTop)
+    sizes.disconnect();
+    sizes.observe(box);
     box.replaceChildren();
     const here = place(state.current);
     if (!here) return;
@@ -380,20 +460,21 @@
     const merged = [...items.map((m) => ({at: m.created_at, node: () => renderMessage(m)})),
       ...notices.map((n) => ({at: n.at, node: () => el("div", {class: `system ${n.kind || ""}`}, n.text)}))];
     merged.sort((a, b) => a.at - b.at);
-    for (const item of merged) box.append(item.node());
+    for (const item of merged) box.append(watchSize(item.node()));
     if (!items.length && state.current !== state.world.default_channel_id) {
       box.append(el("div", {class: "system"}, "No messages yet."));
     }
-    if (nearBottom || opts.scroll) box.scrollTop = box.scrollHeight;
+    if (follow) toBottom();
   }
 
   function upsertMessageNode(msg, isNew) {
     const box = $("#messages");
     const old = box.querySelector(`.message[data-id="${msg.id}"]`);
     if (!visible(msg)) { old?.remove(); return; }
-    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
-    const node = renderMessage(msg);
+    const follow = pinned();
+    const node = watchSize(renderMessage(msg));
     if (old) {
+      sizes.unobserve(old);
       old.replaceWith(node);
       node.classList.add("flash");
     } else {
@@ -401,7 +482,9 @@
       if (later) later.before(node); else box.append(node);
       if (isNew && msg.author.bot) node.classList.add("flash");
     }
-    if (nearBottom) box.scrollTop = box.scrollHeight;
+    if (isNew && msg.author.id === state.me) toBottom();  // your own message: always shown, as in Discord
+    else if (follow) toBottom();
+    else if (isNew) newBelow();
   }
 
   function renderForum() {
@@ -434,12 +517,25 @@
     } else if (isForum) subtitle = "Each new post becomes a Cutaway project";
     else if (here) subtitle = "Project channel: /project here, or drop a clip to start one";
     $("#channel-subtitle").textContent = subtitle;
+    renderBackend();
     $("#messages").hidden = isForum;
     $("#forum-view").hidden = !isForum;
     $("#composer").hidden = isForum;
     const me = user(state.me);
     $("#input").placeholder = here && !isForum ? `Message ${isThread ? "" : "#"}${here.name} as ${me?.name ?? "?"} — / for commands` : "";
     document.title = here ? `${isThread ? "" : "#"}${here.name} · Cutaway playground` : "Cutaway playground";
+  }
+
+  // Which editor the bot talks to, always in view: a person must know whether an export is real.
+  function renderBackend() {
+    const info = state.world?.backend_info;
+    const badge = $("#backend-badge");
+    badge.hidden = !info;
+    if (!info) return;
+    badge.className = `backend-badge ${info.kind}`;
+    badge.dataset.kind = info.kind;
+    badge.textContent = `Backend: ${info.label}${info.note ? ` · ${info.note}` : ""}`;
+    badge.title = info.detail || "";
   }
 
   function renderTyping() {
@@ -553,8 +649,7 @@
   function setConnection(ok) {
     const node = $("#connection");
     node.className = ok ? "ok" : "down";
-    const backend = state.world?.backend === "real" ? "real NemoVideo API" : "fake backend";
-    node.textContent = ok ? `connected · ${backend}` : "disconnected — retrying… (is the playground still running?)";
+    node.textContent = ok ? "connected" : "disconnected — retrying… (is the playground still running?)";
     document.body.dataset.connected = ok ? "yes" : "no";
   }
   function renderUsers() {
@@ -620,6 +715,7 @@
       input.value = "";
       autosize();
       closeMenu();
+      toBottom();
       await api("/api/messages", {channel_id: state.current, content: text, user: state.me, attachments});
     } catch (err) { toast(err.message); }
   }
@@ -722,6 +818,7 @@
     $("#input").value = "";
     autosize();
     closeMenu();
+    toBottom();
     api("/api/slash", {channel_id: state.current, command: entry.path, options, user: state.me, locale: state.locale})
       .catch((err) => toast(err.message));
     return true;
@@ -855,6 +952,7 @@
     state.locale = e.target.value;
     localStorage.setItem("playground.locale", state.locale);
     updateMenu();
+    renderAll();
   });
   document.addEventListener("click", (e) => {
     const target = e.target.closest("[data-goto]");
