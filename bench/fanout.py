@@ -3,7 +3,7 @@
     python -m bench.fanout [--threads 100,1000] [--scenario seed,burst] [--heartbeat 1] [--duration 30]
 
 Three processes: the fakes (fake Discord + fake NemoVideo, `bench._fakes`), the bot (the real
-`CutawayBot` with its real discord.py client, `ProjectService` and `DiscordThreadSurface`,
+`CutawayBot` with its real discord.py client, its core services and `DiscordThreadSurface`,
 `bench._fanout_bot`), and this driver. Every thread is a stored project with a live backend
 session; one user message per thread (spread over `--ramp` s) starts a scripted turn that streams
 a reply every `--text-every` s and a keep-alive every `--keepalive` s for `--duration` s. The bot's

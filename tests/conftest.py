@@ -10,6 +10,8 @@ import aiohttp
 import pytest
 from hypothesis import settings
 
+from bot.config import BackendSettings
+from bot.credentials import RepositoryCredentials
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import NemoClient
 from devkit.fakes.nemo import FakeNemo
@@ -63,15 +65,11 @@ def sleeper() -> RecordingSleep:
 @pytest.fixture
 def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.ClientSession, sleeper: RecordingSleep):
     def build(*, static_token: str | None = None, sse_timeout: float = 30.0) -> NemoClient:
-        auth = TokenProvider(repo, static_token=static_token)
-        return NemoClient(
-            http,
-            fake_nemo.base_url,
-            auth,
-            rate_limit_retry_seconds=30.0,
-            sse_timeout_seconds=sse_timeout,
-            sleep=sleeper,
+        auth = TokenProvider(RepositoryCredentials(repo), static_token=static_token)
+        settings = BackendSettings(
+            api_base=fake_nemo.base_url, rate_limit_retry_seconds=30.0, sse_timeout_seconds=sse_timeout
         )
+        return NemoClient(http, settings, auth, sleep=sleeper)
 
     return build
 
@@ -82,10 +80,11 @@ async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
     from devkit.fakes.discord import FakeDiscord
     from tests.harness import TOKEN, Cutaway, restored_discord_globals
 
-    async with restored_discord_globals(), FakeDiscord(token=TOKEN) as discord_fake:
-        harness = Cutaway(discord=discord_fake, nemo=fake_nemo, db=tmp_path / "bot.sqlite3")
-        await harness.start()
-        try:
-            yield harness
-        finally:
-            await harness.stop()
+    with restored_discord_globals():
+        async with FakeDiscord(token=TOKEN) as discord_fake:
+            harness = Cutaway(discord=discord_fake, nemo=fake_nemo, db=tmp_path / "bot.sqlite3")
+            await harness.start()
+            try:
+                yield harness
+            finally:
+                await harness.stop()
