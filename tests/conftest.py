@@ -88,3 +88,15 @@ async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
                 yield harness
             finally:
                 await harness.stop()
+
+
+@pytest.fixture
+async def core():
+    """The core services over in-memory ports and a fake clock (tests/core_kit.py): no sockets, no waits."""
+    from tests.core_kit import open_core
+
+    kit = await open_core()
+    try:
+        yield kit
+    finally:
+        await kit.close()
