@@ -100,3 +100,18 @@ async def core():
         yield kit
     finally:
         await kit.close()
+
+
+# Fixtures that start a fake server (and with it, often, the bot): a test using one is end-to-end.
+SERVER_FIXTURES = frozenset({"cutaway", "fake_nemo", "make_client"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the fast tier (-m 'not e2e') honest: a test that starts a server must say so."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"these tests start a fake server and need @pytest.mark.e2e: {unmarked}")

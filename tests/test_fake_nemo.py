@@ -38,6 +38,8 @@ from devkit.fakes.nemo import (
     tiny_mp4,
 )
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 ATTRIBUTION = {"X-Skill-Source": "background-music-to", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip.mp4"}}]}], "d": 10000}
 ROOT = Path(__file__).resolve().parents[1]

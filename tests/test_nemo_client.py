@@ -15,6 +15,8 @@ from bot.nemo.models import RenderProgress
 from devkit.fakes.nemo import FakeNemo
 from devkit.fakes.nemo_steps import Drop, ErrorLine, Heartbeat, Pause, Text, ToolCall, ToolResult
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip"}}]}], "d": 10000}
 # The client sends `output` as given (the export defaults are bot.core.exports.ExportOptions).
 OUTPUT = {"format": "mp4", "quality": "high", "resolution": "1080p"}

@@ -682,6 +682,7 @@ async def test_iter_chat_events_early_close_stops_cleanly() -> None:
             await anext(events)
 
 
+@pytest.mark.e2e
 async def test_over_real_aiohttp_stream() -> None:
     """The client's actual call shape: `response.content.iter_any()` over chunked HTTP."""
     stream = spec_stream()
