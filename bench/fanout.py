@@ -497,7 +497,7 @@ def report(rows: list[JSON], args: argparse.Namespace) -> bool:
 
 
 SCENARIOS: dict[str, JSON] = {
-    # The seed's quickest job ("30-60 seconds from upload to download"): a 30 s turn with a reply every
+    # The vendor's quickest job ("30-60 seconds from upload to download"): a 30 s turn with a reply every
     # 10 s; the messages arrive within the first third of each other's turns, so all N streams are open
     # at once. At N = 1000 that asks ~700 Discord calls/s, 14x Discord's global limit for one bot.
     "seed": {"duration": 30.0, "text_every": 10.0, "ramp": 10.0},

@@ -99,7 +99,8 @@ class Settings(BaseSettings):
 
     # Beyond the fixed interface: operator knobs with safe defaults.
     render_timeout_seconds: float = Field(default=1800.0, gt=0)
-    # The seed's disconnect recovery: look at the state after 30 s, then every 60 s, five looks in all.
+    # After a dropped stream: look at the state after 30 s, then every 60 s, five looks in all
+    # (docs/backend-contract.md, section 5).
     stream_recovery_seconds: float = Field(default=30.0, gt=0)
     render_lease_seconds: float = Field(default=60.0, gt=0)
     liveness_seconds: float = Field(default=5.0, gt=0)

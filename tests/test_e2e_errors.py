@@ -1,4 +1,4 @@
-"""Every backend error the seed documents becomes a short, friendly message; the thread stays usable."""
+"""Every backend error docs/backend-contract.md lists becomes a short, friendly message; the thread stays usable."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The fake NemoVideo backend, exercised with raw aiohttp (no project client involved).
 
-These pin the wire contract the fake promises (shared/nemo-api.md): envelopes, error codes,
+These pin the wire contract the fake promises (docs/backend-contract.md): envelopes, error codes,
 token rules, streaming uploads, ADK SSE framing, scripted steps and both render shapes.
 """
 

@@ -1,4 +1,4 @@
-"""Which files the backend accepts (the seed's list, plus .jpeg), checked by name and by content.
+"""Which files the backend accepts (docs/backend-contract.md, section 8), checked by name and by content.
 
 The extension alone is easy to fake, so the first bytes of the file are checked too before
 anything is sent to the backend.
