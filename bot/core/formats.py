@@ -13,7 +13,6 @@ IMAGE = frozenset({"jpg", "jpeg", "png", "gif", "webp"})
 AUDIO = frozenset({"mp3", "wav", "m4a", "aac"})
 SUPPORTED = VIDEO | IMAGE | AUDIO
 SNIFF_BYTES = 64
-DEFAULT_MAX_BYTES = 500 * 1024 * 1024
 
 _MIME = {
     "mp4": "video/mp4",
