@@ -1,6 +1,6 @@
 """A chat turn: one message sent to the backend's event stream, and everything the user sees of it.
 
-One turn, as data (docs/backend-contract.md, "The chat stream" and "Recovery"):
+One turn, as data (docs/backend-contract.md, sections 4 and 5):
 recorded as open → sent once → typed events → replies posted as they come, the tool in use shown on
 the "⏳ Still working…" status → at the end: quick actions under the newest reply and, after a long
 turn, one mention of the requester; a turn that closed without text says what changed in the

@@ -43,7 +43,7 @@ class ExportOptions:
         return cls(quality=quality or defaults.quality, resolution=resolution or defaults.resolution)
 
     def output(self) -> dict[str, str]:
-        """The render body's `output` (docs/backend-contract.md, "Renders")."""
+        """The render body's `output` (docs/backend-contract.md, section 7)."""
         return {"format": "mp4", "quality": self.quality, "resolution": self.resolution}
 
 

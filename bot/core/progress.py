@@ -1,7 +1,7 @@
 """The one "⏳ Still working…" message of a long operation (a chat turn, an upload).
 
 The bot's own clock drives it, not the backend's bytes: the backend may send nothing for minutes
-(docs/backend-contract.md, "The chat stream"). Every `interval` seconds the message is posted once,
+(docs/backend-contract.md, section 4). Every `interval` seconds the message is posted once,
 then edited in place, showing the stage, the elapsed time and how many jobs wait behind it.
 Edits are optional, so they stay inside Discord's limits: at most one per thread every
 MIN_STATUS_EDIT_GAP seconds and a bot-wide budget; a skipped tick just shows up a tick later.

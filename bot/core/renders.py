@@ -1,10 +1,10 @@
 """A render's life: its row is stored first, then the render POST, then polling until the link is posted.
 
-Requests arrive through bot.core.exports (in the thread's queue).
-The render id is persisted before the backend hears of it, so a restart at any point resumes
-polling (an abandoned client orphans the job: docs/backend-contract.md, "Renders") and the link is
-still posted. The link goes to the thread with a normal message, never an interaction follow-up:
-renders can outlive the 15-minute interaction token.
+Requests arrive through bot.core.exports, at their turn in the thread's queue. The render id is
+persisted before the backend hears of it, so a restart at any point resumes polling (an abandoned
+client orphans the job: docs/backend-contract.md, section 7) and the link is still posted. The link
+goes to the thread with a normal message, never an interaction follow-up: renders can outlive the
+15-minute interaction token.
 """
 
 from __future__ import annotations

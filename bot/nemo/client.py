@@ -1,6 +1,6 @@
 """Async NemoVideo client: one shared aiohttp session, typed answers, the contract's recovery rules.
 
-Recovery rules (docs/backend-contract.md, "Errors and what the bot does"):
+Recovery rules (docs/backend-contract.md, section 3):
 - 1001 / 1010 / 1011 / HTTP 401: renew the token (same client id) and retry once.
 - 400 on the anonymous-token call: new client id, retry once (in TokenProvider).
 - 429: wait RATE_LIMIT_RETRY_SECONDS and retry once.
