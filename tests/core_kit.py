@@ -49,7 +49,9 @@ class Core:
     def surface(self, thread_id: int) -> MemorySurface:
         return self.surfaces.for_thread(thread_id)
 
-    def message(self, thread_id: int, text: str = "", *, author: int = ALICE, files: tuple[IncomingFile, ...] = ()):
+    def message(
+        self, thread_id: int, text: str = "", *, author: int = ALICE, files: tuple[IncomingFile, ...] = ()
+    ) -> IncomingMessage:
         """A new user message, newer than every earlier one (ids are snowflakes: they grow)."""
         self._ids += 1
         return IncomingMessage(message_id=self._ids, thread_id=thread_id, author_id=author, text=text, files=files)

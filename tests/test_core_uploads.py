@@ -71,7 +71,7 @@ async def test_a_long_upload_shows_an_uploading_status_that_gives_way_to_the_res
 
         return UploadSource(source.filename, stream, source.content_type, source.size)
 
-    core.attachments.source = slow_source  # type: ignore[method-assign]
+    core.attachments.source = slow_source  # type: ignore[method-assign,assignment]
     core.send(100, files=(file,))
     await eventually(lambda: opened, what="the upload streaming")
     await core.clock.advance(120)
