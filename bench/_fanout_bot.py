@@ -46,8 +46,8 @@ from bench._common import (
 from bot import runtime
 from bot.app import CutawayBot
 from bot.config import Settings
+from bot.core.intake import Intake
 from bot.core.ports import IncomingMessage
-from bot.core.projects import ProjectService
 from bot.nemo import sse
 from bot.nemo.client import NemoClient
 
@@ -104,13 +104,13 @@ class Probes:
             return resp
 
         setattr(NemoClient, "_open_stream", open_stream)  # noqa: B010 - a bench-only probe
-        original_submit = ProjectService.submit
+        original_submit = Intake.submit
 
-        def submit(service: ProjectService, message: IncomingMessage) -> bool:
+        def submit(service: Intake, message: IncomingMessage) -> bool:
             probes.received.setdefault(str(message.thread_id), time.monotonic())
             return original_submit(service, message)
 
-        setattr(ProjectService, "submit", submit)  # noqa: B010 - when the gateway handed the message over
+        setattr(Intake, "submit", submit)  # noqa: B010 - when the gateway handed the message over
         if not latency:
             return
 
@@ -256,7 +256,7 @@ class BotChild:
             if len(self.probes.opened) >= self.probes.wanted_streams:
                 self.probes.enough_streams.set()
             await self.probes.enough_streams.wait()
-            await self.bot.projects.queues.join()
+            await self.bot.queues.join()
         return {"idle_at": time.monotonic()}
 
     async def report(self, args: JSON) -> JSON:

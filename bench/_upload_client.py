@@ -1,6 +1,6 @@
 """Child process: one upload, measured from inside (wall, CPU, peak RSS growth); prints one JSON line.
 
-`--mode bot` runs the bot's real upload path, `ProjectService._upload` with `CdnStreamer` and
+`--mode bot` runs the bot's real upload path, `Uploads.upload_files` with `CdnStreamer` and
 `NemoClient.upload_files` built exactly as `CutawayBot.setup_hook` builds them (only the
 Discord surface is a null one). `--mode bare` is the baseline: an aiohttp GET from the CDN
 streamed with `iter_chunked` straight into a multipart POST to the same upload endpoint.
@@ -24,9 +24,13 @@ from aiohttp import payload as aiohttp_payload
 from bench._common import NEMO_TOKEN, PeakSampler, proc_status, reset_peak_rss
 from bot import runtime
 from bot.app import USER_AGENT
+from bot.config import Settings
 from bot.core.ports import IncomingFile, IncomingMessage
-from bot.core.projects import ProjectService, ServiceSettings
-from bot.core.uploads import CHUNK_BYTES, CdnStreamer
+from bot.core.progress import status_budget
+from bot.core.queues import ThreadQueues
+from bot.core.sessions import Sessions
+from bot.core.uploads import CHUNK_BYTES, CdnStreamer, Uploads
+from bot.credentials import RepositoryCredentials
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import APP_NAME, NemoClient
 from storage import MEMORY, Project, open_sqlite
@@ -82,14 +86,6 @@ async def _no_typing() -> AsyncIterator[None]:
     yield
 
 
-class NullSurfaces:
-    def __init__(self, surface: NullSurface) -> None:
-        self.surface = surface
-
-    def for_thread(self, thread_id: int) -> NullSurface:
-        return self.surface
-
-
 def _session() -> aiohttp.ClientSession:
     """The same session `CutawayBot._session` builds."""
     connector = aiohttp.TCPConnector(limit=100, limit_per_host=50)
@@ -131,12 +127,16 @@ async def run_bot(args: argparse.Namespace) -> dict[str, Any]:
     async with _session() as http:
         repo = await open_sqlite(MEMORY)
         try:
-            auth = TokenProvider(repo, static_token=NEMO_TOKEN)
-            nemo = NemoClient(http, args.nemo, auth)
+            # The bot's own defaults for everything the command line does not set.
+            settings = Settings(
+                _env_file=None, discord_token="bench", nemo_api_base=args.nemo, max_upload_bytes=args.max_bytes
+            )
+            auth = TokenProvider(RepositoryCredentials(repo), static_token=NEMO_TOKEN)
+            nemo = NemoClient(http, settings.backend, auth)
             cdn = CdnStreamer(http, max_bytes=args.max_bytes)
             surface = NullSurface(thread_id=1)
-            service = ProjectService(
-                repo, nemo, cdn, cast(Any, NullSurfaces(surface)), ServiceSettings(max_upload_bytes=args.max_bytes)
+            uploads = Uploads(
+                nemo, Sessions(repo, nemo), cdn, ThreadQueues(limit=1), settings.uploads, budget=status_budget()
             )
             info = await nemo.create_session("en")  # also opens the pooled connection to the backend
             project = Project(
@@ -153,10 +153,9 @@ async def run_bot(args: argparse.Namespace) -> dict[str, Any]:
             message = IncomingMessage(message_id=2, thread_id=1, author_id=1, text="", files=(file,))
             measure = Measure()
             measure.start()
-            await service._upload(project, message, cast(Any, surface), "en")
+            await uploads.upload_files(project, message, cast(Any, surface), "en")
             figures = await measure.stop()
             figures["posts"] = surface.posts
-            await service.close()
         finally:
             await repo.close()
     return figures

@@ -337,8 +337,7 @@ async def traced_queries(db: Path) -> list[tuple[str, str]]:
                         waiter.cancel()
                         task.result()
                     await waiter
-                    if bot._startup_task is not None:
-                        await asyncio.shield(bot._startup_task)
+                    await bot.wait_recovered(30)
             finally:
                 await bot.close()
                 with contextlib.suppress(Exception):

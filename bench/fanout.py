@@ -3,7 +3,7 @@
     python -m bench.fanout [--threads 100,1000] [--scenario seed,burst] [--heartbeat 1] [--duration 30]
 
 Three processes: the fakes (fake Discord + fake NemoVideo, `bench._fakes`), the bot (the real
-`CutawayBot` with its real discord.py client, `ProjectService` and `DiscordThreadSurface`,
+`CutawayBot` with its real discord.py client, its core services and `DiscordThreadSurface`,
 `bench._fanout_bot`), and this driver. Every thread is a stored project with a live backend
 session; one user message per thread (spread over `--ramp` s) starts a scripted turn that streams
 a reply every `--text-every` s and a keep-alive every `--keepalive` s for `--duration` s. The bot's
@@ -497,7 +497,7 @@ def report(rows: list[JSON], args: argparse.Namespace) -> bool:
 
 
 SCENARIOS: dict[str, JSON] = {
-    # The seed's quickest job ("30-60 seconds from upload to download"): a 30 s turn with a reply every
+    # The vendor's quickest job ("30-60 seconds from upload to download"): a 30 s turn with a reply every
     # 10 s; the messages arrive within the first third of each other's turns, so all N streams are open
     # at once. At N = 1000 that asks ~700 Discord calls/s, 14x Discord's global limit for one bot.
     "seed": {"duration": 30.0, "text_every": 10.0, "ramp": 10.0},

@@ -17,11 +17,19 @@ from discord.ext import commands
 
 from bot import runtime
 from bot.config import Settings
+from bot.core.chat import Chat
+from bot.core.exports import Exports
+from bot.core.info import Info
+from bot.core.intake import Intake
 from bot.core.liveness import Liveness
-from bot.core.projects import ProjectService, ServiceSettings
-from bot.core.renders import RenderService, RenderSettings
+from bot.core.progress import status_budget
+from bot.core.queues import ThreadQueues
+from bot.core.renders import RenderService
+from bot.core.sessions import Sessions
+from bot.core.tasks import TaskRegistry
 from bot.core.texts import t
-from bot.core.uploads import CdnStreamer
+from bot.core.uploads import CdnStreamer, Uploads
+from bot.credentials import RepositoryCredentials
 from bot.discord_surface import DiscordSurfaces
 from bot.health import HealthServer, gateway_connected
 from bot.http_tuning import amortise_bucket_sweep
@@ -54,9 +62,13 @@ class CutawayBot(commands.Bot):
     """Owns every long-lived resource and closes all of them in `close()`."""
 
     repo: Repository
-    projects: ProjectService
-    renders: RenderService
     nemo: NemoClient
+    sessions: Sessions
+    queues: ThreadQueues
+    intake: Intake
+    renders: RenderService
+    exports: Exports
+    info: Info
 
     def __init__(self, settings: Settings, **options: Any) -> None:
         # The bot never reads discord.py's message cache; every status-edit echo would scan it.
@@ -76,10 +88,9 @@ class CutawayBot(commands.Bot):
         )
         self.settings = settings
         self._http_session: aiohttp.ClientSession | None = None
-        self._startup_task: asyncio.Task[None] | None = None
+        self._background = TaskRegistry("bot")
         self._shutdown_task: asyncio.Task[None] | None = None
         self.surfaces = DiscordSurfaces(self)
-        self.commands_synced = False
         self.guild_settings: dict[int, GuildSettings] = {}
         self.health: HealthServer | None = None
         amortise_bucket_sweep(self.http)
@@ -118,39 +129,34 @@ class CutawayBot(commands.Bot):
         await self.liveness.start()
         await self.repo.prune_message_claims(discord.utils.utcnow() - CLAIM_RETENTION)
         static = settings.nemo_token.get_secret_value() if settings.nemo_token else None
-        auth = TokenProvider(self.repo, static_token=static)
-        self.nemo = NemoClient(
-            self._session(),
-            settings.nemo_api_base,
-            auth,
-            rate_limit_retry_seconds=settings.rate_limit_retry_seconds,
-            sse_timeout_seconds=settings.sse_timeout_seconds,
-        )
-        cdn = CdnStreamer(self._session(), max_bytes=settings.max_upload_bytes)
-        service_settings = ServiceSettings(
-            heartbeat_seconds=settings.heartbeat_seconds,
-            sse_timeout_seconds=settings.sse_timeout_seconds,
-            max_upload_bytes=settings.max_upload_bytes,
-            recovery_delays=_recovery_delays(settings.stream_recovery_seconds),
-            user_messages_per_minute=settings.user_messages_per_minute,
-            upload_url_hosts=tuple(settings.upload_url_hosts),
-        )
-        self.projects = ProjectService(
-            self.repo, self.nemo, cdn, self.surfaces, service_settings, liveness=self.liveness
-        )
+        auth = TokenProvider(RepositoryCredentials(self.repo), static_token=static)
+        self.nemo = NemoClient(self._session(), settings.backend, auth)
+        self.sessions = Sessions(self.repo, self.nemo)
+        self.queues = ThreadQueues(limit=settings.intake.queue_limit)
+        budget = status_budget()
         self.renders = RenderService(
             self.repo,
             self.nemo,
+            self.sessions,
             self.surfaces,
-            RenderSettings(
-                poll_seconds=settings.render_poll_seconds,
-                timeout_seconds=settings.render_timeout_seconds,
-                lease_seconds=settings.render_lease_seconds,
-            ),
+            settings.renders,
             owner=self.liveness.incarnation,
         )
-        self.renders.bind_session_runner(self.projects.with_session)
-        self.projects.set_exports(self.renders)
+        self.exports = Exports(self.sessions, self.queues, self.surfaces, self.renders)
+        self.info = Info(self.nemo, self.sessions)
+        cdn = CdnStreamer(self._session(), max_bytes=settings.uploads.max_bytes)
+        self.intake = Intake(
+            self.repo,
+            self.sessions,
+            self.queues,
+            self.surfaces,
+            self.liveness,
+            Uploads(self.nemo, self.sessions, cdn, self.queues, settings.uploads, budget=budget),
+            Chat(self.repo, self.nemo, self.sessions, self.queues, settings.chat, budget=budget),
+            self.info,
+            self.exports,
+            settings.intake,
+        )
         self.guild_settings = {g.guild_id: g for g in await self.repo.all_guild_settings()}
         await self.tree.set_translator(CatalogueTranslator())
         self.tree.error(self._on_app_command_error)
@@ -158,8 +164,8 @@ class CutawayBot(commands.Bot):
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
         await self._schedule_catch_up()
-        self._startup_task = asyncio.create_task(self._after_ready(), name="startup-recovery")
-        QUEUED_MESSAGES.set_function(lambda: self.projects.queues.queued)
+        self._background.spawn(self._after_ready(), key="startup-recovery", name="startup-recovery")
+        QUEUED_MESSAGES.set_function(lambda: self.queues.queued)
         RENDERS_POLLING.set_function(lambda: self.renders.active)
         GATEWAY_LATENCY.set_function(lambda: self.latency if math.isfinite(self.latency) else 0.0)
         if settings.health_port is not None:
@@ -214,7 +220,7 @@ class CutawayBot(commands.Bot):
         projects = [
             p for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS) if self.owns_guild(p.guild_id)
         ]
-        self.projects.schedule_catch_up([p.thread_id for p in projects])
+        self.intake.schedule_catch_up([p.thread_id for p in projects])
         if projects:
             log.info("catching up on %d recently active thread(s)", len(projects))
 
@@ -238,7 +244,6 @@ class CutawayBot(commands.Bot):
             return
         synced = await self.tree.sync()
         await self.repo.set_meta(COMMANDS_HASH_KEY, digest)
-        self.commands_synced = True
         log.info("synced %d app commands", len(synced))
 
     async def _after_ready(self) -> None:
@@ -249,9 +254,13 @@ class CutawayBot(commands.Bot):
         except Exception:
             log.exception("start-up recovery failed")
 
+    async def wait_recovered(self, timeout: float) -> None:
+        """Until start-up recovery (renders taken over, interrupted turns reported) is done."""
+        await self._background.join(timeout)
+
     async def _report_interrupted_turns(self) -> None:
         for turn in await self.repo.open_turns():
-            project = await self.projects.get_project(turn.thread_id)
+            project = await self.sessions.get(turn.thread_id)
             if project is not None and not self.owns_guild(project.guild_id):
                 continue  # the process whose shard owns that guild reports it
             lang = "zh" if project and project.language.startswith("zh") else "en"
@@ -287,11 +296,11 @@ class CutawayBot(commands.Bot):
         await asyncio.shield(self._shutdown_task)
 
     async def _shutdown(self) -> None:
-        if self._startup_task is not None:
-            self._startup_task.cancel()
-            await asyncio.gather(self._startup_task, return_exceptions=True)
-        if hasattr(self, "projects"):
-            await self.projects.close()
+        await self._background.close()
+        if hasattr(self, "queues"):
+            await self.queues.close()
+        if hasattr(self, "intake"):
+            await self.intake.close()
         if hasattr(self, "renders"):
             await self.renders.close()
         if hasattr(self, "liveness"):
@@ -314,8 +323,3 @@ def create_bot(settings: Settings, **options: Any) -> CutawayBot:
     if settings.sharded:
         return ShardedCutawayBot(settings, **options)
     return CutawayBot(settings, **options)
-
-
-def _recovery_delays(first: float) -> tuple[float, ...]:
-    """The seed's schedule after a dropped stream: check after 30 s, then every 60 s, five checks."""
-    return (first, first * 2, first * 2, first * 2, first * 2)

@@ -17,6 +17,7 @@ import discord
 
 from bot.core.actions import ActionButton
 from bot.core.ports import ForumStage, IncomingFile, IncomingMessage
+from bot.log_context import thread_extra
 from bot.message_split import split_message
 from bot.metrics import DISCORD_LATENCY
 
@@ -127,7 +128,9 @@ class DiscordStatus:
             if exc.code == EDIT_TOO_OLD:
                 await self._replace(text)
             else:
-                log.warning("status edit failed in %s: %s %s", self._surface.thread_id, exc.status, exc.code)
+                log.warning(
+                    "status edit failed: %s %s", exc.status, exc.code, extra=thread_extra(self._surface.thread_id)
+                )
 
     async def finish(self, text: str | None = None) -> None:
         self._actions = ()
@@ -136,7 +139,7 @@ class DiscordStatus:
                 try:
                     await self._message.delete()
                 except discord.HTTPException:
-                    log.debug("status delete failed in %s", self._surface.thread_id)
+                    log.debug("status delete failed", extra=thread_extra(self._surface.thread_id))
             self._message = None
             return
         await self.update(text, ())
@@ -173,11 +176,11 @@ class DiscordThreadSurface:
             DISCORD_LATENCY.labels("send").observe(time.perf_counter() - started)
             return message
         except discord.Forbidden as exc:
-            log.warning("no permission to post in thread %s (code %s)", self.thread_id, exc.code)
+            log.warning("no permission to post (code %s)", exc.code, extra=thread_extra(self.thread_id))
         except discord.NotFound:
-            log.warning("thread %s is gone; message dropped", self.thread_id)
+            log.warning("the thread is gone; message dropped", extra=thread_extra(self.thread_id))
         except discord.HTTPException as exc:
-            log.warning("posting in thread %s failed: %s %s", self.thread_id, exc.status, exc.code)
+            log.warning("posting failed: %s %s", exc.status, exc.code, extra=thread_extra(self.thread_id))
         return None
 
     async def post(self, text: str, *, actions: Sequence[ActionButton] = ()) -> int | None:
@@ -198,7 +201,7 @@ class DiscordThreadSurface:
             else:
                 await self._partial(message_id).edit(view=view)
         except discord.HTTPException as exc:
-            log.debug("could not set buttons in %s: %s", self.thread_id, exc.code)
+            log.debug("could not set buttons: %s", exc.code, extra=thread_extra(self.thread_id))
 
     async def set_forum_stage(self, stage: ForumStage) -> None:
         thread = self._client.get_channel(self.thread_id)
@@ -214,7 +217,7 @@ class DiscordThreadSurface:
         try:
             await thread.edit(applied_tags=applied)
         except discord.HTTPException as exc:
-            log.info("could not tag forum post %s: %s %s", self.thread_id, exc.status, exc.code)
+            log.info("could not tag the forum post: %s %s", exc.status, exc.code, extra=thread_extra(self.thread_id))
 
     async def post_result(
         self,
@@ -277,7 +280,7 @@ class DiscordThreadSurface:
         try:
             await self._partial(message_id).add_reaction(emoji)
         except discord.HTTPException:
-            log.debug("could not react in %s", self.thread_id)
+            log.debug("could not react", extra=thread_extra(self.thread_id))
 
     async def messages_after(self, message_id: int, *, limit: int = 100) -> list[IncomingMessage]:
         channel = self._channel()
@@ -292,7 +295,7 @@ class DiscordThreadSurface:
                     continue
                 found.append(to_incoming(message, self.thread_id))
         except discord.HTTPException as exc:
-            log.warning("catch-up of thread %s failed: %s %s", self.thread_id, exc.status, exc.code)
+            log.warning("catch-up failed: %s %s", exc.status, exc.code, extra=thread_extra(self.thread_id))
         return found
 
     async def unreact(self, message_id: int, emoji: str) -> None:
@@ -302,7 +305,7 @@ class DiscordThreadSurface:
         try:
             await self._partial(message_id).remove_reaction(emoji, user)
         except discord.HTTPException:
-            log.debug("could not remove reaction in %s", self.thread_id)
+            log.debug("could not remove the reaction", extra=thread_extra(self.thread_id))
 
 
 class DiscordSurfaces:

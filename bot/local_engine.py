@@ -57,7 +57,7 @@ class LocalEngine:
         self._proc: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._drain_task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self.base_url = ""
         self.restarts = 0
 
@@ -109,12 +109,12 @@ class LocalEngine:
     async def _supervise(self) -> None:
         """Start the engine again when it dies (not when we stop it), with growing pauses."""
         failures = 0
-        while not self._stopping:
+        while not self._stopping.is_set():
             proc = self._proc
             if proc is None:
                 return
             code = await proc.wait()
-            if self._stopping:
+            if self._stopping.is_set():
                 return
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             log.error("local engine exited with code %s; starting it again in %.0f s", code, delay)
@@ -129,7 +129,7 @@ class LocalEngine:
             self.restarts += 1
 
     async def close(self) -> None:
-        self._stopping = True
+        self._stopping.set()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

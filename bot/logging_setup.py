@@ -8,7 +8,9 @@ import sys
 import time
 from collections.abc import Iterable
 
-FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+from bot.log_context import RECORD_FIELD, ThreadFilter, thread_prefix
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(thread_prefix)s%(message)s"
 MASK = "***"
 
 
@@ -67,17 +69,29 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             entry["exc"] = record.exc_text
+        thread_id = getattr(record, RECORD_FIELD, None)
+        if thread_id is not None:
+            entry[RECORD_FIELD] = thread_id
         return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """FORMAT: a thread's lines read `… name: thread=<id> message` (bot.log_context)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.thread_prefix = thread_prefix(record)
+        return super().formatMessage(record)
 
 
 def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = False) -> None:
     for secret in secrets:
         SECRET_FILTER.add(secret)
     handler = logging.StreamHandler(sys.stderr)
-    formatter: logging.Formatter = JsonFormatter() if json_lines else logging.Formatter(FORMAT)
+    formatter: logging.Formatter = JsonFormatter() if json_lines else TextFormatter(FORMAT)
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     handler.addFilter(SECRET_FILTER)
+    handler.addFilter(ThreadFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -50,7 +50,7 @@ async def reply(interaction: discord.Interaction, text: str, *, ephemeral: bool 
 async def project_here(bot: CutawayBot, interaction: discord.Interaction) -> Project | None:
     """The project of the thread the interaction came from; otherwise a short hint is sent."""
     channel = interaction.channel
-    project = await bot.projects.get_project(channel.id) if isinstance(channel, discord.Thread) else None
+    project = await bot.sessions.get(channel.id) if isinstance(channel, discord.Thread) else None
     if project is None:
         await reply(interaction, t("not_project", interaction_lang(interaction)), ephemeral=True)
     return project

@@ -43,12 +43,12 @@ class QuickActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = _bot(interaction)
         channel = interaction.channel
-        project = await bot.projects.get_project(channel.id) if isinstance(channel, discord.Thread) else None
+        project = await bot.sessions.get(channel.id) if isinstance(channel, discord.Thread) else None
         if project is None:
             await reply(interaction, t("button_outside", interaction_lang(interaction)), ephemeral=True)
             return
         lang = ui_language(project.language)  # the thread's language, as the issue asks
-        text = bot.projects.submit_action(
+        text = bot.intake.submit_action(
             thread_id=project.thread_id, user_id=interaction.user.id, key=self.key, press_id=interaction.id, lang=lang
         )
         if text is None:

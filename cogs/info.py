@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.feedback import error_text
+from bot.log_context import thread_extra
 from bot.nemo.errors import NemoError
 
 from ._common import cmd_text, interaction_lang, project_here, reply
@@ -29,7 +30,7 @@ class InfoCog(commands.Cog):
         lang = interaction_lang(interaction)
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
-            text = await self.bot.projects.credits_text(lang)
+            text = await self.bot.info.credits_text(lang)
         except NemoError as exc:
             log.warning("credits failed: %s", type(exc).__name__)
             text = error_text(exc, lang)
@@ -44,9 +45,9 @@ class InfoCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         surface = self.bot.surfaces.for_thread(project.thread_id)
         try:
-            text = await self.bot.projects.status_text(project, surface, lang)
+            text = await self.bot.info.status_text(project, surface, lang)
         except NemoError as exc:
-            log.warning("thread=%s status failed: %s", project.thread_id, type(exc).__name__)
+            log.warning("status failed: %s", type(exc).__name__, extra=thread_extra(project.thread_id))
             text = error_text(exc, lang)
         await reply(interaction, text)
 

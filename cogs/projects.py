@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import formats
-from bot.core.projects import ProjectStart
+from bot.core.sessions import ProjectStart
 from bot.core.texts import t
 from bot.discord_surface import to_incoming
 
@@ -54,7 +54,7 @@ class ProjectsCog(commands.Cog):
         lang = interaction_lang(interaction)
         channel = interaction.channel
         if isinstance(channel, discord.Thread):
-            exists = await self.bot.projects.get_project(channel.id) is not None
+            exists = await self.bot.sessions.get(channel.id) is not None
             await reply(interaction, t("project_exists" if exists else "project_where", lang), ephemeral=True)
             return
         if not isinstance(channel, discord.TextChannel):
@@ -74,7 +74,7 @@ class ProjectsCog(commands.Cog):
         except discord.Forbidden:
             await reply(interaction, t("no_permission_thread", lang))
             return
-        self.bot.projects.start_project(
+        self.bot.intake.start_project(
             ProjectStart(
                 thread_id=thread.id,
                 guild_id=channel.guild.id,
@@ -107,7 +107,7 @@ class ProjectsCog(commands.Cog):
             and isinstance(thread.parent, discord.ForumChannel)
         )
         if is_forum_post and member_allowed(self.bot, message.author):
-            self.bot.projects.start_project(
+            self.bot.intake.start_project(
                 ProjectStart(
                     thread_id=thread.id,
                     guild_id=thread.guild.id,
@@ -119,7 +119,7 @@ class ProjectsCog(commands.Cog):
                 incoming,
             )
             return
-        self.bot.projects.submit(incoming)
+        self.bot.intake.submit(incoming)
 
     async def _start_from_attachment(self, message: discord.Message, channel: discord.TextChannel) -> None:
         if not any(formats.is_supported_name(a.filename) for a in message.attachments):
@@ -138,7 +138,7 @@ class ProjectsCog(commands.Cog):
         except discord.HTTPException as exc:
             log.warning("thread creation failed in %s: %s %s", channel.id, exc.status, exc.code)
             return
-        self.bot.projects.start_project(
+        self.bot.intake.start_project(
             ProjectStart(
                 thread_id=thread.id,
                 guild_id=channel.guild.id,

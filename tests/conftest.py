@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 from hypothesis import settings
 
+from bot.config import BackendSettings
+from bot.credentials import RepositoryCredentials
 from bot.nemo.auth import TokenProvider
 from bot.nemo.client import NemoClient
 from devkit.fakes.nemo import FakeNemo
@@ -89,15 +91,11 @@ def sleeper() -> RecordingSleep:
 @pytest.fixture
 def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.ClientSession, sleeper: RecordingSleep):
     def build(*, static_token: str | None = None, sse_timeout: float = 30.0) -> NemoClient:
-        auth = TokenProvider(repo, static_token=static_token)
-        return NemoClient(
-            http,
-            fake_nemo.base_url,
-            auth,
-            rate_limit_retry_seconds=30.0,
-            sse_timeout_seconds=sse_timeout,
-            sleep=sleeper,
+        auth = TokenProvider(RepositoryCredentials(repo), static_token=static_token)
+        settings = BackendSettings(
+            api_base=fake_nemo.base_url, rate_limit_retry_seconds=30.0, sse_timeout_seconds=sse_timeout
         )
+        return NemoClient(http, settings, auth, sleep=sleeper)
 
     return build
 
@@ -108,10 +106,38 @@ async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
     from devkit.fakes.discord import FakeDiscord
     from tests.harness import TOKEN, Cutaway, restored_discord_globals
 
-    async with restored_discord_globals(), FakeDiscord(token=TOKEN) as discord_fake:
-        harness = Cutaway(discord=discord_fake, nemo=fake_nemo, db=tmp_path / "bot.sqlite3")
-        await harness.start()
-        try:
-            yield harness
-        finally:
-            await harness.stop()
+    with restored_discord_globals():
+        async with FakeDiscord(token=TOKEN) as discord_fake:
+            harness = Cutaway(discord=discord_fake, nemo=fake_nemo, db=tmp_path / "bot.sqlite3")
+            await harness.start()
+            try:
+                yield harness
+            finally:
+                await harness.stop()
+
+
+@pytest.fixture
+async def core():
+    """The core services over in-memory ports and a fake clock (tests/core_kit.py): no sockets, no waits."""
+    from tests.core_kit import open_core
+
+    kit = await open_core()
+    try:
+        yield kit
+    finally:
+        await kit.close()
+
+
+# Fixtures that start a fake server (and with it, often, the bot): a test using one is end-to-end.
+SERVER_FIXTURES = frozenset({"cutaway", "fake_nemo", "make_client"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the fast tier (-m 'not e2e') honest: a test that starts a server must say so."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"these tests start a fake server and need @pytest.mark.e2e: {unmarked}")

@@ -1,23 +1,26 @@
-"""Start the real Cutaway bot (the real discord.py client) against both fakes, in-process."""
+"""The end-to-end tests' handle on the real Cutaway bot (the real discord.py client) and both fakes.
+
+Starting the bot in-process is devkit.stack's (shared with the playground); `python -m bot` as a
+process is BotProcess.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import discord
-
-from bot.app import CutawayBot, create_bot
+from bot.app import CutawayBot
 from bot.config import Settings
 from devkit.fakes.discord import FakeDiscord, StoredMessage
 from devkit.fakes.nemo import FakeNemo
+from devkit.stack import RunningBot, bot_settings, restored_discord_globals
+
+__all__ = ["TOKEN", "BotProcess", "Cutaway", "assert_nothing_leaked", "restored_discord_globals", "test_settings"]
 
 TOKEN = "test-discord-token-abcdef"
 SECRETS = (TOKEN,)
@@ -25,10 +28,6 @@ SECRETS = (TOKEN,)
 
 def test_settings(discord_fake: FakeDiscord, nemo: FakeNemo, db: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "discord_token": TOKEN,
-        "discord_api_base": discord_fake.api_base,
-        "nemo_api_base": nemo.base_url,
-        "database_path": db,
         "project_channel_ids": [discord_fake.text_channel_id, discord_fake.forum_channel_id],
         "heartbeat_seconds": 30.0,
         "render_poll_seconds": 0.05,
@@ -37,9 +36,15 @@ def test_settings(discord_fake: FakeDiscord, nemo: FakeNemo, db: Path, **overrid
         "stream_recovery_seconds": 0.05,
         "render_timeout_seconds": 20.0,
         "liveness_seconds": 0.5,
+        **overrides,
     }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return bot_settings(
+        discord_token=TOKEN,
+        discord_api_base=discord_fake.api_base,
+        database=db,
+        nemo_api_base=nemo.base_url,
+        **values,
+    )
 
 
 @dataclass
@@ -50,40 +55,23 @@ class Cutaway:
     nemo: FakeNemo
     db: Path
     overrides: dict[str, Any] = field(default_factory=dict)
-    bot: CutawayBot | None = None
-    task: asyncio.Task[None] | None = None
+    running: RunningBot | None = None
 
     @property
     def app(self) -> CutawayBot:
-        assert self.bot is not None
-        return self.bot
+        assert self.running is not None
+        return self.running.bot
 
     async def start(self, **overrides: Any) -> CutawayBot:
         self.overrides.update(overrides)
         settings = test_settings(self.discord, self.nemo, self.db, **self.overrides)
-        bot = create_bot(settings, guild_ready_timeout=0.1)
-        self.bot = bot
-        self.task = asyncio.create_task(bot.start(TOKEN), name="cutaway-under-test")
-        waiter = asyncio.create_task(bot.wait_until_ready())
-        done, _ = await asyncio.wait({self.task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if self.task in done:
-            waiter.cancel()
-            self.task.result()
-        assert waiter in done, "bot did not become ready"
-        # Start-up recovery (renders, interrupted turns) runs right after ready.
-        if bot._startup_task is not None:
-            async with asyncio.timeout(10):
-                await asyncio.shield(bot._startup_task)
-        return bot
+        self.running = await RunningBot.start(settings, ready_timeout=15)
+        return self.running.bot
 
     async def stop(self) -> None:
-        if self.bot is not None:
-            await self.bot.close()
-        if self.task is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(10):
-                    await self.task
-        self.bot, self.task = None, None
+        if self.running is not None:
+            await self.running.stop()
+        self.running = None
 
     async def restart(self, **overrides: Any) -> CutawayBot:
         await self.stop()
@@ -91,7 +79,7 @@ class Cutaway:
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every queued message and render of the bot has been handled."""
-        await self.app.projects.queues.join(timeout)
+        await self.app.queues.join(timeout)
 
     async def new_project(self, name: str = "My project") -> int:
         """`/project` in the text channel; returns the new thread id once the welcome is posted."""
@@ -120,18 +108,6 @@ class Cutaway:
 
     def all_bot_messages(self) -> list[StoredMessage]:
         return [m for m in self.discord.all_messages() if m.author_id == self.discord.bot_user_id]
-
-
-@contextlib.asynccontextmanager
-async def restored_discord_globals() -> AsyncIterator[None]:
-    """discord.py's REST base and gateway are class attributes: restore them after each test."""
-    old_base = discord.http.Route.BASE
-    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        yield
-    finally:
-        discord.http.Route.BASE = old_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
 def assert_nothing_leaked(cutaway: Cutaway, extra_secrets: tuple[str, ...] = ()) -> None:

@@ -19,7 +19,7 @@ from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.nemo import FakeNemo
 from tests.harness import TOKEN
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

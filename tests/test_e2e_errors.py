@@ -1,4 +1,4 @@
-"""Every backend error the seed documents becomes a short, friendly message; the thread stays usable."""
+"""Every backend error docs/backend-contract.md lists becomes a short, friendly message; the thread stays usable."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import pytest
 
 from devkit.fakes.nemo_steps import Drop, ErrorLine, Pause, Text, ToolCall, ToolResult
 from tests.harness import Cutaway, assert_nothing_leaked
+
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 

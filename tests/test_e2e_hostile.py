@@ -9,6 +9,8 @@ import pytest
 from devkit.fakes.nemo_steps import Pause, Text
 from tests.harness import TOKEN, Cutaway, assert_nothing_leaked
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 
 async def test_ten_attachments_in_one_message_are_all_uploaded(cutaway: Cutaway) -> None:
     fake = cutaway.discord

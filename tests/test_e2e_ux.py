@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.core.actions import EXPORT_ID, cancel_id, quick_action_id, quick_actions
 from bot.discord_surface import make_view
 from devkit.fakes.nemo_steps import Pause, Text, ToolResult
 from tests.harness import Cutaway
+
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
@@ -101,6 +105,28 @@ async def test_export_options_and_cancel(cutaway: Cutaway) -> None:
     assert fake.message(status.id).buttons == []
     job = await cutaway.app.repo.get_render(render_id)
     assert job is not None and job.status == "cancelled"
+
+
+async def test_export_pressed_during_an_edit_renders_the_draft_after_the_edit(cutaway: Cutaway) -> None:
+    """/export (and the Export buttons) wait behind the thread's pending edits, as a typed "export" does;
+    the interaction is deferred at once, well inside Discord's 3 seconds, and answered when it starts."""
+    fake, nemo = cutaway.discord, cutaway.nemo
+    thread_id = await cutaway.project_with_draft(DRAFT)
+    edited = {"t": [*DRAFT["t"], {"tt": 1, "sg": [{"d": 5000, "m": {"name": "Lo-fi", "volume": 0.35}}]}], "d": 5000}
+    nemo.script_turn([Pause(0.6), ToolResult("edit_multitrack", {}, draft=edited), Text("Added music.")])
+    await fake.send_message(thread_id, "add music")
+    await nemo.wait_for(lambda: any(t.status == "running" for t in nemo.turns))
+    inter = await fake.slash(thread_id, "export")
+    response = await inter.wait_response()
+    assert response.type == 5 and response.at - inter.created_at < 3  # deferred ("thinking…")
+    followup = await inter.wait_followup(timeout=10)
+    assert "Export started" in followup.text
+    body = next(r.json for r in nemo.requests if r.path == "/api/render/proxy/lambda")
+    assert body["draft"] == edited  # not the draft of before the edit
+    texts = cutaway.texts(thread_id)
+    assert texts.index("Added music.") < next(i for i, text in enumerate(texts) if "Starting the export" in text)
+    await fake.wait_for_bot_message(thread_id, contains="video is ready", timeout=10)
+    await cutaway.app.renders.join(5)
 
 
 async def test_default_export_is_1080p_high(cutaway: Cutaway) -> None:

@@ -26,6 +26,8 @@ from devkit.fakes.discord import FakeDiscord, StoredMessage
 from devkit.fakes.discord_cdn import CHUNK_SIZE
 from devkit.fakes.discord_ratelimits import RateLimits, default_rules
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 TOKEN = "test-token"
 BotFactory = Callable[..., Awaitable[commands.Bot]]
 

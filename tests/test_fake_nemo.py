@@ -1,6 +1,6 @@
 """The fake NemoVideo backend, exercised with raw aiohttp (no project client involved).
 
-These pin the wire contract the fake promises (shared/nemo-api.md): envelopes, error codes,
+These pin the wire contract the fake promises (docs/backend-contract.md): envelopes, error codes,
 token rules, streaming uploads, ADK SSE framing, scripted steps and both render shapes.
 """
 
@@ -37,6 +37,8 @@ from devkit.fakes.nemo import (
     ToolResult,
     tiny_mp4,
 )
+
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 ATTRIBUTION = {"X-Skill-Source": "background-music-to", "X-Skill-Version": "1.0.0", "X-Skill-Platform": "unknown"}
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip.mp4"}}]}], "d": 10000}

@@ -15,7 +15,11 @@ from bot.nemo.models import RenderProgress
 from devkit.fakes.nemo import FakeNemo
 from devkit.fakes.nemo_steps import Drop, ErrorLine, Heartbeat, Pause, Text, ToolCall, ToolResult
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip"}}]}], "d": 10000}
+# The client sends `output` as given (the export defaults are bot.core.exports.ExportOptions).
+OUTPUT = {"format": "mp4", "quality": "high", "resolution": "1080p"}
 
 
 def api_requests(fake: FakeNemo, path_part: str) -> list:
@@ -62,11 +66,15 @@ async def test_expired_token_is_renewed_with_the_same_client_id(fake_nemo, make_
 
 
 async def test_static_token_never_asks_for_an_anonymous_one(repo, http):
+    from bot.config import BackendSettings
+    from bot.credentials import RepositoryCredentials
     from bot.nemo.auth import TokenProvider
     from bot.nemo.client import NemoClient
 
     async with FakeNemo(registered_tokens={"nmv_usr_operator": 5000}) as fake:
-        client = NemoClient(http, fake.base_url, TokenProvider(repo, static_token="nmv_usr_operator"))
+        settings = BackendSettings(api_base=fake.base_url, rate_limit_retry_seconds=30.0, sse_timeout_seconds=30.0)
+        auth = TokenProvider(RepositoryCredentials(repo), static_token="nmv_usr_operator")
+        client = NemoClient(http, settings, auth)
         credits = await client.credits()
         assert credits.available == 5000
         assert not api_requests(fake, "anonymous-token")
@@ -212,10 +220,14 @@ async def test_5xx_that_persists_gives_up(fake_nemo, make_client, sleeper):
 
 
 async def test_connection_refused_is_backend_unavailable(repo, http, sleeper):
+    from bot.config import BackendSettings
+    from bot.credentials import RepositoryCredentials
     from bot.nemo.auth import TokenProvider
     from bot.nemo.client import NemoClient
 
-    client = NemoClient(http, "http://127.0.0.1:9", TokenProvider(repo, static_token="x"), sleep=sleeper)
+    settings = BackendSettings(api_base="http://127.0.0.1:9", rate_limit_retry_seconds=30.0, sse_timeout_seconds=30.0)
+    auth = TokenProvider(RepositoryCredentials(repo), static_token="x")
+    client = NemoClient(http, settings, auth, sleep=sleeper)
     with pytest.raises(errors.BackendUnavailable):
         await client.credits()
 
@@ -318,10 +330,10 @@ async def test_render_start_and_poll_shape_a(fake_nemo, make_client):
     client = make_client()
     session = await client.create_session("en")
     fake_nemo.sessions[session.session_id].draft = DRAFT
-    started = await client.start_render(session.session_id, DRAFT, render_id="render_1")
+    started = await client.start_render(session.session_id, DRAFT, render_id="render_1", output=OUTPUT)
     assert started.render_id == "render_1"
     body = api_requests(fake_nemo, "/api/render/proxy/lambda")[0].json
-    assert body["sessionId"] == session.session_id and body["output"] == {"format": "mp4", "quality": "high"}
+    assert body["sessionId"] == session.session_id and body["output"] == OUTPUT
     progress = await client.render_status("render_1")
     while progress.status != "completed":
         progress = await client.render_status("render_1")
@@ -333,7 +345,7 @@ async def test_render_poll_shape_b(fake_nemo, make_client):
     fake_nemo.render_polls_to_complete = 1
     client = make_client()
     session = await client.create_session("en")
-    await client.start_render(session.session_id, DRAFT, render_id="render_b")
+    await client.start_render(session.session_id, DRAFT, render_id="render_b", output=OUTPUT)
     progress = await client.render_status("render_b")
     assert progress.status == "completed" and progress.url
 
@@ -341,8 +353,8 @@ async def test_render_poll_shape_b(fake_nemo, make_client):
 async def test_render_duplicate_id_gets_a_fresh_one(fake_nemo, make_client):
     client = make_client()
     session = await client.create_session("en")
-    await client.start_render(session.session_id, DRAFT, render_id="render_dup")
-    again = await client.start_render(session.session_id, DRAFT, render_id="render_dup")
+    await client.start_render(session.session_id, DRAFT, render_id="render_dup", output=OUTPUT)
+    again = await client.start_render(session.session_id, DRAFT, render_id="render_dup", output=OUTPUT)
     assert again.render_id != "render_dup"
 
 
@@ -351,20 +363,20 @@ async def test_render_402_is_export_blocked(fake_nemo, make_client):
     session = await client.create_session("en")
     fake_nemo.fail("render_start", http_status=402)
     with pytest.raises(errors.ExportBlocked):
-        await client.start_render(session.session_id, DRAFT)
+        await client.start_render(session.session_id, DRAFT, render_id="render_402", output=OUTPUT)
 
 
 async def test_render_failure_and_cancel(fake_nemo, make_client):
     client = make_client()
     session = await client.create_session("en")
     fake_nemo.render_mode = "fail"
-    await client.start_render(session.session_id, DRAFT, render_id="render_f")
+    await client.start_render(session.session_id, DRAFT, render_id="render_f", output=OUTPUT)
     progress = await client.render_status("render_f")
     while not progress.finished:
         progress = await client.render_status("render_f")
     assert progress.status == "failed" and progress.error
     fake_nemo.render_mode = "never"
-    await client.start_render(session.session_id, DRAFT, render_id="render_c")
+    await client.start_render(session.session_id, DRAFT, render_id="render_c", output=OUTPUT)
     await client.cancel_render("render_c")
     assert (await client.render_status("render_c")).status in ("cancelled", "canceled")
 

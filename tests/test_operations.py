@@ -6,9 +6,12 @@ import json
 import logging
 
 import aiohttp
+import pytest
 
 from bot.logging_setup import SECRET_FILTER, JsonFormatter, SecretFilter
 from tests.harness import Cutaway
+
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 
 async def test_healthz_and_metrics(cutaway: Cutaway) -> None:

@@ -22,6 +22,8 @@ from devkit.playground import server as server_module
 from devkit.playground.runner import Playground, PlaygroundConfig, RealBackendEnv, build_settings, sample_clip
 from devkit.playground.server import PlaygroundServer
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "playground.png"
 HISTORY_SCREENSHOT = ROOT / "docs" / "playground-history.png"

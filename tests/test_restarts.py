@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from devkit.fakes.nemo_steps import Pause, Text, ToolResult
 from tests.harness import Cutaway
+
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 

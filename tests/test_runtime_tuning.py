@@ -117,6 +117,7 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not GLIBC, reason="mallopt thresholds are a glibc feature")
 def test_large_reads_reuse_heap_memory_instead_of_faulting_in_fresh_pages() -> None:
     result = subprocess.run(

@@ -15,6 +15,8 @@ from devkit.fakes.nemo_steps import Text, ToolResult
 from tests.harness import TOKEN, BotProcess
 from tests.test_storage import fresh_pg_database
 
+pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
+
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 

@@ -111,7 +111,7 @@ def adk(
     return json.dumps(obj)
 
 
-# The four realistic lines of shared/nemo-api.md §3.4, byte for byte.
+# Four realistic ADK lines (docs/backend-contract.md, section 4): text, tool call, tool result, text.
 SPEC_LINES = [
     '{"content":{"parts":[{"text":"Got it! I\'ll add upbeat background music that matches the mood of your travel montage."}],"role":"model"},"invocationId":"e-3f6d7765-5287-419e-9991-5fffa1a75565","author":"nemo_agent","actions":{"stateDelta":{},"artifactDelta":{},"requestedAuthConfigs":{}},"id":"ptcjaZBa","timestamp":1763712255.313043}',  # noqa: E501
     '{"content":{"parts":[{"functionCall":{"id":"adk-9b2f3c1e-6a77-4c2e-9d0b-1f2e3a4b5c6d","args":{"action":"add_bgm","style":"upbeat","volume":0.35},"name":"edit_multitrack"}}],"role":"model"},"invocationId":"e-3f6d7765-5287-419e-9991-5fffa1a75565","author":"nemo_agent","actions":{"stateDelta":{},"artifactDelta":{},"requestedAuthConfigs":{}},"longRunningToolIds":[],"id":"5aocxjaq","timestamp":1763712257.387306}',
@@ -682,6 +682,7 @@ async def test_iter_chat_events_early_close_stops_cleanly() -> None:
             await anext(events)
 
 
+@pytest.mark.e2e
 async def test_over_real_aiohttp_stream() -> None:
     """The client's actual call shape: `response.content.iter_any()` over chunked HTTP."""
     stream = spec_stream()

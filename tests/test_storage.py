@@ -957,6 +957,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode", ["exit", "sigkill"])
 async def test_committed_rows_survive_a_crash(tmp_path: Path, mode: str) -> None:
     db = tmp_path / "crash" / "bot.sqlite3"
@@ -1075,6 +1076,7 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 
 
+@pytest.mark.e2e
 async def test_pg_five_processes_starting_together_migrate_exactly_once(pg_dsn: str) -> None:
     procs = [
         await asyncio.create_subprocess_exec(
@@ -1337,6 +1339,7 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
+@pytest.mark.e2e
 async def test_pg_process_killed_mid_migration_loses_nothing_committed_and_blocks_no_one(pg_dsn: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

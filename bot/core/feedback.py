@@ -9,7 +9,8 @@ from bot.nemo.errors import NemoError, OutOfCredits
 from .texts import REGISTER_URL, SUPPORTED_FORMATS_TEXT, t
 
 
-def error_text(exc: NemoError, lang: str, *, stream_timeout_seconds: float = 900.0) -> str:
+def error_text(exc: NemoError, lang: str, *, stream_timeout_seconds: float | None = None) -> str:
+    """`stream_timeout_seconds`: SSE_TIMEOUT_SECONDS, given where a stream can time out (a chat turn)."""
     if isinstance(exc, OutOfCredits):
         if exc.registered or not exc.bind_id:
             return t("err_credits", lang)
@@ -18,5 +19,7 @@ def error_text(exc: NemoError, lang: str, *, stream_timeout_seconds: float = 900
     if key == "err_file_type":
         return t(key, lang, formats=SUPPORTED_FORMATS_TEXT)
     if key == "err_stream_timeout":
+        if stream_timeout_seconds is None:
+            return t("err_stream", lang)
         return t(key, lang, minutes=max(1, round(stream_timeout_seconds / 60)))
     return t(key, lang)

@@ -1,4 +1,4 @@
-"""Which files the backend accepts (the seed's list, plus .jpeg), checked by name and by content.
+"""Which files the backend accepts (docs/backend-contract.md, section 8), checked by name and by content.
 
 The extension alone is easy to fake, so the first bytes of the file are checked too before
 anything is sent to the backend.
@@ -13,7 +13,6 @@ IMAGE = frozenset({"jpg", "jpeg", "png", "gif", "webp"})
 AUDIO = frozenset({"mp3", "wav", "m4a", "aac"})
 SUPPORTED = VIDEO | IMAGE | AUDIO
 SNIFF_BYTES = 64
-DEFAULT_MAX_BYTES = 500 * 1024 * 1024
 
 _MIME = {
     "mp4": "video/mp4",

@@ -1,8 +1,8 @@
 """The backend answers as if the user had NemoVideo's web editor; map its GUI wording to this bot.
 
-The seed: "click"/"点击" → do it through the API (here: tell the user the word to type),
-"open"/"打开" → state, "drag/drop"/"拖拽" → describe the edit, "preview in timeline" →
-text summary (`status`), "Export"/"导出" → the export workflow (`/export`).
+The vendor's rules (docs/backend-contract.md, section 5): "click"/"点击" → do it through the API
+(here: tell the user the word to type), "open"/"打开" → state, "drag/drop"/"拖拽" → describe the
+edit, "preview in timeline" → text summary (`status`), "Export"/"导出" → the export workflow.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from storage.repository import Repository
 
+from .tasks import TaskRegistry
+
 log = logging.getLogger(__name__)
 
 
@@ -24,11 +26,11 @@ def new_incarnation() -> str:
 
 
 class Liveness:
-    def __init__(self, repo: Repository, *, interval: float = 5.0, incarnation: str | None = None) -> None:
-        self.repo = repo
+    def __init__(self, repo: Repository, *, interval: float, incarnation: str | None = None) -> None:
+        self._repo = repo
         self.interval = interval
         self.incarnation = incarnation or new_incarnation()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = TaskRegistry("liveness")
 
     @property
     def window(self) -> timedelta:
@@ -39,21 +41,18 @@ class Liveness:
         return datetime.now(UTC) - self.window
 
     async def start(self) -> None:
-        await self.repo.heartbeat_process(self.incarnation)
-        self._task = asyncio.create_task(self._beat(), name="liveness")
+        await self._repo.heartbeat_process(self.incarnation)
+        self._tasks.spawn(self._beat(), key="beat", name="liveness")
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.repo.heartbeat_process(self.incarnation)
+                await self._repo.heartbeat_process(self.incarnation)
             except Exception:
                 log.warning("liveness heartbeat failed", exc_info=True)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._tasks.close()
         with contextlib.suppress(Exception):
-            await self.repo.forget_process(self.incarnation)
+            await self._repo.forget_process(self.incarnation)

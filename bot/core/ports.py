@@ -1,14 +1,20 @@
-"""What the core needs from a chat surface (Discord in production, fakes in tests).
+"""What the core needs from outside: a chat surface, the editing backend, and attachment bytes.
 
-The core never imports discord.py: `bot/discord_surface.py` implements these protocols.
+The core never imports discord.py: `bot/discord_surface.py` implements the surface, `bot.nemo.client`
+the backend (the hosted service or the local engine: docs/backend-contract.md) and `bot.core.uploads`
+the attachment reader. Tests implement all three in memory (devkit/fakes/memory.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from bot.nemo.client import RenderStarted, UploadSource
+from bot.nemo.events import ChatEvent
+from bot.nemo.models import Credits, RenderProgress, SessionInfo, SessionState, UploadResult
 
 from .actions import ActionButton
 
@@ -98,3 +104,41 @@ class ThreadSurface(Protocol):
 
 class SurfaceFactory(Protocol):
     def for_thread(self, thread_id: int) -> ThreadSurface: ...
+
+
+class Backend(Protocol):
+    """The editing backend, as the core uses it (bot.nemo.client.NemoClient)."""
+
+    async def create_session(self, language: str) -> SessionInfo: ...
+
+    async def state(self, session_id: str) -> SessionState: ...
+
+    def chat(self, session_id: str, text: str) -> AsyncIterator[ChatEvent]:
+        """Send one message and yield its events; never re-sends it (docs/backend-contract.md)."""
+        ...
+
+    async def upload_files(self, session_id: str, files: Sequence[UploadSource]) -> UploadResult: ...
+
+    async def upload_urls(self, session_id: str, urls: Sequence[str]) -> UploadResult: ...
+
+    async def credits(self) -> Credits: ...
+
+    async def start_render(
+        self, session_id: str, draft: dict[str, Any], *, render_id: str, output: Mapping[str, str]
+    ) -> RenderStarted: ...
+
+    async def render_status(self, render_id: str) -> RenderProgress: ...
+
+    async def cancel_render(self, render_id: str) -> None: ...
+
+
+class Attachments(Protocol):
+    """Reads an attachment's bytes where the chat platform keeps them (Discord's CDN)."""
+
+    async def head_bytes(self, url: str) -> bytes:
+        """The first bytes (formats.SNIFF_BYTES) to check the content; raises DownloadFailed."""
+        ...
+
+    def source(self, file: IncomingFile) -> UploadSource:
+        """The whole file as a stream for the upload (never read into memory whole)."""
+        ...

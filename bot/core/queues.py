@@ -1,7 +1,9 @@
-"""One worker per busy thread: messages in a thread run one at a time, in order.
+"""One worker per busy thread: the thread's work runs one job at a time, in order.
 
-Workers are created on demand and exit when their queue is empty, so a thousand quiet
-threads cost nothing. Queues are bounded: a flood gets a friendly refusal, not memory growth.
+Every job of a thread goes through here: its messages (bot.core.intake) and the export requests of
+/export and the Export buttons (bot.core.renders), so an export never overtakes an edit sent before it.
+Workers are created on demand and exit when their queue is empty, so a thousand quiet threads cost
+nothing. Queues are bounded: a flood gets a friendly refusal, not memory growth.
 """
 
 from __future__ import annotations
@@ -9,80 +11,72 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+
+from bot.log_context import set_thread
+
+from .tasks import TaskRegistry
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+Job = Callable[[], Awaitable[None]]
 
 
-class ThreadQueues(Generic[T]):
-    def __init__(self, handler: Callable[[int, T], Awaitable[None]], *, limit: int = 25) -> None:
-        self._handler = handler
+class ThreadQueues:
+    def __init__(self, *, limit: int) -> None:
         self._limit = limit
-        self._queues: dict[int, asyncio.Queue[T]] = {}
-        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._queues: dict[int, asyncio.Queue[Job]] = {}
+        self._workers = TaskRegistry("thread-worker")
         self._busy: set[int] = set()
         self._closed = False
 
-    def waiting(self, key: int) -> int:
-        """How many items are ahead of a newly submitted one (running item included)."""
-        queue = self._queues.get(key)
-        return (queue.qsize() if queue else 0) + (1 if key in self._busy else 0)
+    def waiting(self, thread_id: int) -> int:
+        """How many jobs are ahead of a newly submitted one (the running job included)."""
+        queue = self._queues.get(thread_id)
+        return (queue.qsize() if queue else 0) + (1 if thread_id in self._busy else 0)
 
-    def submit(self, key: int, item: T) -> bool:
+    def submit(self, thread_id: int, job: Job) -> bool:
         """Enqueue without awaiting, so Discord's event order is kept. False when the queue is full."""
         if self._closed:
             return False
-        queue = self._queues.get(key)
+        queue = self._queues.get(thread_id)
         if queue is None:
-            queue = self._queues[key] = asyncio.Queue(self._limit)
+            queue = self._queues[thread_id] = asyncio.Queue(self._limit)
         try:
-            queue.put_nowait(item)
+            queue.put_nowait(job)
         except asyncio.QueueFull:
             return False
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._run(key, queue), name=f"thread-worker-{key}")
+        if not self._workers.running(thread_id):
+            self._workers.spawn(self._run(thread_id, queue), key=thread_id, name=f"thread-worker-{thread_id}")
         return True
 
-    async def _run(self, key: int, queue: asyncio.Queue[T]) -> None:
+    async def _run(self, thread_id: int, queue: asyncio.Queue[Job]) -> None:
+        set_thread(thread_id)
         try:
             while not queue.empty():
-                item = queue.get_nowait()
-                self._busy.add(key)
+                job = queue.get_nowait()
+                self._busy.add(thread_id)
                 try:
-                    await self._handler(key, item)
+                    await job()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("thread %s: handler failed", key)
+                    log.exception("job failed")
                 finally:
-                    self._busy.discard(key)
+                    self._busy.discard(thread_id)
         finally:
-            self._workers.pop(key, None)
-            if queue.empty():
-                self._queues.pop(key, None)
-
-    @property
-    def active(self) -> int:
-        return len(self._workers)
+            if queue.empty() and self._queues.get(thread_id) is queue:
+                del self._queues[thread_id]
 
     @property
     def queued(self) -> int:
-        """Items waiting behind the running ones, over all threads."""
+        """Jobs waiting behind the running ones, over all threads."""
         return sum(queue.qsize() for queue in self._queues.values())
 
     async def join(self, timeout: float | None = None) -> None:
-        """Wait for all current work (tests and clean shutdown)."""
-        async with asyncio.timeout(timeout):
-            while self._workers:
-                await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        """Wait for all current work, including jobs queued meanwhile (tests and clean shutdown)."""
+        await self._workers.join(timeout)
 
     async def close(self) -> None:
         self._closed = True
-        tasks = list(self._workers.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._workers.clear()
+        await self._workers.close()
         self._queues.clear()

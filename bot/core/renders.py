@@ -1,9 +1,10 @@
-"""Exports: row stored first, then the render POST, then polling until a link is posted.
+"""A render's life: its row is stored first, then the render POST, then polling until the link is posted.
 
-A render id is persisted before the backend hears of it, so a restart at any point resumes
-polling (the seed warns that an abandoned client orphans the job) and the link is still posted.
-The link goes to the thread with a normal message, never an interaction follow-up: renders
-can outlive the 15-minute interaction token.
+Requests arrive through bot.core.exports, at their turn in the thread's queue. The render id is
+persisted before the backend hears of it, so a restart at any point resumes polling (an abandoned
+client orphans the job: docs/backend-contract.md, section 7) and the link is still posted. The link
+goes to the thread with a normal message, never an interaction follow-up: renders can outlive the
+15-minute interaction token.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
+from bot.config import RenderSettings
+from bot.log_context import thread_extra
 from bot.metrics import RENDERS_FINISHED
-from bot.nemo.client import NemoClient, new_render_id
+from bot.nemo.client import new_render_id
 from bot.nemo.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed, RenderTimedOut
 from bot.nemo.models import SessionState
 from storage.repository import Project, RenderJob, RenderStatus, Repository
@@ -26,22 +28,16 @@ from storage.repository import Project, RenderJob, RenderStatus, Repository
 from . import timeline
 from .actions import export_result_actions, render_status_actions
 from .feedback import error_text
-from .ports import StatusMessage, SurfaceFactory, ThreadSurface
-from .projects import NothingToExport
+from .ports import Backend, StatusMessage, SurfaceFactory, ThreadSurface
+from .sessions import Sessions
+from .tasks import TaskRegistry
 from .texts import format_duration, t
 
 log = logging.getLogger(__name__)
 
-SessionRunner = Callable[..., Awaitable[Any]]
-DEFAULT_OUTPUT = {"format": "mp4", "quality": "high", "resolution": "1080p"}
 
-
-@dataclass(slots=True)
-class RenderSettings:
-    poll_seconds: float = 30.0
-    timeout_seconds: float = 1800.0
-    # A render is polled by the process holding its lease; a crashed holder's lease runs out after this.
-    lease_seconds: float = 60.0
+class NothingToExport(Exception):
+    """The draft is empty: there is nothing to render yet."""
 
 
 class LeaseLost(Exception):
@@ -52,7 +48,8 @@ class RenderService:
     def __init__(
         self,
         repo: Repository,
-        nemo: NemoClient,
+        backend: Backend,
+        sessions: Sessions,
         surfaces: SurfaceFactory,
         settings: RenderSettings,
         *,
@@ -61,32 +58,23 @@ class RenderService:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._repo = repo
-        self._nemo = nemo
+        self._backend = backend
+        self._sessions = sessions
         self._surfaces = surfaces
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks = TaskRegistry("renders")  # one per render: its poller, or the post of its link
+        self._sweeper = TaskRegistry("render-sweeper")
         self._leases: dict[str, int] = {}
         self._owner = owner
-        self._sweeper: asyncio.Task[None] | None = None
-        self._with_session: SessionRunner | None = None
-
-    def bind_session_runner(self, runner: SessionRunner) -> None:
-        """ProjectService.with_session: recreates a lost (1002) session once."""
-        self._with_session = runner
 
     @property
     def active(self) -> int:
         return len(self._tasks)
 
-    async def start_export(
-        self,
-        project: Project,
-        requester_id: int,
-        lang: str,
-        surface: ThreadSurface,
-        output: dict[str, Any] | None = None,
+    async def start(
+        self, project: Project, requester_id: int, lang: str, surface: ThreadSurface, output: Mapping[str, str]
     ) -> RenderJob:
         """Read the draft, store the job, start it, and poll in the background.
 
@@ -94,12 +82,9 @@ class RenderService:
         """
 
         async def read(p: Project) -> tuple[Project, SessionState]:
-            return p, await self._nemo.state(p.session_id)
+            return p, await self._backend.state(p.session_id)
 
-        if self._with_session is not None:
-            project, state = await self._with_session(project, surface, lang, "", read)
-        else:
-            project, state = await read(project)
+        project, state = await self._sessions.with_session(project, surface, lang, read)
         if state.draft is None or not timeline.has_content(state.draft):
             raise NothingToExport(project.thread_id)
         now = datetime.now(UTC)
@@ -117,60 +102,58 @@ class RenderService:
             language=lang,
         )
         await self._repo.add_render(job)
-        generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
-        if generation is not None:
-            self._leases[job.render_id] = generation
+        await self._lease(job.render_id)
         try:
-            started = await self._nemo.start_render(
-                project.session_id, state.draft, render_id=job.render_id, output={**DEFAULT_OUTPUT, **(output or {})}
+            started = await self._backend.start_render(
+                project.session_id, state.draft, render_id=job.render_id, output=output
             )
         except NemoError as exc:
-            # The caller tells the user (an interaction follow-up or a thread reply): drop the status.
+            # The caller tells the requester (bot.core.exports): drop the status.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error=type(exc).__name__)
             await status.finish(None)
-            log.warning("thread=%s render start failed: %s", project.thread_id, type(exc).__name__)
             raise
         if started.render_id != job.render_id:
             # The backend refused our id as a duplicate and the client picked a fresh one.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
             job = replace(job, render_id=started.render_id)
             await self._repo.add_render(job)
-            generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
-            if generation is not None:
-                self._leases[job.render_id] = generation
+            await self._lease(job.render_id)
             await status.update(t("export_starting", lang), render_status_actions(job.render_id, lang))
         await surface.set_forum_stage("rendering")
         await self._repo.update_render(job.render_id, status=RenderStatus.PENDING, progress=started.progress)
-        log.info("thread=%s render %s started", project.thread_id, job.render_id)
+        log.info("render %s started", job.render_id, extra=thread_extra(job.thread_id))
         self._spawn(job, status)
         return job
 
-    def _spawn(self, job: RenderJob, status: StatusMessage) -> None:
-        if job.render_id in self._tasks:
-            return
-        task = asyncio.create_task(self._poll(job, status), name=f"render-{job.render_id}")
-        self._tasks[job.render_id] = task
-        task.add_done_callback(self._forget)
+    async def _lease(self, render_id: str) -> bool:
+        generation = await self._repo.acquire_render_lease(render_id, self._owner, self._settings.lease_seconds)
+        if generation is None:
+            return False
+        self._leases[render_id] = generation
+        return True
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        for render_id, known in list(self._tasks.items()):
-            if known is task:
-                del self._tasks[render_id]
+    # ----------------------------------------------------------------- a render's life
+    def _spawn(self, job: RenderJob, status: StatusMessage) -> None:
+        if not self._tasks.running(job.render_id):
+            self._tasks.spawn(
+                self._poll(job, status), key=job.render_id, name=f"render-{job.render_id}", thread_id=job.thread_id
+            )
 
     async def resume_all(self) -> int:
         """Start-up (and the sweeper): take every render nobody holds, including links never posted."""
         taken = 0
         for job in await self._repo.claimable_renders(limit=100):
-            if job.render_id in self._tasks:
-                continue
-            generation = await self._repo.acquire_render_lease(job.render_id, self._owner, self._settings.lease_seconds)
-            if generation is None:
-                continue  # another process was quicker
-            self._leases[job.render_id] = generation
+            if self._tasks.running(job.render_id) or not await self._lease(job.render_id):
+                continue  # ours already, or another process was quicker
             taken += 1
             surface = self._surfaces.for_thread(job.thread_id)
             if job.status is RenderStatus.COMPLETED and job.url:
-                self._tasks[job.render_id] = asyncio.create_task(self._finish_link(job, surface))
+                self._tasks.spawn(
+                    self._finish_link(job, surface),
+                    key=job.render_id,
+                    name=f"render-link-{job.render_id}",
+                    thread_id=job.thread_id,
+                )
                 continue
             status = (
                 surface.resume_status(job.status_message_id)
@@ -184,8 +167,8 @@ class RenderService:
 
     def start_sweeper(self) -> None:
         """Pick up renders whose holder died (its lease ran out), every half lease."""
-        if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep(), name="render-sweeper")
+        if not self._sweeper.running("sweep"):
+            self._sweeper.spawn(self._sweep(), key="sweep", name="render-sweeper")
 
     async def _sweep(self) -> None:
         while True:
@@ -197,7 +180,7 @@ class RenderService:
 
     async def _finish_link(self, job: RenderJob, surface: ThreadSurface) -> None:
         try:
-            await self._post_link(job, surface, None)
+            await self._post_link(job, surface)
         finally:
             await self._release(job.render_id)
 
@@ -228,7 +211,7 @@ class RenderService:
                 if self._clock() > deadline:
                     raise RenderTimedOut(f"render {job.render_id} exceeded {self._settings.timeout_seconds}s")
                 try:
-                    progress = await self._nemo.render_status(job.render_id)
+                    progress = await self._backend.render_status(job.render_id)
                 except (BackendUnavailable, RateLimited) as exc:
                     log.info("render %s poll failed (%s); will retry", job.render_id, type(exc).__name__)
                     await self._sleep(self._settings.poll_seconds)
@@ -247,7 +230,7 @@ class RenderService:
                     RENDERS_FINISHED.labels("completed").inc()
                     done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
                     await status.finish(None)
-                    await self._post_link(done, surface, None)
+                    await self._post_link(done, surface)
                     return
                 if progress.finished:
                     raise RenderFailed(progress.error or progress.status)
@@ -287,7 +270,7 @@ class RenderService:
             if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 await self._release(job.render_id)
 
-    async def _post_link(self, job: RenderJob, surface: ThreadSurface, _status: StatusMessage | None) -> None:
+    async def _post_link(self, job: RenderJob, surface: ThreadSurface) -> None:
         assert job.url is not None
         lang = job.language
         text = t("export_done", lang, mention=f"<@{job.requested_by}>", url=job.url)
@@ -301,9 +284,9 @@ class RenderService:
         if posted is None:
             # Thread gone or no permission (discord.py already retried transient errors): the link stays
             # in /history; marking it posted keeps the sweeper from retrying it forever.
-            log.warning("thread=%s render %s: the link could not be posted", job.thread_id, job.render_id)
+            log.warning("render %s: the link could not be posted", job.render_id)
         else:
-            log.info("thread=%s render %s link posted", job.thread_id, job.render_id)
+            log.info("render %s link posted", job.render_id)
         await self._repo.update_render(
             job.render_id, link_posted=True, lease_generation=self._leases.get(job.render_id)
         )
@@ -315,37 +298,26 @@ class RenderService:
         if job is None or job.status.finished:
             return t("export_cancel_late", lang)
         try:
-            await self._nemo.cancel_render(render_id)
+            await self._backend.cancel_render(render_id)
         except NemoError as exc:
-            log.warning("render %s cancel failed: %s", render_id, type(exc).__name__)
+            log.warning("render %s cancel failed: %s", render_id, type(exc).__name__, extra=thread_extra(job.thread_id))
             return error_text(exc, lang)
-        task = self._tasks.pop(render_id, None)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self._tasks.cancel(render_id)
         await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
         RENDERS_FINISHED.labels("cancelled").inc()
         surface = self._surfaces.for_thread(job.thread_id)
         if job.status_message_id is not None:
             await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))
-        log.info("thread=%s render %s cancelled", job.thread_id, render_id)
+        log.info("render %s cancelled", render_id, extra=thread_extra(job.thread_id))
         return t("export_cancelled", lang)
 
     async def join(self, timeout: float | None = None) -> None:
-        async with asyncio.timeout(timeout):
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        await self._tasks.join(timeout)
 
     async def close(self) -> None:
         """Stop taking work, stop polling, and hand our leases back so another process continues at once."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._sweeper.close()
+        await self._tasks.close()
         for render_id in list(self._leases):
             try:
                 await self._release(render_id)

@@ -1,4 +1,4 @@
-"""Keyword routing (the seed's table): export / credits / status / upload skip the chat stream.
+"""Keyword routing (the vendor's table, in English and Chinese): export / credits / status / upload skip the chat.
 
 A keyword alone is not enough: "add music and make it vertical, then export" is an editing
 request, so a message is routed to an action only when, after removing the keyword and filler

@@ -269,8 +269,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
 }
 
-LANGUAGES = tuple(CATALOGUE)
-
 
 def t(key: str, lang: str = "en", /, **params: object) -> str:
     table: Mapping[str, str] = CATALOGUE.get(lang, CATALOGUE["en"])

@@ -131,7 +131,7 @@ def summarise_tracks(draft: dict[str, Any] | None) -> list[TrackSummary]:
 
 
 def summarise(draft: dict[str, Any] | None, lang: str = "en") -> str:
-    """One line in the seed's style: `Timeline (3 tracks): 1. Video: … (0-10s) 2. BGM: … (0-10s, 35%)`."""
+    """One line in the vendor's style (docs/backend-contract.md, section 6): `Timeline (3 tracks): 1. Video: …`."""
     tracks = summarise_tracks(draft)
     if not tracks:
         return t("timeline_empty", lang)
@@ -144,7 +144,7 @@ def summarise(draft: dict[str, Any] | None, lang: str = "en") -> str:
 
 
 def has_content(draft: dict[str, Any] | None) -> bool:
-    """Ready for export: `draft.t` exists and some track has a non-empty `sg` (nemo-api.md §2.7)."""
+    """Ready for export: `draft.t` exists and some track has a non-empty `sg` (docs/backend-contract.md, 6)."""
     return any(_as_list(_as_dict(track).get("sg")) for track in _as_list(_as_dict(draft).get("t")))
 
 

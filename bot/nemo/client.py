@@ -1,7 +1,7 @@
-"""Async NemoVideo client: one shared aiohttp session, typed answers, seed-documented recovery.
+"""Async NemoVideo client: one shared aiohttp session, typed answers, the contract's recovery rules.
 
-Recovery rules (shared/seed/background-music-to.md, shared/nemo-api.md):
-- 1001 / HTTP 401: renew the token (same client id) and retry once.
+Recovery rules (docs/backend-contract.md, section 3):
+- 1001 / 1010 / 1011 / HTTP 401: renew the token (same client id) and retry once.
 - 400 on the anonymous-token call: new client id, retry once (in TokenProvider).
 - 429: wait RATE_LIMIT_RETRY_SECONDS and retry once.
 - network errors and 5xx: bounded exponential backoff, but only for idempotent calls.
@@ -17,13 +17,14 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import aiohttp
 from aiohttp import payload as aiohttp_payload
 
+from bot.config import BackendSettings
 from bot.metrics import BACKEND_ERRORS, BACKEND_LATENCY
 
 from .auth import TokenProvider
@@ -48,7 +49,7 @@ from .sse import SseLineTooLong, iter_chat_events
 log = logging.getLogger(__name__)
 
 SKILL_SOURCE = "background-music-to"
-# The seed names a frontmatter `version` but ships none; this is our pinned stand-in.
+# The attribution headers want the skill's version, which its published text never states: a pinned stand-in.
 SKILL_VERSION = "1.0.0"
 SKILL_PLATFORM = "unknown"
 APP_NAME = "nemo_agent"
@@ -96,21 +97,19 @@ class NemoClient:
     def __init__(
         self,
         http: aiohttp.ClientSession,
-        base_url: str,
+        settings: BackendSettings,
         auth: TokenProvider,
         *,
-        rate_limit_retry_seconds: float = 30.0,
-        sse_timeout_seconds: float = 900.0,
         max_transient_retries: int = 3,
         backoff_base_seconds: float = 0.5,
         request_timeout_seconds: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._http = http
-        self._base = base_url.rstrip("/")
+        self._base = settings.api_base.rstrip("/")
         self._auth = auth
-        self._rate_wait = rate_limit_retry_seconds
-        self._sse_timeout = sse_timeout_seconds
+        self._rate_wait = settings.rate_limit_retry_seconds
+        self._sse_timeout = settings.sse_timeout_seconds
         self._max_transient = max_transient_retries
         self._backoff = backoff_base_seconds
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_seconds)
@@ -364,16 +363,13 @@ class NemoClient:
             return UploadResult()
 
     async def start_render(
-        self,
-        session_id: str,
-        draft: dict[str, Any],
-        *,
-        render_id: str | None = None,
-        output: dict[str, Any] | None = None,
+        self, session_id: str, draft: dict[str, Any], *, render_id: str, output: Mapping[str, str]
     ) -> RenderStarted:
-        """Start an export. The id is ours; a 'duplicate id' answer gets one fresh id and a retry."""
-        rid = render_id or new_render_id()
-        out = {"format": "mp4", "quality": "high", **(output or {})}
+        """Start an export. The id is ours; a 'duplicate id' answer gets one fresh id and a retry.
+
+        `output` is sent as given: the export defaults live in bot.core.exports.ExportOptions."""
+        rid = render_id
+        out = dict(output)
         for fresh_try in (False, True):
             try:
                 body = await self._call(
@@ -492,5 +488,5 @@ def _is_duplicate(error: str) -> bool:
 
 
 def new_render_id() -> str:
-    """Render ids are chosen by the client (`render_<ts>` in the seed); add entropy for uniqueness."""
+    """Render ids are chosen by the client (`render_<ts>`, docs/backend-contract.md); entropy for uniqueness."""
     return f"render_{int(time.time() * 1000)}_{uuid.uuid4().hex[:8]}"

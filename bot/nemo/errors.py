@@ -92,12 +92,6 @@ class BadResponse(NemoError):
     user_key = "err_backend"
 
 
-class StreamError(NemoError):
-    """The chat stream reported an error (ADK `{"error":…}` or an errorCode event)."""
-
-    user_key = "err_stream"
-
-
 class StreamTimeout(NemoError):
     """The chat stream ran past SSE_TIMEOUT_SECONDS."""
 

@@ -1,7 +1,7 @@
 """Typed chat-stream events: what the rest of the bot sees of a `/run_sse` turn.
 
-The wire format is Google ADK's event stream with NemoVideo gateway keep-alives mixed
-in (see shared/nemo-api.md §3); `bot.nemo.sse` turns raw bytes into these.
+The wire format is Google ADK's event stream with gateway keep-alives mixed in
+(docs/backend-contract.md, section 4); `bot.nemo.sse` turns raw bytes into these.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pydantic models of the backend's answers, tolerant of the variants nemo-api.md lists.
+"""Pydantic models of the backend's answers, tolerant of the variants docs/backend-contract.md lists.
 
 Unknown keys are ignored everywhere (`extra="ignore"`): the backend adds fields between
 versions and we must not break on them.

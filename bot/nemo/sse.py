@@ -1,4 +1,4 @@
-"""Server-sent-event framing and the ADK event parser for `/run_sse` (shared/nemo-api.md §3, §7).
+"""Server-sent-event framing and the ADK event parser for `/run_sse` (docs/backend-contract.md).
 
 Two layers, kept apart so each can be tested on its own:
 

@@ -1,7 +1,7 @@
 """A faithful local fake of the NemoVideo backend (`mega-api-prod.nemovideo.ai`), on aiohttp.
 
 Used by the tests and by the offline playground. It follows the wire contract as far as it is
-known (shared/nemo-api.md, the seed skill); where the sources conflict it can emit every
+known (docs/backend-contract.md); where the sources conflict it can emit every
 variant behind a switch (`render_shape`, `run_sse_missing_session`, status codes, heartbeat
 kinds, scripted steps), so the client's tolerance is what gets tested.
 

@@ -2,7 +2,7 @@
 
 People try the bot offline against the fake, so the default reply must look like the real
 agent: it answers in the session's language, calls `edit_multitrack`, carries the new draft in
-`stateDelta` (the seed's short-key format, nemo-api.md §2.7) and uses GUI wording ("Click
+`stateDelta` (the short-key draft, docs/backend-contract.md, section 6) and uses GUI wording ("Click
 Export …") that the bot has to translate. Never silent: silent edits are scripted explicitly.
 """
 

@@ -1,6 +1,6 @@
 """Export jobs of the fake backend: progress per poll and the two documented poll shapes.
 
-nemo-api.md §2.9 records a conflict: shape A (`{"success":true,"data":{…,"outputUrl"}}`, what
+The sources conflict (docs/backend-contract.md, section 7): shape A (`{"success":true,"data":{…,"outputUrl"}}`, what
 looks like a captured answer) and shape B (top-level `status` and `output.url`, what the
 current skill text describes). The fake emits either, so the client must read both.
 """
@@ -21,7 +21,7 @@ def now_ms() -> int:
 
 
 def draft_ready(draft: dict[str, Any]) -> bool:
-    """Export needs `draft.t` with at least one non-empty `sg` (nemo-api.md §2.7)."""
+    """Export needs `draft.t` with at least one non-empty `sg` (docs/backend-contract.md, section 6)."""
     tracks = draft.get("t")
     if not isinstance(tracks, list):
         return False

@@ -1,7 +1,7 @@
 """Scripted `/run_sse` steps and the ADK event encoder behind them.
 
 A test scripts a turn as a list of steps (`Text`, `ToolCall`, `Drop`, …); the fake plays them
-in order. Events are framed exactly as Google ADK's API server does (nemo-api.md §3.1, §7):
+in order. Events are framed exactly as Google ADK's API server does (docs/backend-contract.md, 4):
 `data: <compact camelCase JSON, UTF-8>\\n\\n`, no `event:`/`id:` lines, no terminal sentinel.
 Everything that is *not* ADK (heartbeats, the withdrawn `{"type":…}` format, raw bytes) exists
 only as an explicit step, so a client's tolerance can be tested one variant at a time.
@@ -100,7 +100,7 @@ class Raw:
 
 @dataclass(frozen=True, slots=True)
 class SimpleFormat:
-    """The withdrawn `{"type":"text","content":…}` variant (nemo-api.md §3.2). A string payload
+    """The withdrawn `{"type":"text","content":…}` variant (docs/backend-contract.md, 4). A string payload
     becomes `content`; a dict is merged in (e.g. `{"name":…,"args":…}` for `tool_call`)."""
 
     type: str

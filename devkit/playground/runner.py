@@ -1,9 +1,7 @@
-"""Start the real Cutaway bot in-process against the fake Discord, plus the fake (or real) backend.
+"""The playground: the real Cutaway bot in-process against the fake Discord, plus the fake (or real) backend.
 
-The bot is the production :class:`~bot.app.CutawayBot`, configured only through
-:class:`~bot.config.Settings` (as ``python -m bot`` is), started the way the end-to-end
-tests start it (``tests/harness.py``): discord.py's REST and gateway point at the fake
-Discord through ``DISCORD_API_BASE``. The Discord token is generated: no credentials.
+The bot starts exactly as in the end-to-end tests (devkit.stack). The Discord token is generated:
+no credentials.
 """
 
 from __future__ import annotations
@@ -13,14 +11,12 @@ import contextlib
 import logging
 import secrets
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-import discord
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,13 +25,12 @@ from bot.config import DEFAULT_NEMO_API_BASE, Settings
 from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.nemo import FakeNemo
 from devkit.playground.server import PlaygroundServer
+from devkit.stack import RunningBot, bot_settings, restored_discord_globals
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["fake", "real"]
 SAMPLE_CLIP = "render_sample.mp4"
-READY_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 
 
 class RealBackendEnv(BaseSettings):
@@ -81,18 +76,20 @@ def build_settings(
 ) -> Settings:
     """The bot's settings for the playground; explicit values only (a `.env` must not redirect it)."""
     values: dict[str, Any] = {
-        "discord_token": discord_token,
-        "discord_api_base": discord_api_base,
-        "nemo_api_base": nemo_api_base or DEFAULT_NEMO_API_BASE,
-        "nemo_token": nemo_token,
-        "database_path": database,
         "project_channel_ids": project_channel_ids,
         "heartbeat_seconds": config.heartbeat_seconds,
         "render_poll_seconds": config.render_poll_seconds,
     }
     if config.backend == "fake":
         values.update(rate_limit_retry_seconds=1.0, stream_recovery_seconds=1.0)
-    return Settings(_env_file=None, **values)
+    return bot_settings(
+        discord_token=discord_token,
+        discord_api_base=discord_api_base,
+        database=database,
+        nemo_api_base=nemo_api_base or DEFAULT_NEMO_API_BASE,
+        nemo_token=nemo_token,
+        **values,
+    )
 
 
 class Playground:
@@ -132,7 +129,7 @@ class Playground:
 
     async def _start(self) -> None:
         stack = self._stack
-        stack.enter_context(_restored_discord_globals())
+        stack.enter_context(restored_discord_globals())
         await self.discord.start()
         stack.push_async_callback(self.discord.close)
 
@@ -168,38 +165,12 @@ class Playground:
             nemo_api_base=nemo_base,
             nemo_token=nemo_token,
         )
-        self.bot = CutawayBot(settings, guild_ready_timeout=0.1)
-        stack.push_async_callback(self._stop_bot)
-        await self._start_bot(self.bot)
+        running = await RunningBot.start(settings)
+        self.bot, self.bot_task = running.bot, running.task
+        stack.push_async_callback(running.stop)
 
         await self.server.start()
         stack.push_async_callback(self.server.close)
-
-    async def _start_bot(self, bot: CutawayBot) -> None:
-        """As tests/harness.py: `bot.start` in a task, then wait for READY and start-up recovery."""
-        self.bot_task = asyncio.create_task(bot.start(self.discord_token), name="cutaway-playground-bot")
-        ready = asyncio.create_task(bot.wait_until_ready())
-        try:
-            done, _ = await asyncio.wait(
-                {self.bot_task, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            if not ready.done():
-                ready.cancel()
-                await asyncio.gather(ready, return_exceptions=True)
-        if self.bot_task in done:
-            self.bot_task.result()
-            raise RuntimeError("the bot stopped during start-up")
-        if ready not in done:
-            raise TimeoutError(f"the bot was not ready after {READY_TIMEOUT:g}s")
-
-    async def _stop_bot(self) -> None:
-        if self.bot is not None:
-            await self.bot.close()
-        if self.bot_task is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(STOP_TIMEOUT):
-                    await self.bot_task
 
     async def close(self) -> None:
         """Stop the page, the bot, the backend and the fake Discord; delete a temporary database."""
@@ -213,15 +184,3 @@ class Playground:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-
-@contextlib.contextmanager
-def _restored_discord_globals() -> Iterator[None]:
-    """discord.py keeps its REST base and gateway URL in class attributes: put them back on close."""
-    old_base = discord.http.Route.BASE
-    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        yield
-    finally:
-        discord.http.Route.BASE = old_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
