@@ -42,19 +42,19 @@ async def test_the_bot_measures_a_small_latency_over_several_heartbeats(
 ) -> None:
     interval = 0.4
     caplog.set_level(logging.WARNING, logger="discord")
-    async with (
-        restored_discord_globals(),
-        FakeDiscord(token=TOKEN, heartbeat_interval_ms=int(interval * 1000)) as fake,
-        FakeNemo() as nemo,
-    ):
-        cutaway = Cutaway(discord=fake, nemo=nemo, db=tmp_path / "bot.sqlite3")
-        bot = await cutaway.start()
-        try:
-            latencies = []
-            for beat in range(2, 9):  # the first heartbeat goes out with HELLO; sample before each later one
-                await fake.wait_for(lambda beat=beat: fake.gateway.heartbeats >= beat, timeout=10, what="heartbeat")
-                latencies.append(bot.latency)
-        finally:
-            await cutaway.stop()
+    with restored_discord_globals():
+        async with (
+            FakeDiscord(token=TOKEN, heartbeat_interval_ms=int(interval * 1000)) as fake,
+            FakeNemo() as nemo,
+        ):
+            cutaway = Cutaway(discord=fake, nemo=nemo, db=tmp_path / "bot.sqlite3")
+            bot = await cutaway.start()
+            try:
+                latencies = []
+                for beat in range(2, 9):  # the first heartbeat goes out with HELLO; sample before each later one
+                    await fake.wait_for(lambda beat=beat: fake.gateway.heartbeats >= beat, timeout=10, what="heartbeat")
+                    latencies.append(bot.latency)
+            finally:
+                await cutaway.stop()
     assert all(latency < interval / 2 for latency in latencies), latencies
     assert not [r for r in caplog.records if "Can't keep up" in r.getMessage()]
