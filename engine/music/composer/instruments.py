@@ -1,0 +1,344 @@
+"""The composer's instruments, synthesised in numpy: every sound in a composed piece is made here.
+
+Each instrument turns (pitch, duration, velocity) into mono samples; `Voices` caches them per
+piece, since a piece plays the same notes many times. The recipes aim at the spectral balance of
+produced music (docs/music.md): bright attacks (FM tines, plucked strings, hats) over warm bodies,
+so the bed is not the dull synth demo that pure sine stacks make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from engine.music import SAMPLE_RATE
+from engine.music.composer.theory import midi_to_hz
+
+SR = SAMPLE_RATE
+F32 = np.float32
+Synth = Callable[[float, float, float, np.random.Generator], np.ndarray]
+
+
+def _t(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.float64) / SR
+
+
+def _env(n: int, attack: float, release: float, hold: float) -> np.ndarray:
+    """Linear attack, then 1 until `hold` seconds, then a cosine release over `release` seconds."""
+    t = _t(n)
+    env = np.minimum(1.0, t / max(attack, 1e-4))
+    rel = np.clip((t - hold) / max(release, 1e-4), 0.0, 1.0)
+    return env * (0.5 + 0.5 * np.cos(np.pi * rel))
+
+
+def _lowpass(x: np.ndarray, cutoff: float, order: int = 2) -> np.ndarray:
+    cutoff = min(cutoff, SR * 0.45)
+    sos = signal.butter(order, cutoff, "lowpass", fs=SR, output="sos")
+    return np.asarray(signal.sosfilt(sos, x))
+
+
+def _highpass(x: np.ndarray, cutoff: float, order: int = 2) -> np.ndarray:
+    sos = signal.butter(order, cutoff, "highpass", fs=SR, output="sos")
+    return np.asarray(signal.sosfilt(sos, x))
+
+
+def _bandpass(x: np.ndarray, low: float, high: float, order: int = 2) -> np.ndarray:
+    sos = signal.butter(order, [low, min(high, SR * 0.45)], "bandpass", fs=SR, output="sos")
+    return np.asarray(signal.sosfilt(sos, x))
+
+
+def _saw(freq: float, n: int, phase: float) -> np.ndarray:
+    """A band-limited sawtooth (polyBLEP), so pads stay clean up high."""
+    dt = freq / SR
+    p = (phase + dt * np.arange(n)) % 1.0
+    out = 2.0 * p - 1.0
+    lo = p < dt
+    x = p[lo] / dt
+    out[lo] -= x + x - x * x - 1.0
+    hi = p > 1.0 - dt
+    x = (p[hi] - 1.0) / dt
+    out[hi] -= x * x + x + x + 1.0
+    return out
+
+
+# --------------------------------------------------------------------------- pitched instruments
+
+
+def epiano(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """An FM electric piano: a 1:1 modulator whose index falls after the strike, plus a 14:1 tine."""
+    f = midi_to_hz(pitch)
+    release = 0.25
+    n = int((dur + release) * SR)
+    t = _t(n)
+    decay = 1.6 * (440.0 / f) ** 0.35
+    index = (1.0 + 2.6 * vel) * np.exp(-t / 0.5) + 0.4
+    mod = np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28))
+    body = np.sin(2 * np.pi * f * t + index * mod)
+    out = body * np.exp(-t / decay)
+    if f * 14 < 18_000:
+        out += (0.3 + 0.4 * vel) * np.sin(2 * np.pi * f * 14 * t) * np.exp(-t / 0.06)
+    out += 0.12 * np.sin(2 * np.pi * f * 2 * t) * np.exp(-t / (decay * 0.5))
+    return out * _env(n, 0.002, release, dur)
+
+
+def bell(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """A glockenspiel/celesta: inharmonic FM (3.5:1) that rings and fades."""
+    f = midi_to_hz(pitch)
+    n = int((min(dur, 1.2) + 1.4) * SR)
+    t = _t(n)
+    index = (1.0 + 2.0 * vel) * np.exp(-t / 0.15)
+    out = np.sin(2 * np.pi * f * t + index * np.sin(2 * np.pi * 3.5 * f * t))
+    out += 0.35 * np.sin(2 * np.pi * 2.76 * f * t) * np.exp(-t / 0.3)
+    return out * np.exp(-t / 0.9) * _env(n, 0.001, 0.3, n / SR - 0.3)
+
+
+def pluck(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """A Karplus-Strong plucked string, computed a period at a time (vectorised), then tuned exactly
+    by resampling the integer-period result."""
+    f = midi_to_hz(pitch)
+    ring = min(dur + 0.6, 3.0)
+    n = int(ring * SR)
+    period = max(2, round(SR / f))
+    burst = rng.uniform(-1.0, 1.0, period)
+    burst = _lowpass(burst, 2500 + 9000 * vel, 1) if period > 8 else burst
+    loss = 0.5 * 0.9985 ** (440.0 / f) ** 0.2
+    periods = n // period + 2
+    y = np.empty(periods * period)
+    y[:period] = burst
+    y[period] = loss * (y[0] + y[period - 1])
+    for k in range(1, periods):
+        a = k * period
+        prev = y[a - period : a]
+        shifted = y[a - period - 1 : a - 1] if k > 1 else np.concatenate(([y[period - 1]], y[: period - 1]))
+        y[a : a + period] = loss * (prev + shifted)
+    true_period = SR / f
+    idx = np.arange(n) * (period / true_period)
+    out = np.interp(idx, np.arange(len(y)), y)
+    damp = _env(n, 0.001, 0.12, dur + 0.05)
+    return _highpass(out, 70) * damp * 1.4
+
+
+def pad(pitch: float, dur: float, vel: float, rng: np.random.Generator, *, cutoff: float = 2600.0) -> np.ndarray:
+    """Three detuned band-limited saws through a low-pass: a warm pad that swells in and out."""
+    f = midi_to_hz(pitch)
+    release = 1.2
+    n = int((dur + release) * SR)
+    out = np.zeros(n)
+    for cents in (-9.0, 0.0, 8.0):
+        out += _saw(f * 2 ** (cents / 1200), n, rng.uniform(0, 1))
+    out = _lowpass(out, cutoff * (0.7 + 0.5 * vel), 2) / 3
+    attack = min(0.6, max(0.05, dur * 0.3))
+    return out * _env(n, attack, release, dur)
+
+
+def swell(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """A pad that grows from nothing into the first downbeat (fills the pickup before bar one)."""
+    x = pad(pitch, dur, vel, rng, cutoff=1800.0)[: int(dur * SR) + int(0.05 * SR)]
+    ramp = np.minimum(1.0, _t(len(x)) / max(dur, 1e-3)) ** 2
+    return x * ramp * _env(len(x), 0.001, 0.05, dur)
+
+
+def strings(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """A string section: the pad with a slower bow and vibrato."""
+    f = midi_to_hz(pitch)
+    release = 1.0
+    n = int((dur + release) * SR)
+    t = _t(n)
+    vib = 1 + 0.004 * np.sin(2 * np.pi * 5.2 * t + rng.uniform(0, 6.28)) * np.minimum(1, t / 0.8)
+    out = np.zeros(n)
+    for cents in (-6.0, 5.0):
+        phase = np.cumsum(f * 2 ** (cents / 1200) * vib) / SR + rng.uniform(0, 1)
+        p = phase % 1.0
+        out += 2 * p - 1
+    out = _lowpass(out, 3800 * (0.6 + 0.6 * vel), 2) / 2
+    attack = min(0.9, max(0.08, dur * 0.35))
+    return out * _env(n, attack, release, dur)
+
+
+def bass(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """A round bass: sine and a little second harmonic, softly saturated, with a short pluck on top."""
+    f = midi_to_hz(pitch)
+    release = 0.08
+    n = int((dur + release) * SR)
+    t = _t(n)
+    ph = 2 * np.pi * f * t
+    x = np.sin(ph) + 0.35 * np.sin(2 * ph) + 0.12 * np.sin(3 * ph) * np.exp(-t / 0.08)
+    x = np.tanh(1.4 * x) * np.exp(-t / 2.5)
+    return x * _env(n, 0.004, release, dur)
+
+
+def pulse(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+    """A short, filtered saw for tense ostinatos (staccato low strings)."""
+    f = midi_to_hz(pitch)
+    n = int((dur + 0.05) * SR)
+    t = _t(n)
+    x = _saw(f, n, 0.0) + 0.5 * _saw(f * 1.005, n, 0.3)
+    x = _lowpass(x, 1200 + 3500 * vel, 2)
+    return x * np.exp(-t / max(0.06, dur * 0.6)) * _env(n, 0.003, 0.05, dur)
+
+
+# --------------------------------------------------------------------------- drums and textures
+
+
+def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal(n)
+
+
+def kick(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.45 * SR)
+    t = _t(n)
+    freq = 48 + 110 * np.exp(-t / 0.045)
+    body = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.exp(-t / 0.22)
+    click = _highpass(_noise(n, rng), 2000) * np.exp(-t / 0.004) * 0.5
+    return np.tanh(1.6 * (body + click))
+
+
+def snare(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.35 * SR)
+    t = _t(n)
+    tone = np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.06) * 0.7
+    noise = _bandpass(_noise(n, rng), 900, 11000) * np.exp(-t / 0.11)
+    return tone + noise * 0.9
+
+
+def clap(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.35 * SR)
+    t = _t(n)
+    env = np.exp(-t / 0.12)
+    for offset in (0.0, 0.011, 0.022):
+        env += 1.5 * np.where(t >= offset, np.exp(-(t - offset) / 0.006), 0.0)
+    return _bandpass(_noise(n, rng), 900, 7000) * env * 0.7
+
+
+def hat(rng: np.random.Generator, *, open_: bool = False) -> np.ndarray:
+    n = int((0.45 if open_ else 0.09) * SR)
+    t = _t(n)
+    metal = sum(np.sign(np.sin(2 * np.pi * f * t)) for f in (2960, 4370, 5800, 7120)) * 0.15
+    x = _highpass(_noise(n, rng) + metal, 6500, 2)
+    return x * np.exp(-t / (0.16 if open_ else 0.025))
+
+
+def shaker(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.12 * SR)
+    t = _t(n)
+    env = np.minimum(1, t / 0.012) * np.exp(-t / 0.035)
+    return _bandpass(_noise(n, rng), 3500, 12000) * env
+
+
+def rim(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.12 * SR)
+    t = _t(n)
+    x = np.sin(2 * np.pi * 1700 * t) + 0.6 * np.sin(2 * np.pi * 830 * t) + 0.3 * _highpass(_noise(n, rng), 3000)
+    return x * np.exp(-t / 0.018)
+
+
+def crash(rng: np.random.Generator) -> np.ndarray:
+    n = int(2.6 * SR)
+    t = _t(n)
+    x = _highpass(_noise(n, rng), 3500, 2)
+    x += _bandpass(_noise(n, rng), 400, 3000) * 0.3
+    return x * np.exp(-t / 0.7) * np.minimum(1, t / 0.002)
+
+
+def boom(rng: np.random.Generator) -> np.ndarray:
+    """A cinematic low hit: a falling sine, a thump and a dark noise tail."""
+    n = int(2.2 * SR)
+    t = _t(n)
+    freq = 38 + 70 * np.exp(-t / 0.08)
+    x = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.exp(-t / 0.7)
+    x += _lowpass(_noise(n, rng), 500) * np.exp(-t / 0.25) * 0.8
+    x += _highpass(_noise(n, rng), 2500) * np.exp(-t / 0.05) * 0.25
+    return np.tanh(1.3 * x)
+
+
+def tom(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.6 * SR)
+    t = _t(n)
+    freq = 85 + 60 * np.exp(-t / 0.05)
+    x = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.exp(-t / 0.25)
+    x += _bandpass(_noise(n, rng), 200, 4000) * np.exp(-t / 0.03) * 0.35
+    return x
+
+
+def tick(rng: np.random.Generator) -> np.ndarray:
+    n = int(0.05 * SR)
+    t = _t(n)
+    return _highpass(_noise(n, rng), 5000) * np.exp(-t / 0.008) + np.sin(2 * np.pi * 3200 * t) * np.exp(-t / 0.01) * 0.4
+
+
+DRUMS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
+    "kick": kick,
+    "snare": snare,
+    "clap": clap,
+    "hat": hat,
+    "openhat": lambda rng: hat(rng, open_=True),
+    "shaker": shaker,
+    "rim": rim,
+    "crash": crash,
+    "boom": boom,
+    "tom": tom,
+    "tick": tick,
+}
+
+PITCHED: dict[str, Synth] = {
+    "epiano": epiano,
+    "bell": bell,
+    "pluck": pluck,
+    "pad": pad,
+    "warmpad": lambda p, d, v, r: pad(p, d, v, r, cutoff=1400.0),
+    "strings": strings,
+    "swell": swell,
+    "bass": bass,
+    "pulse": pulse,
+}
+
+
+def riser(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise that swells and brightens into a downbeat (before a strong cut)."""
+    n = max(1, int(seconds * SR))
+    t = _t(n) / max(seconds, 1e-3)
+    x = _noise(n, rng)
+    low = _bandpass(x, 800, 3000)
+    high = _highpass(x, 3000)
+    return (low * (1 - t) + high * t) * t**2.5 * 0.5
+
+
+def vinyl(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A record's crackle and hiss (the lo-fi texture), for the whole piece at once."""
+    hiss = _bandpass(rng.standard_normal(n), 1500, 9000) * 0.05
+    pops = np.zeros(n)
+    where = rng.random(n) < 6.0 / SR
+    pops[where] = rng.uniform(-1, 1, int(where.sum()))
+    pops = _bandpass(pops, 1000, 8000) * 2.0
+    return hiss + pops
+
+
+@dataclass
+class Voices:
+    """Per-piece cache of rendered notes and drum hits (a note played many times is made once)."""
+
+    rng: np.random.Generator
+
+    def __post_init__(self) -> None:
+        self._notes: dict[tuple[str, int, int, int], np.ndarray] = {}
+        self._drums: dict[tuple[str, int], np.ndarray] = {}
+
+    def note(self, instrument: str, pitch: int, dur: float, vel: float) -> np.ndarray:
+        key = (instrument, pitch, round(dur * 40), min(3, int(vel * 4)))
+        cached = self._notes.get(key)
+        if cached is None:
+            synth = PITCHED[instrument]
+            cached = synth(float(pitch), key[2] / 40, (key[3] + 0.5) / 4, self.rng).astype(F32)
+            self._notes[key] = cached
+        return cached
+
+    def drum(self, kind: str, variant: int) -> np.ndarray:
+        key = (kind, variant % 3)
+        cached = self._drums.get(key)
+        if cached is None:
+            cached = DRUMS[kind](self.rng).astype(F32)
+            self._drums[key] = cached
+        return cached
