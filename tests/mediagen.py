@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from engine.ffmpeg import ffmpeg_exe
+from engine.media import MediaInfo
 
 RATE = 48_000
 
@@ -246,3 +247,52 @@ def frame_at(path: Path, seconds: float) -> np.ndarray:
 
 def as_json(path: Path) -> str:
     return json.dumps(probe(path).__dict__)
+
+
+def media_info(path: Path, *, media_id: str | None = None, session_id: str = "s_test") -> MediaInfo:
+    """A MediaInfo for a generated file, as the upload path would store it (probed with PyAV here,
+    independently of engine/probe.py, so render tests do not depend on the upload code)."""
+    with av.open(str(path)) as c:
+        fmt = c.format.name
+        v = c.streams.video[0] if c.streams.video else None
+        a = c.streams.audio[0] if c.streams.audio else None
+        still = fmt in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "gif") and v is not None and not a
+        duration = (c.duration or 0) / 1e6 or None
+        rotation, width, height, fps, vfr = 0, None, None, None, False
+        if v is not None:
+            stamps = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
+            steps = np.diff(stamps) if len(stamps) > 2 else np.zeros(0)
+            vfr = bool(len(steps) > 4 and np.mean(np.abs(steps - np.median(steps)) > 1.5) > 0.02)
+            rate = v.average_rate or v.guessed_rate
+            fps = round(float(rate), 3) if rate else None
+    if v is not None:
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            rotation = (-round(frame.rotation / 90) * 90) % 360
+            width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+    with av.open(str(path)) as c:
+        vcc = c.streams.video[0].codec_context if c.streams.video else None
+        acc = c.streams.audio[0].codec_context if c.streams.audio else None
+        return MediaInfo(
+            media_id=media_id or f"m_{path.stem}",
+            session_id=session_id,
+            filename=path.name,
+            kind="image" if still else ("video" if v is not None else "audio"),
+            path=path,
+            size=path.stat().st_size,
+            sha256="0" * 64,
+            container=fmt,
+            duration_s=None if still else duration,
+            width=width,
+            height=height,
+            rotation=rotation,
+            fps=None if still else fps,
+            vfr=vfr,
+            has_audio=acc is not None,
+            video_codec=vcc.name if vcc else None,
+            video_profile=vcc.profile if vcc else None,
+            pix_fmt=vcc.pix_fmt if vcc else None,
+            audio_codec=acc.name if acc else None,
+            audio_rate=acc.sample_rate if acc else None,
+            audio_channels=acc.channels if acc else None,
+        )
