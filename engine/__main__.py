@@ -2,7 +2,8 @@
 
 Options override the `ENGINE_*` variables (and a `.env` file). Once it accepts requests it prints
 one line with its base URL and flushes, so a parent process (the bot, with NEMO_API_BASE=local)
-can read where it listens. SIGTERM or SIGINT stop it cleanly (streams closed, ffmpeg stopped,
+can read where it listens. SIGTERM or SIGINT (or, with --exit-with-stdin, the end of standard
+input: the parent closed the pipe or died) stop it cleanly (streams closed, ffmpeg stopped,
 renders left to resume, database closed) with exit status 0. A bad option or setting, an
 unusable data folder or a taken port: one clear line on stderr and a non-zero status.
 """
@@ -15,6 +16,7 @@ import errno
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="port to listen on, 0 for a free one (default 8765; ENGINE_PORT)")
     parser.add_argument("--data", type=Path, help="folder for sessions, media and renders (default data/engine)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO; ENGINE_LOG_LEVEL)")
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="also stop cleanly when standard input closes (for a parent process that spawns the engine)",
+    )
     return parser
 
 
@@ -85,8 +92,41 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-async def serve(settings: EngineSettings) -> None:
-    """Run until SIGTERM or SIGINT."""
+async def _stdin_closed() -> None:
+    """Return when standard input reaches its end (the parent closed the pipe or died)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError):
+        # A regular file or a terminal: read it in a daemon thread (one that never holds up the exit).
+        done: asyncio.Future[None] = loop.create_future()
+
+        def finish() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def read() -> None:
+            _read_to_end(sys.stdin.buffer)
+            loop.call_soon_threadsafe(finish)
+
+        threading.Thread(target=read, name="stdin-watch", daemon=True).start()
+        await done
+        return
+    try:
+        while await reader.read(65536):
+            pass
+    finally:
+        transport.close()
+
+
+def _read_to_end(stream: Any) -> None:
+    while stream.read(65536):
+        pass
+
+
+async def serve(settings: EngineSettings, *, exit_with_stdin: bool = False) -> None:
+    """Run until SIGTERM or SIGINT (or, with `exit_with_stdin`, until stdin closes)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,11 +142,18 @@ async def serve(settings: EngineSettings) -> None:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise _Exit(EXIT_START, f"cannot start: permission denied ({exc.filename or exc.strerror})") from None
         raise _Exit(EXIT_START, f"cannot start: {exc.strerror or exc}") from None
+    watcher: asyncio.Task[None] | None = None
+    if exit_with_stdin:
+        watcher = asyncio.create_task(_stdin_closed(), name="stdin-watch")
+        watcher.add_done_callback(lambda _: stop.set())
     try:
         print(f"Cutaway engine: {engine.base_url} (data in {settings.data_dir})", flush=True)
         await stop.wait()
         log.info("stopping")
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
         await engine.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -118,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
         _setup_logging(settings.log_level)
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, exit_with_stdin=args.exit_with_stdin))
     except _Exit as exc:
         print(f"engine: {exc.message}", file=sys.stderr, flush=True)
         return exc.status

@@ -264,18 +264,18 @@ class EngineApp:
 
     async def _record_uploads(self, session: SessionRow, media: list[MediaInfo]) -> None:
         """Store the uploads and put clips and images on the timeline, in one transaction."""
-        async with self._lock(session.session_id):
-            visual = [m for m in media if m.kind in ("video", "image")]
-            new_draft = None
-            if visual:
-                current = Draft.from_json(await self.store.draft(session.session_id))
-                new_draft = self._place(current, visual).to_json()
-            try:
+        try:
+            async with self._lock(session.session_id):
+                visual = [m for m in media if m.kind in ("video", "image")]
+                new_draft = None
+                if visual:
+                    current = Draft.from_json(await self.store.draft(session.session_id))
+                    new_draft = self._place(current, visual).to_json()
                 await self.store.add_media(session.session_id, media, new_draft, time.time())
-            except BaseException:
-                for info in media:
-                    await asyncio.to_thread(info.path.unlink, True)
-                raise
+        except BaseException:
+            for info in media:  # not recorded: not kept
+                await asyncio.to_thread(info.path.unlink, True)
+            raise
 
     # ------------------------------------------------------------------ chat
     async def handle_run_sse(self, request: web.Request) -> web.StreamResponse:

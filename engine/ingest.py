@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -45,6 +46,7 @@ FLUSH_AT = 1024 * 1024
 
 _BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 _SPACES = re.compile(r"\s+")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 class IngestError(Exception):
@@ -162,7 +164,7 @@ class Ingest:
                     continue
                 if len(kept) >= MAX_FILES:
                     raise IngestError(400, f"at most {MAX_FILES} files per upload", status=400)
-                name = clean_filename(part.filename, fallback=f"upload {len(kept) + 1}")
+                name = clean_filename(_form_filename(part.filename), fallback=f"upload {len(kept) + 1}")
                 kept.append(await self._receive_part(part, session_id, name))
             if not kept:
                 raise IngestError(400, "no parts named 'files'", status=400)
@@ -271,6 +273,14 @@ class Ingest:
 
     def _folder(self, session_id: str) -> Path:
         return self.settings.media_dir / session_id
+
+
+def _form_filename(raw: str | None) -> str | None:
+    """aiohttp clients (the bot's among them) percent-encode a part's file name inside the quotes;
+    browsers and curl send it as UTF-8. Undo the former when the name carries %XX escapes."""
+    if raw and _PERCENT_ESCAPE.search(raw):
+        return unquote(raw, errors="replace")
+    return raw
 
 
 async def _remove(media: Sequence[MediaInfo]) -> None:
