@@ -40,9 +40,11 @@ MAX_NAME_CHARS = 120
 MAX_FILES = 20
 """Files in one upload request."""
 MAX_URLS = 10
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024
 FLUSH_AT = 1024 * 1024
 """Bytes gathered before one write in the worker thread (fewer thread hops per megabyte)."""
+IN_FLIGHT = 4
+"""Pieces of FLUSH_AT bytes waiting for the disk at most."""
 
 _BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 _SPACES = re.compile(r"\s+")
@@ -85,7 +87,9 @@ def new_media_id() -> str:
 
 
 class _Sink:
-    """One file being received: bytes are gathered, then written and hashed in a worker thread."""
+    """One file being received. Bytes are gathered into ~1 MiB pieces that a writer task writes
+    and hashes in a worker thread while the event loop receives the next ones; at most
+    IN_FLIGHT pieces wait, so a slow disk slows the upload down instead of filling memory."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,23 +97,42 @@ class _Sink:
         self._hash = hashlib.sha256()
         self._buffer = bytearray()
         self._file: IO[bytes] | None = None
+        self._pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=IN_FLIGHT)
+        self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
         fd = await asyncio.to_thread(os.open, self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(fd, "wb", buffering=0)
+        self._writer = asyncio.create_task(self._write_pieces(), name=f"write {self.path.name}")
 
     async def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
+        if not self._buffer and len(chunk) >= FLUSH_AT // 4:
+            await self._put(chunk)  # large enough on its own: no copy
+            return
         self._buffer += chunk
         if len(self._buffer) >= FLUSH_AT:
-            await self._flush()
+            await self._hand_over()
 
-    async def _flush(self) -> None:
-        if not self._buffer:
-            return
-        data, self._buffer = bytes(self._buffer), bytearray()
-        await asyncio.to_thread(self._write, data)
+    async def _hand_over(self) -> None:
+        if self._buffer:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            await self._put(data)
+
+    async def _put(self, item: bytes | None) -> None:
+        writer = self._writer
+        assert writer is not None
+        put = asyncio.ensure_future(self._pieces.put(item))
+        await asyncio.wait((put, writer), return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():  # the writer stopped (a disk error): report it instead of waiting forever
+            put.cancel()
+            await writer
+            raise OSError("the upload could not be written")
+
+    async def _write_pieces(self) -> None:
+        while (data := await self._pieces.get()) is not None:
+            await asyncio.to_thread(self._write, data)
 
     def _write(self, data: bytes) -> None:
         assert self._file is not None
@@ -118,13 +141,19 @@ class _Sink:
 
     async def finish(self) -> str:
         """Write what is left, sync to disk, close; returns the SHA-256."""
-        await self._flush()
+        await self._hand_over()
+        await self._put(None)
+        assert self._writer is not None
+        await self._writer
         file, self._file = self._file, None
         if file is not None:
             await asyncio.to_thread(_sync_close, file)
         return self._hash.hexdigest()
 
     async def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
         file, self._file = self._file, None
         if file is not None:
             await asyncio.to_thread(file.close)
