@@ -3,7 +3,7 @@
 Two meters. `LoudnessMeter` runs in numpy on the mix as it is made, block by block: each 100 ms
 sub-block's power is taken from its spectrum weighted by the K-filter's magnitude response
 (Parseval: the mean square of the K-filtered signal, up to the filter's edge effects), which is
-all BS.1770 needs; memory stays at one float per 100 ms. It balances the tracks and gives the
+all BS.1770 needs; memory stays at one float per 100 ms. It sets the music against the clips and gives the
 first gain. `measure_file` asks ffmpeg's ebur128 filter (4× oversampled true peak) about a real
 file: that is the figure the output is held to, measured after AAC encoding.
 """

@@ -15,8 +15,9 @@ gain that lands on −14 is found by bisection. When the measured result is stil
 (secant) and the ceiling by the measured overshoot, and the audio (seconds of work) is encoded
 again, four times at most.
 
-Silence is not noise to be boosted: a mix with nothing above the gate keeps its level (zero),
-and a near-silent one is lifted by 30 dB at most, so it ends under −14 rather than hissing.
+Silence is not noise to be boosted: a mix quieter than −60 LUFS (nothing but a camera's noise
+floor, or digital silence that no gate lets through) keeps its level. Anything louder, however
+quiet, is brought to −14.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ LUFS_TOLERANCE = 0.5
 TRUE_PEAK_MAX = -1.0
 FIRST_CEILING_DB = -2.0
 PEAK_MARGIN_DB = 0.3
-MAX_LIFT_DB = 30.0
+SILENCE_LUFS = -60.0
+MAX_LIFT_DB = TARGET_LUFS - SILENCE_LUFS
 MAX_ENCODES = 4
 RELEASE_WINDOWS = 8
 """The limiter's release (80 ms) in 10 ms peak windows: how long a reduction is held in the model."""
@@ -68,8 +70,8 @@ def predicted_loudness(powers: np.ndarray, peaks: np.ndarray, gain_db: float, ce
 
 
 def first_gain(mix_lufs: float | None, powers: np.ndarray, peaks: np.ndarray, ceiling_db: float) -> float:
-    """The gain that should land the limited mix on −14 LUFS (0 for silence, 30 dB at most)."""
-    if mix_lufs is None:
+    """The gain that should land the limited mix on −14 LUFS (0 for silence)."""
+    if mix_lufs is None or mix_lufs < SILENCE_LUFS:
         return 0.0
     plain = min(MAX_LIFT_DB, TARGET_LUFS - mix_lufs)
     if not len(powers) or len(peaks) < 10 * len(powers) - 10:
@@ -88,11 +90,10 @@ def first_gain(mix_lufs: float | None, powers: np.ndarray, peaks: np.ndarray, ce
     return (low + high) / 2
 
 
-def _good(m: Measured, gain_db: float) -> bool:
-    loud_ok = m.integrated_lufs is None or abs(m.integrated_lufs - TARGET_LUFS) <= LUFS_TOLERANCE
-    if m.integrated_lufs is not None and gain_db >= MAX_LIFT_DB and m.integrated_lufs < TARGET_LUFS:
-        loud_ok = True  # as loud as a near-silent mix is allowed to get
-    return loud_ok and m.true_peak_dbtp <= TRUE_PEAK_MAX
+def _good(m: Measured, silent: bool) -> bool:
+    if m.true_peak_dbtp > TRUE_PEAK_MAX:
+        return False
+    return silent or m.integrated_lufs is None or abs(m.integrated_lufs - TARGET_LUFS) <= LUFS_TOLERANCE
 
 
 async def encode(mix: Path, out: Path, gain_db: float, ceiling_db: float) -> None:
@@ -119,6 +120,7 @@ async def master(
     session: str = "-",
 ) -> Mastered:
     ceiling = FIRST_CEILING_DB
+    silent = mix_lufs is None or mix_lufs < SILENCE_LUFS
     empty = np.zeros(0)
     gain = first_gain(mix_lufs, empty if powers is None else powers, empty if peaks is None else peaks, ceiling)
     measured = Measured(None, float("-inf"))
@@ -135,14 +137,14 @@ async def master(
             "silent" if measured.integrated_lufs is None else f"{measured.integrated_lufs:.2f}",
             measured.true_peak_dbtp,
         )
-        if _good(measured, gain):
+        if _good(measured, silent):
             return Mastered(out, measured, gain, ceiling, attempt)
         if attempt == MAX_ENCODES:
             break
         lufs = measured.integrated_lufs
         if measured.true_peak_dbtp > TRUE_PEAK_MAX:
             ceiling -= measured.true_peak_dbtp - TRUE_PEAK_MAX + PEAK_MARGIN_DB
-        if lufs is not None and abs(lufs - TARGET_LUFS) > LUFS_TOLERANCE:
+        if not silent and lufs is not None and abs(lufs - TARGET_LUFS) > LUFS_TOLERANCE:
             slope = 1.0
             if previous is not None and abs(gain - previous[0]) > 0.05:
                 slope = min(1.0, max(0.2, (lufs - previous[1]) / (gain - previous[0])))

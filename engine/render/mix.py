@@ -5,11 +5,13 @@ end to end over the whole timeline, and the music bed for its segment. Two passe
 
 1. Analysis: the loudness of each track (BS.1770, engine/render/loudness.py) and, when the music
    ducks, the voice detection on the clips' sound (engine/render/ducking.py).
-2. Mixing: both tracks are first brought to the same reference loudness (−20 LUFS), so the
-   segment's `volume` means the same for a loud and a quiet phone recording (0.35 puts the music
-   9 dB under the clips' sound); then clips × `clip_sound` (1, 0.3, 0) + music × `volume` × fades
-   × ducking. Joins between clips get 5 ms fades so a cut never clicks. The mix's own loudness
-   is measured on the way out: the mastering step starts from it.
+2. Mixing: clips × `clip_sound` (1, 0.3, 0) + music × `volume` × fades × ducking, where `volume`
+   is relative to the clips' sound: the bed is first brought to the clips' own loudness, so 0.35
+   puts the music 9 dB under the clips whether the phone recorded loudly or quietly. (Clips that
+   are near-silent, under −50 LUFS, are no reference: the bed then keeps its own level.) The clips
+   keep theirs, so the mix is as loud as the material and the mastering step can tell a quiet
+   recording (lifted to −14) from silence (left alone). Joins between clips get 5 ms fades so a
+   cut never clicks. The mix's loudness and peaks are measured on the way out for mastering.
 
 Runs in a worker thread; `cancel` is checked between blocks.
 """
@@ -31,9 +33,10 @@ from engine.render.loudness import SUB_BLOCK, LoudnessMeter
 RATE = 48_000
 BLOCK = 100 * ducking.FRAME
 """4 s: a whole number of voice frames (40 ms) and loudness sub-blocks (100 ms)."""
-REFERENCE_LUFS = -20.0
-BALANCE_LIMITS_DB = (-20.0, 24.0)
-"""How far a track is moved to the reference at most (a near-silent track is not lifted into hiss)."""
+MEANINGFUL_LUFS = -50.0
+"""Clips' sound quieter than this is room noise, not a level to set the music by."""
+MATCH_LIMITS_DB = (-30.0, 24.0)
+"""How far the bed is moved to the clips' loudness at most."""
 JOIN_FADE = RATE * 5 // 1000
 EDGE_FADE = RATE * 10 // 1000
 """The shortest fade at the music's ends, even when the segment asks for none (no click)."""
@@ -99,11 +102,12 @@ def _padded(block: np.ndarray) -> np.ndarray:
     return np.concatenate([block, np.zeros((short, 2), dtype=block.dtype)]) if short else block
 
 
-def _balance_db(lufs: float | None) -> float:
-    if lufs is None:
+def music_match_db(clips_lufs: float | None, music_lufs: float | None) -> float:
+    """The gain that brings the bed to the clips' loudness (0 when either has no meaningful level)."""
+    if clips_lufs is None or music_lufs is None or clips_lufs < MEANINGFUL_LUFS:
         return 0.0
-    low, high = BALANCE_LIMITS_DB
-    return min(high, max(low, REFERENCE_LUFS - lufs))
+    low, high = MATCH_LIMITS_DB
+    return min(high, max(low, clips_lufs - music_lufs))
 
 
 def _fade(positions: np.ndarray, length: int, fade_in: int, fade_out: int) -> np.ndarray:
@@ -165,9 +169,9 @@ def _analyse(job: MixJob, cancel: threading.Event) -> tuple[float | None, float 
 def mix(job: MixJob, cancel: threading.Event) -> MixResult:
     """Write the mix to `job.out` (raw float32 stereo, exactly `total_samples` long)."""
     clips_lufs, music_lufs, envelope = _analyse(job, cancel)
-    clip_gain = job.clip_volume * 10 ** (_balance_db(clips_lufs) / 20)
+    clip_gain = job.clip_volume
     music = job.music
-    music_gain = music.volume * 10 ** (_balance_db(music_lufs) / 20) if music is not None else 0.0
+    music_gain = music.volume * 10 ** (music_match_db(clips_lufs, music_lufs) / 20) if music is not None else 0.0
     meter = LoudnessMeter()
     peaks: list[np.ndarray] = []
     clips_fh = job.clips.open("rb") if job.clips is not None and clip_gain > 0 else None

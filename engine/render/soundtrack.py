@@ -6,7 +6,7 @@ It runs beside the video pass (its work is a few percent of the encode's) in aud
 2. extraction (ffmpeg): each clip's sound trimmed like its picture, resampled to 48 kHz stereo,
    silence for stills and silent clips, joined into one raw float32 track over the whole timeline;
    the bed converted to the same raw form;
-3. the mix (numpy, in a worker thread, engine/render/mix.py): balance, clip sound, volume,
+3. the mix (numpy, in a worker thread, engine/render/mix.py): the music set against the clips, clip sound, volume,
    fades, ducking;
 4. mastering (engine/render/master.py): −14 LUFS, true peak ≤ −1 dBTP, measured after AAC.
 """
