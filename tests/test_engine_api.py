@@ -35,6 +35,7 @@ from tests.engine_support import (
     failing_turn,
     file_source,
     make_engine,
+    settings,
     stand_in_turn,
 )
 
@@ -469,3 +470,32 @@ async def test_unexpected_exception_is_a_generic_json_error(
         assert (status, body["code"]) == (404, 404)
         assert (await client.credits()).total == 0
         assert list((engine.settings.media_dir / session.session_id).iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- the whole engine
+
+
+async def test_real_editor_adds_music_and_the_real_render_exports_it(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository
+) -> None:
+    """Upload a clip with a silent soundtrack, ask for music, export: the MP4 has the music."""
+    clip = mediagen.clip(tmp_path / "quiet.mp4", 3.0, size=(320, 180), audio="silent")
+    async with Engine(settings(tmp_path / "engine")) as engine:  # the real editor, music and render
+        client = client_for(engine, http, repo)
+        session = await client.create_session("en")
+        await client.upload_files(session.session_id, [file_source(clip, "quiet.mp4", "video/mp4")])
+        events = [e async for e in client.chat(session.session_id, "add some calm background music")]
+        assert any(isinstance(e, TextEvent) for e in events) and isinstance(events[-1], EndEvent)
+        state = await client.state(session.session_id)
+        assert state.draft is not None
+        music = [t for t in state.draft["t"] if t["tt"] == 1]
+        assert music and music[0]["sg"][0]["m"]["source"] == "composer"
+        started = await client.start_render(session.session_id, state.draft, output={"resolution": "720p"})
+        done = await render_to_end(client, started.render_id, timeout=240)
+        assert done.status == "completed" and done.url, done
+        async with http.get(done.url) as resp:
+            (tmp_path / "out.mp4").write_bytes(await resp.read())
+    out = mediagen.probe(tmp_path / "out.mp4")
+    assert (out.video_codec, out.width, out.height, out.audio_codec) == ("h264", 1280, 720, "aac")
+    assert out.duration_s == pytest.approx(3.0, abs=0.1)
+    assert mediagen.rms_db(mediagen.decode_audio(tmp_path / "out.mp4")) > -40  # the music is there

@@ -19,6 +19,7 @@ import pytest
 from bot.nemo.client import NemoClient
 from engine.jobs import MAX_ATTEMPTS
 from engine.retention import sweep
+from engine.server import Engine
 from engine.store import SCHEMA_VERSION, UNDO_DEPTH, RenderRow, Store, StoreError
 from storage.sqlite import SqliteRepository
 from tests import mediagen
@@ -28,6 +29,7 @@ from tests.engine_support import (
     ffmpeg_children,
     file_source,
     make_engine,
+    settings,
     stand_in_turn,
     wait_until,
 )
@@ -302,3 +304,35 @@ async def test_sigterm_like_close_leaves_the_job_pending(
         assert row is not None and row.status == "pending" and row.attempts == 1
     finally:
         await store.close()
+
+
+# ---------------------------------------------------------------------------- with the real render
+
+
+async def test_real_render_is_cancelled_at_once_and_resumes_after_a_restart(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository
+) -> None:
+    """The real pipeline (engine.render.render): cancel leaves no ffmpeg behind; a render cut off
+    by a stop is rendered again by the next engine and ends completed with its link."""
+    long_clip = mediagen.clip(tmp_path / "long.mp4", 40.0, size=(320, 180))
+    data = tmp_path / "engine"
+    async with Engine(settings(data)) as engine:
+        client = client_for(engine, http, repo)
+        sid, draft = await prepared(client, long_clip)
+        cancelled = (await client.start_render(sid, draft)).render_id
+        await wait_until(lambda: len(ffmpeg_children()) > 0, timeout=60)
+        await client.cancel_render(cancelled)
+        assert ffmpeg_children() == []
+        assert (await client.render_status(cancelled)).status == "cancelled"
+        interrupted = (await client.start_render(sid, draft, output={"resolution": "720p"})).render_id
+        await wait_until(lambda: len(ffmpeg_children()) > 0, timeout=60)
+    assert ffmpeg_children() == []
+    async with Engine(settings(data)) as engine:
+        client = client_for(engine, http, repo)
+        assert await finished(client, interrupted, timeout=300) == "completed"
+        url = (await client.render_status(interrupted)).url
+        assert url is not None
+        async with http.get(url) as resp:
+            (tmp_path / "out.mp4").write_bytes(await resp.read())
+    out = mediagen.probe(tmp_path / "out.mp4")
+    assert (out.width, out.height) == (1280, 720) and out.duration_s == pytest.approx(40.0, abs=0.2)
