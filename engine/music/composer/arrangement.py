@@ -9,7 +9,9 @@ parts are written bar by bar from the mood's tables (engine/music/composer/style
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,8 @@ SYNC_TOLERANCE = 0.03
 """A secondary cut this close to a downbeat counts as landed on it."""
 
 CHORD_ROLES = {"block", "pad", "arp", "strum"}
+_STRUCK = {"pad": "pad_struck", "warmpad": "warmpad_struck", "strings": "strings_struck"}
+"""The final chord's sustained parts are struck, not swelled, so it lands on its downbeat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +198,7 @@ def plan_form(bars: int, cut_bar: int | None, style: Style, rng: np.random.Gener
         cuts.add(cut_bar)
     edges = sorted(cuts)
     chunks: list[tuple[int, int]] = []
-    for a, b in itertools_pairwise(edges):
+    for a, b in itertools.pairwise(edges):
         start = a
         while b - start > 8:
             take = 8 if b - start - 8 >= 4 else 4
@@ -223,10 +227,6 @@ def plan_form(bars: int, cut_bar: int | None, style: Style, rng: np.random.Gener
     if cad:
         sections.append(Section(bars - cad, cad, "end", 2, cadence))
     return tuple(sections)
-
-
-def itertools_pairwise(values: list[int]) -> list[tuple[int, int]]:
-    return list(zip(values, values[1:], strict=False))
 
 
 # --------------------------------------------------------------------------- the notes
@@ -323,7 +323,7 @@ def _write_part(
     variant: int,
     phrase: int,
     last_of_section: bool,
-    cells: list[tuple[int, ...]],
+    cells: Sequence[tuple[int, ...]],
     contour: np.ndarray,
 ) -> None:
     grid = w.grid
@@ -392,7 +392,7 @@ def _write_melody(
     section: Section,
     bar: int,
     phrase: int,
-    cells: list[tuple[int, ...]],
+    cells: Sequence[tuple[int, ...]],
     contour: np.ndarray,
     energy_vel: float,
 ) -> None:
@@ -443,7 +443,7 @@ def _write_ending_and_accents(
                     Note(
                         grid.final_downbeat + roll,
                         ring,
-                        part.instrument if part.role != "ostinato" else "epiano",
+                        _STRUCK.get(part.instrument, part.instrument) if part.role != "ostinato" else "epiano",
                         p,
                         0.7,
                         part.pan,
@@ -470,7 +470,7 @@ def _write_ending_and_accents(
     drum_gain = {p.instrument: p.gain for p in style.parts}
 
     def hit(kind: str, bar: int, vel: float) -> None:
-        w.notes.append(Note(grid.downbeat(bar), 0.0, kind, 0, vel, 0.0, 0.3, drum_gain.get(kind, 0.4), bar, 0))
+        w.notes.append(Note(grid.downbeat(bar), 0.0, kind, 0, vel, 0.0, 0.3, drum_gain.get(kind, 0.3), bar, 0))
 
     if cut_bar is not None:
         accents.append(cut_bar)

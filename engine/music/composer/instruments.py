@@ -81,7 +81,7 @@ def epiano(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np
     if f * 14 < 18_000:
         out += (0.3 + 0.4 * vel) * np.sin(2 * np.pi * f * 14 * t) * np.exp(-t / 0.06)
     out += 0.12 * np.sin(2 * np.pi * f * 2 * t) * np.exp(-t / (decay * 0.5))
-    return out * _env(n, 0.002, release, dur)
+    return np.asarray(out * _env(n, 0.002, release, dur))
 
 
 def bell(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
@@ -92,7 +92,7 @@ def bell(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.n
     index = (1.0 + 2.0 * vel) * np.exp(-t / 0.15)
     out = np.sin(2 * np.pi * f * t + index * np.sin(2 * np.pi * 3.5 * f * t))
     out += 0.35 * np.sin(2 * np.pi * 2.76 * f * t) * np.exp(-t / 0.3)
-    return out * np.exp(-t / 0.9) * _env(n, 0.001, 0.3, n / SR - 0.3)
+    return np.asarray(out * np.exp(-t / 0.9) * _env(n, 0.001, 0.3, n / SR - 0.3))
 
 
 def pluck(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
@@ -118,10 +118,18 @@ def pluck(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.
     idx = np.arange(n) * (period / true_period)
     out = np.interp(idx, np.arange(len(y)), y)
     damp = _env(n, 0.001, 0.12, dur + 0.05)
-    return _highpass(out, 70) * damp * 1.4
+    return np.asarray(_highpass(out, 70) * damp * 1.4)
 
 
-def pad(pitch: float, dur: float, vel: float, rng: np.random.Generator, *, cutoff: float = 2600.0) -> np.ndarray:
+def pad(
+    pitch: float,
+    dur: float,
+    vel: float,
+    rng: np.random.Generator,
+    *,
+    cutoff: float = 2600.0,
+    attack: float | None = None,
+) -> np.ndarray:
     """Three detuned band-limited saws through a low-pass: a warm pad that swells in and out."""
     f = midi_to_hz(pitch)
     release = 1.2
@@ -130,18 +138,25 @@ def pad(pitch: float, dur: float, vel: float, rng: np.random.Generator, *, cutof
     for cents in (-9.0, 0.0, 8.0):
         out += _saw(f * 2 ** (cents / 1200), n, rng.uniform(0, 1))
     out = _lowpass(out, cutoff * (0.7 + 0.5 * vel), 2) / 3
-    attack = min(0.6, max(0.05, dur * 0.3))
-    return out * _env(n, attack, release, dur)
+    rise = min(0.6, max(0.05, dur * 0.3)) if attack is None else attack
+    return np.asarray(out * _env(n, rise, release, dur))
 
 
 def swell(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
     """A pad that grows from nothing into the first downbeat (fills the pickup before bar one)."""
     x = pad(pitch, dur, vel, rng, cutoff=1800.0)[: int(dur * SR) + int(0.05 * SR)]
     ramp = np.minimum(1.0, _t(len(x)) / max(dur, 1e-3)) ** 2
-    return x * ramp * _env(len(x), 0.001, 0.05, dur)
+    return np.asarray(x * ramp * _env(len(x), 0.001, 0.05, dur))
 
 
-def strings(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
+def _ringing(x: np.ndarray, dur: float) -> np.ndarray:
+    """A held sound made to die away over `dur` like a struck chord (the final chord's ring-out)."""
+    return x * np.exp(-_t(len(x)) / max(0.3, dur * 0.45))
+
+
+def strings(
+    pitch: float, dur: float, vel: float, rng: np.random.Generator, *, attack: float | None = None
+) -> np.ndarray:
     """A string section: the pad with a slower bow and vibrato."""
     f = midi_to_hz(pitch)
     release = 1.0
@@ -154,8 +169,8 @@ def strings(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> n
         p = phase % 1.0
         out += 2 * p - 1
     out = _lowpass(out, 3800 * (0.6 + 0.6 * vel), 2) / 2
-    attack = min(0.9, max(0.08, dur * 0.35))
-    return out * _env(n, attack, release, dur)
+    rise = min(0.9, max(0.08, dur * 0.35)) if attack is None else attack
+    return np.asarray(out * _env(n, rise, release, dur))
 
 
 def bass(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
@@ -167,7 +182,7 @@ def bass(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.n
     ph = 2 * np.pi * f * t
     x = np.sin(ph) + 0.35 * np.sin(2 * ph) + 0.12 * np.sin(3 * ph) * np.exp(-t / 0.08)
     x = np.tanh(1.4 * x) * np.exp(-t / 2.5)
-    return x * _env(n, 0.004, release, dur)
+    return np.asarray(x * _env(n, 0.004, release, dur))
 
 
 def pulse(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
@@ -177,7 +192,7 @@ def pulse(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.
     t = _t(n)
     x = _saw(f, n, 0.0) + 0.5 * _saw(f * 1.005, n, 0.3)
     x = _lowpass(x, 1200 + 3500 * vel, 2)
-    return x * np.exp(-t / max(0.06, dur * 0.6)) * _env(n, 0.003, 0.05, dur)
+    return np.asarray(x * np.exp(-t / max(0.06, dur * 0.6)) * _env(n, 0.003, 0.05, dur))
 
 
 # --------------------------------------------------------------------------- drums and textures
@@ -225,7 +240,7 @@ def shaker(rng: np.random.Generator) -> np.ndarray:
     n = int(0.12 * SR)
     t = _t(n)
     env = np.minimum(1, t / 0.012) * np.exp(-t / 0.035)
-    return _bandpass(_noise(n, rng), 3500, 12000) * env
+    return np.asarray(_bandpass(_noise(n, rng), 3500, 12000) * env)
 
 
 def rim(rng: np.random.Generator) -> np.ndarray:
@@ -290,6 +305,10 @@ PITCHED: dict[str, Synth] = {
     "pad": pad,
     "warmpad": lambda p, d, v, r: pad(p, d, v, r, cutoff=1400.0),
     "strings": strings,
+    # the final chord: the same sounds struck, so the chord lands on its downbeat instead of swelling after it
+    "pad_struck": lambda p, d, v, r: _ringing(pad(p, d, v, r, attack=0.02), d),
+    "warmpad_struck": lambda p, d, v, r: _ringing(pad(p, d, v, r, cutoff=1400.0, attack=0.02), d),
+    "strings_struck": lambda p, d, v, r: _ringing(strings(p, d, v, r, attack=0.03), d),
     "swell": swell,
     "bass": bass,
     "pulse": pulse,
@@ -306,11 +325,13 @@ def riser(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return (low * (1 - t) + high * t) * t**2.5 * 0.5
 
 
-def vinyl(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A record's crackle and hiss (the lo-fi texture), for the whole piece at once."""
+def vinyl(n: int, rng: np.random.Generator, *, pops_until: int | None = None) -> np.ndarray:
+    """A record's crackle and hiss (the lo-fi texture), for the whole piece at once; the crackle
+    stops at `pops_until` (the final chord) so nothing new is heard while it rings out."""
     hiss = _bandpass(rng.standard_normal(n), 1500, 9000) * 0.05
     pops = np.zeros(n)
     where = rng.random(n) < 6.0 / SR
+    where[pops_until:] = False
     pops[where] = rng.uniform(-1, 1, int(where.sum()))
     pops = _bandpass(pops, 1000, 8000) * 2.0
     return hiss + pops

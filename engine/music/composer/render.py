@@ -8,6 +8,7 @@ before the shared master stage (engine/music/master.py) sets the loudness and wr
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from engine.music.composer import instruments
 from engine.music.composer.arrangement import Score
 from engine.music.composer.styles import Style
 
+log = logging.getLogger(__name__)
+
 SR = master.SR
 IN_MEMORY_S = 240.0
 """Longer beds are mixed in a temporary file (np.memmap) so memory stays flat."""
@@ -31,6 +34,8 @@ class RenderStats:
     shelf_db: float
     gain_db: float
     notes: int
+    engine: str = "numpy"
+    """`numpy` (the built-in instruments) or `soundfont`."""
 
 
 @contextlib.contextmanager
@@ -76,7 +81,20 @@ def _add_reverb(bus: np.ndarray, send: np.ndarray, ir: np.ndarray) -> None:
             bus[a : a + m, ch] += np.fft.irfft(spec * spectra[ch], size)[:m].astype(np.float32)
 
 
-def render(score: Score, style: Style, path: Path, *, seed: int, scratch: Path | None = None) -> RenderStats:
+def play(
+    score: Score, style: Style, path: Path, *, seed: int, scratch: Path | None = None, soundfont: Path | None = None
+) -> RenderStats:
+    """Play the score into `path`: through `soundfont` when given (falling back to the numpy
+    instruments if it fails), else with the numpy instruments."""
+    if soundfont is not None:
+        from engine.music.composer.soundfont import SoundfontUnavailable, render_score
+
+        try:
+            played = render_score(score, {p.instrument: p.gain for p in style.parts}, soundfont)
+        except (SoundfontUnavailable, OSError) as exc:
+            log.warning("soundfont render failed (%s); using the built-in instruments", exc)
+        else:
+            return _master(played, score, style, path, seed, len(score.notes), "soundfont")
     grid = score.grid
     n = round(grid.duration * SR)
     rng = np.random.default_rng([seed, 104729, sum(map(ord, style.mood))])
@@ -104,12 +122,20 @@ def render(score: Score, style: Style, path: Path, *, seed: int, scratch: Path |
                 send[start : start + m] += piece * np.float32(note.send)
         if style.vinyl:
             for ch in range(2):
-                bus[:, ch] += (instruments.vinyl(n, rng) * style.vinyl).astype(np.float32)
+                crackle = instruments.vinyl(n, rng, pops_until=round(grid.final_downbeat * SR))
+                bus[:, ch] += (crackle * style.vinyl).astype(np.float32)
         _add_reverb(bus, send, impulse_response(style.reverb_s, rng))
-        master.filter_in_place(bus, signal.butter(2, 35, "highpass", fs=SR, output="sos"))
-        target = sum(style.brightness) / 2 / 100
-        shelf = master.shelf_for_share(bus, target)
-        master.filter_in_place(bus, master.shelf_sos(shelf))
-        fade_out = float(np.clip(0.35 * grid.tail, 0.12, 0.9))
-        gain = master.finish(bus, path, fade_in_s=0.004, fade_out_s=fade_out, seed=seed)
-    return RenderStats(shelf, gain, len(score.notes))
+        return _master(bus, score, style, path, seed, len(score.notes), "numpy")
+
+
+def _master(bus: np.ndarray, score: Score, style: Style, path: Path, seed: int, notes: int, engine: str) -> RenderStats:
+    """Low cut, the brightness EQ aimed at the middle of the mood's range, then the shared master
+    stage with a fade over the last third of the final chord's ring (it reaches zero on the last
+    sample, so the chord rings out at the clip's last frame instead of stopping)."""
+    master.filter_in_place(bus, signal.butter(2, 35, "highpass", fs=SR, output="sos"))
+    target = sum(style.brightness) / 2 / 100
+    shelf = master.shelf_for_share(bus, target)
+    master.filter_in_place(bus, master.shelf_sos(shelf))
+    fade_out = float(np.clip(0.35 * score.grid.tail, 0.12, 0.9))
+    gain = master.finish(bus, path, fade_in_s=0.004, fade_out_s=fade_out, seed=seed)
+    return RenderStats(shelf, gain, notes, engine)

@@ -245,7 +245,7 @@ STYLES: dict[str, Style] = {
         ),
         humanise_ms=4.0,
         reverb_s=2.4,
-        accent=("boom",),
+        accent=("boom", "crash"),
         riser=True,
         names={"en": "pulsing low strings, a drone and ticking percussion", "zh": "低音弦乐脉冲、持续音与滴答打击乐"},
     ),

@@ -45,7 +45,7 @@ def parse_chord(symbol: str) -> Chord:
     minor = numeral.islower()
     third, fifth = (3 if minor else 4), 7
     extra: list[int] = []
-    if ext.startswith("°") or ext.startswith("dim"):
+    if ext.startswith(("°", "dim")):
         third, fifth = 3, 6
         ext = ext.lstrip("°").removeprefix("dim")
     if "sus4" in ext:
