@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,18 +263,6 @@ class Store:
         row = await self._one("SELECT user_id FROM tokens WHERE token = ? AND expires_at > ?", (token, now))
         return str(row[0]) if row else None
 
-    async def forget_tokens_before(self, when: float) -> int:
-        """Drop tokens that expired before `when` (their client gets a new one with the same user)."""
-        async with self._tx() as db:
-            # Keep the newest row of each client so its user id survives.
-            cur = await db.execute(
-                "DELETE FROM tokens WHERE expires_at < ? AND token NOT IN "
-                "(SELECT token FROM tokens t WHERE t.expires_at = "
-                "(SELECT MAX(expires_at) FROM tokens u WHERE u.client_id = t.client_id))",
-                (when,),
-            )
-            return cur.rowcount
-
     # ------------------------------------------------------------------ sessions
     async def create_session(self, user_id: str, task_name: str, language: str, now: float) -> SessionRow:
         row = SessionRow(new_session_id(), user_id, f"task_{secrets.token_hex(8)}", task_name, language, now, {}, [])
@@ -468,10 +455,6 @@ def _render(row: aiosqlite.Row) -> RenderRow:
     return RenderRow(**values)
 
 
-def now_s() -> float:
-    return time.time()
-
-
 __all__ = [
     "SCHEMA_VERSION",
     "UNDO_DEPTH",
@@ -483,5 +466,4 @@ __all__ = [
     "StoreError",
     "TokenRow",
     "new_session_id",
-    "now_s",
 ]

@@ -24,6 +24,7 @@ from bot.nemo import errors
 from bot.nemo.client import NemoClient
 from bot.nemo.events import EndEvent, ErrorEvent, StateDeltaEvent, TextEvent, ToolCallEvent, ToolResultEvent
 from devkit.fakes.nemo import FakeNemo
+from engine.editor import EditorEvent, EditorSession, Say
 from engine.server import Engine
 from engine.wire import ROUTES, add_routes
 from storage.sqlite import SqliteRepository
@@ -499,3 +500,36 @@ async def test_real_editor_adds_music_and_the_real_render_exports_it(
     assert (out.video_codec, out.width, out.height, out.audio_codec) == ("h264", 1280, 720, "aac")
     assert out.duration_s == pytest.approx(3.0, abs=0.1)
     assert mediagen.rms_db(mediagen.decode_audio(tmp_path / "out.mp4")) > -40  # the music is there
+
+
+async def test_background_work_is_one_per_key_and_stops_with_the_engine(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository
+) -> None:
+    outcomes: dict[str, str] = {}
+    release = asyncio.Event()
+
+    async def work(name: str) -> None:
+        try:
+            await release.wait() if name != "forever" else await asyncio.Event().wait()
+            outcomes[name] = "done"
+        except asyncio.CancelledError:
+            outcomes[name] = "cancelled"
+            raise
+
+    async def turn(session: EditorSession, text: str) -> AsyncIterator[EditorEvent]:
+        for name in text.split():
+            session.background(work(name), key="forever" if name == "forever" else "music")
+        yield Say("scheduled")
+
+    async with make_engine(tmp_path / "engine", turn_fn=turn) as engine:
+        client = client_for(engine, http, repo)
+        session = await client.create_session("en")
+        [e async for e in client.chat(session.session_id, "first second")]
+        [e async for e in client.chat(session.session_id, "forever")]
+        await asyncio.sleep(0)
+        release.set()
+        async with asyncio.timeout(10):
+            while "second" not in outcomes:
+                await asyncio.sleep(0.01)
+        assert outcomes["second"] == "done" and outcomes.get("first") != "done"  # replaced by the newer one
+    assert outcomes["forever"] == "cancelled"  # the engine's stop cancelled it

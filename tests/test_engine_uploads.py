@@ -9,6 +9,7 @@ connect elsewhere, so a broken address check would fail the test instead of leav
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Sequence
@@ -26,7 +27,7 @@ from engine.ingest import clean_filename
 from engine.server import Engine
 from storage.sqlite import SqliteRepository
 from tests import mediagen
-from tests.engine_support import LOOPBACK_ONLY, client_for, file_source, make_engine, stream_source
+from tests.engine_support import LOOPBACK_ONLY, client_for, file_source, make_engine, settings, stream_source
 
 pytestmark = pytest.mark.e2e
 
@@ -416,3 +417,49 @@ def test_address_rule(address: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is public
     assert AddressPolicy().permits(ipaddress.ip_address(address)) is public
     assert AddressPolicy(allow_private=True).permits(ipaddress.ip_address(address))
+
+
+async def test_4k_hevc_is_accepted_and_rendered_to_1080p(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository
+) -> None:
+    """A phone's 4K HEVC 10-bit clip is taken as it is; the real render scales it to the canvas."""
+    hevc = tmp_path / "IMG_0001.MOV"
+    mediagen.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=30:duration=0.4",
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+        "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1", "-f", "mov", hevc,
+    )  # fmt: skip
+    async with Engine(settings(tmp_path / "engine")) as engine:
+        client = client_for(engine, http, repo)
+        session = await client.create_session("en")
+        await client.upload_files(session.session_id, [file_source(hevc)])
+        state = await client.state(session.session_id)
+        info = state.video_infos[0]
+        assert (info["video_codec"], info["width"], info["height"]) == ("hevc", 3840, 2160)
+        assert state.draft is not None
+        started = await client.start_render(session.session_id, state.draft)
+        async with asyncio.timeout(240):
+            while not (done := await client.render_status(started.render_id)).finished:
+                await asyncio.sleep(0.1)
+        assert done.status == "completed" and done.url, done
+        async with http.get(done.url) as resp:
+            (tmp_path / "out.mp4").write_bytes(await resp.read())
+    out = mediagen.probe(tmp_path / "out.mp4")
+    assert (out.video_codec, out.pix_fmt, out.width, out.height) == ("h264", "yuv420p", 1920, 1080)
+
+
+async def test_a_full_disk_is_a_clear_507(
+    engine: Engine, client: NemoClient, media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(self: object, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("engine.ingest._Sink._write", no_space)
+    session = await client.create_session("en")
+    with pytest.raises(errors.NemoError) as refused:
+        await client.upload_files(session.session_id, [file_source(media["clip"])])
+    assert refused.value.code == 507 and "disk is full" in refused.value.detail
+    assert media_files(engine) == []
+    monkeypatch.undo()
+    await client.upload_files(session.session_id, [file_source(media["clip"])])
+    assert len(media_files(engine)) == 1
