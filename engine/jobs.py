@@ -56,9 +56,6 @@ class RenderQueue:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
         self._progress: dict[str, int] = {}
-        self._closing = False
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -87,7 +84,6 @@ class RenderQueue:
     async def close(self) -> None:
         """Stop the workers; a render in progress is stopped (ffmpeg killed) and left pending, so
         the next start renders it again."""
-        self._closing = True
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -130,13 +126,6 @@ class RenderQueue:
     def running(self) -> list[str]:
         return list(self._running)
 
-    async def wait_idle(self, timeout: float) -> None:
-        """Wait until no job is queued or running (tests and benchmarks)."""
-        async with asyncio.timeout(timeout):
-            while self._running or self._queue.qsize():
-                self._idle.clear()
-                await self._idle.wait()
-
     # ------------------------------------------------------------------ work
     async def _work(self) -> None:
         while True:
@@ -144,7 +133,6 @@ class RenderQueue:
             row = await self._store.render(render_id)
             if row is None or row.finished:
                 self._cancelled.discard(render_id)
-                self._idle.set()
                 continue
             task = asyncio.create_task(self._run(row), name=f"render-{render_id}")
             self._running[render_id] = task
@@ -161,7 +149,6 @@ class RenderQueue:
             finally:
                 self._running.pop(render_id, None)
                 self._progress.pop(render_id, None)
-                self._idle.set()
 
     async def _run(self, row: RenderRow) -> None:
         render_id = row.render_id

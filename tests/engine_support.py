@@ -51,7 +51,7 @@ def settings(data: Path, **overrides: Any) -> EngineSettings:
     """Explicit settings (no .env or ENGINE_* from the machine leaks in), port 0."""
     values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "data_dir": data, "log_level": "DEBUG"}
     values.update(overrides)
-    return EngineSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return EngineSettings(_env_file=None, **values)
 
 
 # ---------------------------------------------------------------------- stand-ins

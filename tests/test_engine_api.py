@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -320,10 +320,11 @@ async def test_client_hanging_up_cancels_the_turn(
         client = client_for(engine, http, repo)
         session = await client.create_session("en")
         stream = client.chat(session.session_id, "think hard")
+        assert isinstance(stream, AsyncGenerator)
         first = await anext(stream)
         assert isinstance(first, TextEvent)
         await asyncio.wait_for(hanging.started.wait(), 10)
-        await stream.aclose()
+        await stream.aclose()  # the bot gives up on the stream: the connection closes
         await asyncio.wait_for(hanging.cancelled.wait(), 10)
 
 

@@ -34,6 +34,11 @@ pytestmark = pytest.mark.e2e
 MIB = 1024 * 1024
 
 
+def _animated_gif(path: Path) -> Path:
+    mediagen.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=1", path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("engine-uploads-media")
@@ -51,8 +56,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "vfr": mediagen.vfr_clip(d / "vfr.mp4", 3.0, size=(320, 180)),
         "mute": mediagen.clip(d / "mute.webm", 1.0, size=(320, 180), vcodec="libvpx-vp9", audio=None),
         "photo": mediagen.image(d / "photo.jpg", size=(400, 300)),
-        "anim": mediagen.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=1", d / "anim.gif")
-        and d / "anim.gif",
+        "anim": _animated_gif(d / "anim.gif"),
         "song": mediagen.audio_file(d / "song.mp3", seconds=2.0),
         "broken": broken,
         "text": text,
