@@ -87,27 +87,31 @@ def analyse_beats(samples: np.ndarray) -> Beats:
         period = lag + (0.5 * (a - c) / denom if denom else 0.0)
     else:
         period = float(lag)
-    # phase: the comb of beats that collects the most onset energy
+    # phase: the comb of beats that collects the most onset energy, the low end (kick, bass) weighing
+    # more than the rest, so offbeat hats do not pull the beat half a beat off
+    lo = np.maximum(low - signal.medfilt(low, 31), 0) if len(low) > 31 else low
+    combined = e / max(float(e.mean()), 1e-9) + 1.5 * lo / max(float(lo.mean()), 1e-9)
     grid = np.arange(0, len(e) - 1, period)
     phases = np.arange(0, period, 0.25)
-    sums = [np.interp(grid[:-1] + p, np.arange(len(e)), e).sum() for p in phases]
+    sums = [np.interp(grid[:-1] + p, np.arange(len(e)), combined).sum() for p in phases]
     phase = float(phases[int(np.argmax(sums))])
     # refine tempo and phase against the onsets near each predicted beat (sub-frame precision)
-    predicted = np.arange(phase, len(e) - 1, period)
-    found = []
+    found: list[tuple[int, float]] = []
     radius = max(1, int(period / 8))
-    for k, t in enumerate(predicted):
-        lo, hi = max(0, int(t) - radius), min(len(e), int(t) + radius + 1)
-        if hi - lo < 3:
+    floor = 0.3 * float(np.median(combined[combined > 0])) if np.any(combined > 0) else np.inf
+    for k, t in enumerate(np.arange(phase, len(e) - 1, period)):
+        lo_i, hi_i = max(0, int(t) - radius), min(len(e), int(t) + radius + 1)
+        if hi_i - lo_i < 3:
             continue
-        i = lo + int(np.argmax(e[lo:hi]))
-        if e[i] > 0.3 * np.median(e[e > 0]) if np.any(e > 0) else False:
-            offset = 0.0
-            if 0 < i < len(e) - 1:
-                a, b, c = e[i - 1], e[i], e[i + 1]
-                d = a - 2 * b + c
-                offset = 0.5 * (a - c) / d if d else 0.0
-            found.append((k, i + offset))
+        i = lo_i + int(np.argmax(combined[lo_i:hi_i]))
+        if combined[i] <= floor:
+            continue
+        offset = 0.0
+        if 0 < i < len(e) - 1:
+            left, mid, right = combined[i - 1], combined[i], combined[i + 1]
+            curve = left - 2 * mid + right
+            offset = float(0.5 * (left - right) / curve) if curve else 0.0
+        found.append((k, i + offset))
     if len(found) >= 8:
         ks, ts = np.array(found).T
         period, phase = np.polyfit(ks, ts, 1)
@@ -168,7 +172,9 @@ def plan_fit(duration: float, sources: list[Beats]) -> Plan:
         if cursor + (beats.duration_s - start) >= need or len(usable) < 2 or k > 500:
             end = beats.duration_s  # the last pass may run to the track's own end
         pieces.append(Piece(index, start, end, cursor, 0.0 if k == 0 else fade))
-        bar_lines.extend((cursor + b - start, index, b) for b in bars if start <= b <= end)
+        bar_lines.extend(
+            (cursor + b - start, index, b) for b in bars if (start <= b if k == 0 else start < b) and b <= end
+        )
         cursor += end - start
         k += 1
         if cursor >= need or len(usable) < 2 or k > 500:

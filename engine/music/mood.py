@@ -193,12 +193,12 @@ def video_scores(f: VideoFeatures) -> dict[str, float]:
     b, s, m = f.brightness, f.saturation, f.motion
     cuts = min(1.0, f.cut_rate / 30.0)
     return {
-        "upbeat": 0.9 * m + 1.2 * cuts + 0.4 * s + 0.2 * b - 0.2,
+        "upbeat": 0.9 * m + 1.2 * cuts + 0.4 * s + 0.5 * b - 0.45,
         "happy": 0.9 * b + 0.9 * s + 0.3 * m + 0.2 * cuts - 0.55,
         "calm": 0.7 * (1 - m) + 0.4 * (1 - cuts) + 0.3 * b - 0.45 - 0.15 * s,
         "cinematic": 0.6 * (1 - b) + 0.5 * (1 - s) + 0.3 * (1 - m) - 0.6 + 0.2 * cuts,
         "lofi": 0.5 * (1 - s) + 0.4 * (1 - m) + 0.2 * (1 - abs(b - 0.45) * 2) - 0.55,
-        "tense": 0.9 * (1 - b) + 0.6 * m + 0.2 * cuts - 0.85,
+        "tense": 1.0 * (1 - b) + 1.0 * m + 0.2 * cuts - 0.9,
     }
 
 
