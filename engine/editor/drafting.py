@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.draft import (
@@ -34,6 +35,8 @@ from engine.editor import intents as it
 from engine.editor.timespec import TimeOutOfRange, When, resolve
 from engine.media import MediaInfo
 from engine.music import MoodChoice
+from engine.music.library import Track
+from engine.music.library import pick as pick_track
 
 log = logging.getLogger(__name__)
 
@@ -143,60 +146,67 @@ def _music_span(music: MusicSegment) -> dict[str, Any]:
     return {"start": music.st, "end": music.end, "volume": music.m.volume}
 
 
-def add_music(draft: Draft, choice: MoodChoice, *, fresh: bool = False) -> Edit:
+def _source(mood: str, seed: int, library: Sequence[Track], skip: str = "") -> dict[str, Any]:
+    """Where the music comes from: the operator's library when it has a track in this mood (the
+    seed picks which, as the music does at render time), else the composer."""
+    track = pick_track(tuple(library), mood, seed, skip=Path(skip) if skip else None) if library else None
+    if track is not None:
+        return {"source": "library", "track": track.path.as_posix(), "name": track.title, "media": ""}
+    return {"source": "composer", "track": "", "name": f"{mood_name(mood)} (composed)", "media": ""}
+
+
+def _music_values(music: MusicSegment) -> dict[str, Any]:
+    return {"mood": music.m.mood, "source": music.m.source, "title": music.m.name, **_music_span(music)}
+
+
+def add_music(draft: Draft, choice: MoodChoice, *, fresh: bool = False, library: Sequence[Track] = ()) -> Edit:
     total = draft.duration_ms
     if total <= 0:
         raise Refusal("music_needs_clips")
     current = draft.music
-    name = f"{mood_name(choice.mood)} (composed)"
-    if current is not None and current.m.source == "composer" and current.m.mood == choice.mood and not fresh:
-        return Edit(draft, (Change("music_same_mood", {"mood": choice.mood, **_music_span(current)}),))
+    same_mood = current is not None and current.m.source != "upload" and current.m.mood == choice.mood
+    if current is not None and same_mood and not fresh:
+        return Edit(draft, (Change("music_same_mood", _music_values(current)),))
     if current is not None:
-        seed = current.m.seed + 1 if current.m.mood == choice.mood else seed_for(draft, choice.mood)
+        seed = (current.m.seed + 1 if same_mood else seed_for(draft, choice.mood)) & 0x7FFF_FFFF
+        skip = current.m.track if same_mood else ""
         meta = current.m.model_copy(
-            update={
-                "name": name,
-                "source": "composer",
-                "mood": choice.mood,
-                "seed": seed & 0x7FFF_FFFF,
-                "media": "",
-                "track": "",
-            }
+            update={"mood": choice.mood, "seed": seed, **_source(choice.mood, seed, library, skip)}
         )
         music = current.model_copy(update={"m": meta})
         key = "music_changed"
     else:
+        seed = seed_for(draft, choice.mood)
         meta = MusicMeta(
-            name=name,
-            source="composer",
             mood=choice.mood,
-            seed=seed_for(draft, choice.mood),
+            seed=seed,
             volume=DEFAULT_VOLUME,
             fade_in=0,
             fade_out=DEFAULT_FADE_OUT_MS,
             duck=True,
+            **_source(choice.mood, seed, library),
         )
         music = _fit_fades(MusicSegment(st=0, d=total, m=meta))
         key = "music_added"
     new = draft.model_copy(update={"music": music})
-    values = {"mood": choice.mood, "reason": dict(choice.reason), "explicit": choice.explicit, **_music_span(music)}
+    values = {"reason": dict(choice.reason), "explicit": choice.explicit, **_music_values(music)}
     if current is not None:
         values["previous"] = current.m.mood if current.m.source == "composer" else current.m.name
     return Edit(new, (Change(key, values),))
 
 
-def another_track(draft: Draft) -> Edit:
+def another_track(draft: Draft, library: Sequence[Track] = ()) -> Edit:
+    """The same mood, the next seed: a new composed piece, or the library's next track in that mood
+    (composed when the library has no other)."""
     music = draft.music
     if music is None:
         raise Refusal("no_music")
     if music.m.source == "upload":
         raise Refusal("another_on_upload", name=music.m.name)
-    meta = music.m.model_copy(update={"seed": (music.m.seed + 1) & 0x7FFF_FFFF})
-    new_music = music.model_copy(update={"m": meta})
-    return Edit(
-        draft.model_copy(update={"music": new_music}),
-        (Change("music_another", {"mood": music.m.mood, **_music_span(music)}),),
-    )
+    seed = (music.m.seed + 1) & 0x7FFF_FFFF
+    source = _source(music.m.mood, seed, library, music.m.track) if music.m.source == "library" else {}
+    new_music = music.model_copy(update={"m": music.m.model_copy(update={"seed": seed, **source})})
+    return Edit(draft.model_copy(update={"music": new_music}), (Change("music_another", _music_values(new_music)),))
 
 
 def remove_music(draft: Draft) -> Edit:
@@ -639,17 +649,19 @@ def apply(
     *,
     media: Sequence[MediaInfo] = (),
     mood: MoodChoice | None = None,
+    library: Sequence[Track] = (),
 ) -> Edit:
     """One editing intent on `draft`. `mood` is the choice for an `AddMusic` (made by the caller,
-    which may have had to look at the video); `media` is every upload of the session."""
+    which may have had to look at the video); `media` is every upload of the session; `library`
+    the operator's tracks (read by the caller: reading a folder is I/O)."""
     if draft.is_empty() and isinstance(intent, it.EDITS):
         raise Refusal("music_needs_clips" if isinstance(intent, it.MUSIC_EDITS) else "needs_clips")
     if isinstance(intent, it.AddMusic):
         if mood is None:
             raise Refusal("no_music")
-        return add_music(draft, mood, fresh=intent.fresh)
+        return add_music(draft, mood, fresh=intent.fresh, library=library)
     if isinstance(intent, it.AnotherTrack):
-        return another_track(draft)
+        return another_track(draft, library)
     if isinstance(intent, it.RemoveMusic):
         return remove_music(draft)
     if isinstance(intent, it.UseMyAudio):

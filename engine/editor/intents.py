@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from engine.draft import Aspect, ClipSound, Fit, Position, TextSize
 from engine.editor import lexicon as lx
 from engine.editor.numbers import NUMBER, find_bare_numbers, find_durations, find_percentages, parse_number
-from engine.editor.timespec import When, parse_when
+from engine.editor.timespec import When, head_and_tail, parse_when
 
 MAX_MESSAGE_CHARS = 4000
 """Longer messages are read up to here: nobody edits a video with an essay, and parsing stays cheap."""
@@ -388,6 +388,11 @@ def _has_selector(clause: str) -> bool:
     return bool(lx.CLIP_SELECTOR_EN.search(clause) or lx.CLIP_SELECTOR_ZH.search(clause))
 
 
+def _timeline_length(clause: str) -> bool:
+    """ "shorten it to 15 s", "make the video 15 seconds": a length for the whole timeline."""
+    return bool(lx.LENGTH_STRONG.search(clause) or (lx.LENGTH_WEAK.search(clause) and lx.WHOLE_VIDEO.search(clause)))
+
+
 def _is_clips(clause: str) -> bool:
     durations = find_durations(clause)
     if lx.THE_IMAGE.search(clause) and lx.REMOVE_VERB.search(clause):
@@ -396,7 +401,7 @@ def _is_clips(clause: str) -> bool:
         return True
     if lx.IMAGE_NOUN.search(clause) and durations:
         return True
-    if durations and (lx.TRIM_VERB.search(clause) or lx.KEEP_VERB.search(clause) or lx.LENGTH_VERB.search(clause)):
+    if durations and (lx.TRIM_VERB.search(clause) or lx.KEEP_VERB.search(clause) or _timeline_length(clause)):
         return True
     return bool(_START_END_VIDEO.search(clause) or (_BEFORE_AFTER.search(clause) and lx.TRIM_VERB.search(clause)))
 
@@ -898,11 +903,20 @@ def _clips(clause: str) -> list[Intent]:
     keep = bool(lx.KEEP_VERB.search(text)) or bool(
         re.search(r"\b(?:trim|cut)\s+(?:it\s+)?(?:down\s+)?to\b|剪成|截取", text)
     )
-    if (when.anchor in ("start", "end") and when.length is not None) or (
-        when.start is not None and when.end is not None
-    ):
+    head, tail = head_and_tail(text)
+    if head is not None and tail is not None and not keep:
+        # "trim the first 2 seconds and the last 3": two cuts (the second measured after the first).
+        return [
+            Trim(When(anchor="start", length=head), scope=scope),
+            Trim(When(anchor="end", length=tail), scope=scope),
+        ]
+    anchored = when.anchor in ("start", "end") and when.length is not None
+    if anchored or (when.start is not None and when.end is not None):
         return [Trim(when, scope=scope, keep=keep)]
-    if durations and (lx.LENGTH_VERB.search(text) or (scope is not None and scope.kind == "image")):
+    if durations and (
+        (scope is None and _timeline_length(text))
+        or (scope is not None and (lx.LENGTH_VERB.search(text) or scope.kind == "image"))
+    ):
         length = int(durations[-1].value) if when.length is None else when.length
         return [SetLength(length, scope=scope)]
     if durations and lx.TRIM_VERB.search(text):
@@ -910,6 +924,16 @@ def _clips(clause: str) -> list[Intent]:
     if scope is not None and lx.REMOVE_VERB.search(text):
         return [RemoveClip(scope)]
     return []
+
+
+_PRONOUN = re.compile(r"\b(?:it|them|that|this\s+one)\b|它")
+
+
+def _means_previous(clause: str) -> bool:
+    """A pronoun and no clip named: the clause is about what the previous clause was about."""
+    return bool(_PRONOUN.search(clause)) and not (
+        lx.VIDEO_NOUN.search(clause) or lx.IMAGE_NOUN.search(clause) or _has_selector(clause)
+    )
 
 
 def _clause_intents(clause: str, quotes: list[str], context: Subject | None) -> tuple[list[Intent], Subject | None]:
@@ -934,6 +958,14 @@ def _clause_intents(clause: str, quotes: list[str], context: Subject | None) -> 
         subject = "music"
     elif subject == "canvas":
         out = _canvas(bare)
+    elif subject == "clips" and context in ("text", "music") and _means_previous(bare):
+        # "add the title "X" and make it 5 seconds": "it" is the title, not the video.
+        when = parse_when(bare).when
+        durations = find_durations(bare)
+        if when.is_empty() and durations:
+            when = When(length=int(durations[-1].value))
+        out = [EditText(when=when)] if context == "text" else [MusicTiming(when)]
+        subject = context
     elif subject == "clips":
         out = _clips(clause)
     elif subject == "volume":
@@ -988,7 +1020,18 @@ def interpret(message: str) -> Interpretation:
     for clause in split_clauses(text, quotes):
         found, context = _clause_intents(clause, quotes, context)
         intents.extend(found)
+    cased = unicodedata.normalize("NFKC", body)
+    intents = [_restore_case(i, quotes, cased) for i in intents]
     return Interpretation(tuple(_tidy(intents)), silent=silent)
+
+
+def _restore_case(intent: Intent, quotes: list[str], original: str) -> Intent:
+    """Unquoted title words were read from the lower-cased text; give them back their capitals."""
+    if isinstance(intent, AddText) and intent.text not in quotes:
+        m = re.search(re.escape(intent.text), original, re.IGNORECASE)
+        if m is not None:
+            return replace(intent, text=m.group(0))
+    return intent
 
 
 def _tidy(intents: list[Intent]) -> list[Intent]:
@@ -1002,6 +1045,10 @@ def _tidy(intents: list[Intent]) -> list[Intent]:
         if intent in out and isinstance(
             intent, Unsupported | ExportHint | Describe | Help | Greeting | Thanks | Unclear
         ):
+            continue
+        if isinstance(intent, SetCanvas) and isinstance(previous, SetCanvas):
+            # "竖屏，模糊背景": one reframing, not two.
+            out[-1] = SetCanvas(aspect=intent.aspect or previous.aspect, fit=intent.fit or previous.fit)
             continue
         out.append(intent)
     if any(isinstance(i, (*EDITS, Undo, Describe)) for i in out):

@@ -91,7 +91,7 @@ MUSIC_UNMUTE = _re(
 MUSIC_ADD_VERB = _re(
     r"\b(?:add|adding|put|use|give|want|need|choose|pick|compose|generate|create|play|try|include|insert|throw\s+in|lay|"
     r"score|match|matches|matching|fit|fits|suit|suits|with)\b",
-    r"加(?!大|强|快|长|重|速)|添加|配上|配个|配一|来一?首|放(?!大|慢|快|小)|用|生成|创作|给.*配|选|匹配|符合|适合|(?<!不)要",
+    r"加(?!大|强|快|长|重|速)|添加|配上|配个|配一|来一?首|放(?!大|慢|快|小)|用|生成|创作|给.*配|选|匹配|符合|适合|(?<![不只])要(?!求)",
 )
 """Words that ask for music (a new track, or a new mood): "add", "use", "music that matches the mood"."""
 MUSIC_CHANGE_VERB = _re(r"\b(?:make|set|change|switch|swap|replace|turn)\b", r"换|改成|改为|变成|换成")
@@ -99,7 +99,7 @@ MUSIC_CHANGE_VERB = _re(r"\b(?:make|set|change|switch|swap|replace|turn)\b", r"�
 NOT_SO = _re(r"\bnot\s+(?:so|too|that|as)\b", r"不要(?:那么|太|这么)|别(?:那么|太|这么)|不(?:那么|太)")
 """Inverts a volume word: "not so loud" is quieter, "不要那么大声" too."""
 ANOTHER = _re(
-    r"\banother\s+(?:one|track|song|piece|tune|version|take|option|variation)\b",
+    r"\banother\s+(?:\w+\s+)?(?:one|track|song|piece|tune|version|take|option|variation)\b",
     r"\bdifferent\s+(?:music|track|song|piece|tune|one|version)\b",
     r"\b(?:something|anything)\s+else\b",
     r"\btry\s+(?:again|another)\b",
@@ -290,11 +290,17 @@ TRIM_VERB = _re(
     r"剪掉|剪去|剪|去掉|删掉|删除|裁掉|切掉|截掉|砍掉|去除|不要",
 )
 KEEP_VERB = _re(r"\b(?:keep|only|just|use|leave)\b", r"保留|只要|只留|截取|只用|留下")
-LENGTH_VERB = _re(
-    r"\b(?:make|set|change|last|lasts|stay|stays|show|hold|be|long|length|duration|extend|lengthen)\b",
-    r"\b(?:trim|cut|shorten|chop|crop)\b(?:\s+\w+){0,3}?\s+(?:down\s+)?to\s+(?:about\s+|just\s+)?(?:\d|[a-z]+\s+(?:second|minute))",
-    r"改成|改为|设为|设置为|缩短到|缩短为|剪成|剪到|变成|时长|显示|停留|持续|长度|延长到|延长",
+LENGTH_STRONG = _re(
+    r"\b(?:long|length|duration|shorten|shorter)\b",
+    r"\b(?:trim|cut|chop|crop)\b(?:\s+\w+){0,3}?\s+(?:down\s+)?to\s+(?:about\s+|just\s+)?(?:\d|[a-z]+\s+(?:second|minute))",
+    r"缩短|剪成|剪到|时长|长度",
 )
+""""shorten it to 15 s", "make it 15 seconds long": a length for the whole video without naming it."""
+LENGTH_WEAK = _re(r"\b(?:make|set|change|be|extend|lengthen)\b", r"改成|改为|设为|设置为|变成|延长")
+""""make … 5 seconds": a length only with what it applies to ("the photo", "the video", "it")."""
+SHOW_VERB = _re(r"\b(?:show|shows|display|hold|stay|stays|last|lasts|remain)\b", r"显示|停留|持续|出现|展示")
+""""show the photo for 5 s": how long a photo (or a title) is on screen, never the whole video's length."""
+LENGTH_VERB = _re(LENGTH_STRONG.pattern, LENGTH_WEAK.pattern, SHOW_VERB.pattern)
 WHOLE_VIDEO = _re(
     r"\b(?:it|the\s+(?:whole\s+)?video|the\s+edit|the\s+movie|the\s+timeline|everything|total)\b",
     r"整个视频|视频|总长|总时长",

@@ -10,6 +10,7 @@ clips counted as cuts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -17,6 +18,7 @@ from engine.config import EngineSettings
 from engine.draft import Draft
 from engine.media import MediaInfo
 from engine.music import Cut, MoodChoice, VideoFeatures, analyse_video, choose_mood
+from engine.music.library import Track, scan
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +96,14 @@ def combine(draft: Draft, analysed: Mapping[str, VideoFeatures]) -> VideoFeature
         motion=motion / weight,
         cuts=tuple(sorted(cuts, key=lambda c: c.time_s)),
     )
+
+
+async def library_tracks(settings: EngineSettings) -> tuple[Track, ...]:
+    """The operator's tracks (`ENGINE_MUSIC_DIR`), read off the event loop; none when unset or unreadable."""
+    if settings.music_dir is None:
+        return ()
+    try:
+        return await asyncio.to_thread(scan, settings.music_dir)
+    except OSError:
+        log.warning("the music library at ENGINE_MUSIC_DIR could not be read; composing instead", exc_info=True)
+        return ()

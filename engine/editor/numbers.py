@@ -295,9 +295,9 @@ _EN_ORDINALS = {
     "tenth": 10,
 }
 _ORDINAL_EN = re.compile(
-    r"\b(?:("
+    r"\b(?:(second[- ]to[- ]last|penultimate)|("
     + "|".join(_EN_ORDINALS)
-    + r")|(\d{1,3})(?:st|nd|rd|th)|(last|final)|(second[- ]to[- ]last|penultimate))\b"
+    + r")|(\d{1,3})(?:st|nd|rd|th)|(last|final))\b"
 )
 _ORDINAL_ZH = re.compile(
     rf"第\s*({CN_NUM}+|\d+)\s*(?:个|段|张|条|幅|部|节)?|(最后|末尾的?|倒数第一)(?:一)?(?:个|段|张|条)?|(倒数第二)"
@@ -312,13 +312,13 @@ def find_ordinals(text: str) -> list[Found]:
     out: list[Found] = []
     for m in _ORDINAL_EN.finditer(text):
         if m.group(1):
-            value = float(_EN_ORDINALS[m.group(1)])
-        elif m.group(2):
-            value = float(int(m.group(2)))
-        elif m.group(3):
-            value = -1.0
-        else:
             value = -2.0
+        elif m.group(2):
+            value = float(_EN_ORDINALS[m.group(2)])
+        elif m.group(3):
+            value = float(int(m.group(3)))
+        else:
+            value = -1.0
         out.append(Found(value, m.start(), m.end()))
     for m in _ORDINAL_ZH.finditer(text):
         if m.group(1):

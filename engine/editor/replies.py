@@ -66,6 +66,20 @@ T: dict[str, tuple[str, str]] = {
         "Switched the music to {Mood} (was {previous}; {start}-{end}s, {volume}% volume).",
         "音乐已换成{Mood}风格（原来是{previous}；{start}-{end}秒，音量{volume}%）。",
     ),
+    "library_added": (
+        "Added “{title}” from the music library ({Mood}, {start}-{end}s, {volume}% volume).",
+        "已从曲库添加“{title}”（{Mood}风格，{start}-{end}秒，音量{volume}%）。",
+    ),
+    "library_changed": (
+        "Switched the music to “{title}” from the music library "
+        "({Mood}; was {previous}; {start}-{end}s, {volume}% volume).",
+        "音乐已换成曲库中的“{title}”（{Mood}风格；原来是{previous}；{start}-{end}秒，音量{volume}%）。",
+    ),
+    "library_another": (
+        "Here's another {Mood} track from the music library: “{title}” ({start}-{end}s, {volume}% volume) — "
+        "say “another one” again for the next.",
+        "换了曲库中另一首{Mood}风格的音乐：“{title}”（{start}-{end}秒，音量{volume}%）——还想换就再说“换一首”。",
+    ),
     "music_hint": (
         "Say “another one” for a different piece, or name a mood ({moods}).",
         "想换一首就说“换一首”，也可以指定风格（{moods}）。",
@@ -461,8 +475,12 @@ def _join(items: Sequence[str], lang: Lang) -> str:
 
 # ---------------------------------------------------------------------------- the acknowledgement
 def ack(intents: Iterable[it.Intent], lang: Lang) -> str:
+    intents = list(intents)
     items: list[str] = []
+    new_music = any(isinstance(i, it.AddMusic | it.UseMyAudio | it.AnotherTrack) for i in intents)
     for intent in intents:
+        if new_music and isinstance(intent, it.MusicVolume | it.MusicFade | it.MusicTiming):
+            continue  # part of "adding background music"
         key: str | None = None
         values: dict[str, Any] = {}
         if isinstance(intent, it.AddMusic):
@@ -528,13 +546,14 @@ def change_text(change: Change, lang: Lang) -> str:
         if previous in _moods():
             previous = mood_name(previous, lang)
         line = t(
-            key,
+            key.replace("music_", "library_") if v.get("source") == "library" else key,
             lang,
             Mood=mood_name(v["mood"], lang),
             start=s(v["start"]),
             end=s(v["end"]),
             volume=round(v["volume"] * 100),
             previous=previous,
+            title=v.get("title", ""),
         )
         reason = str(v.get("reason", {}).get(lang, "")).strip()
         hint = t("music_hint", lang, moods=moods_list(lang))
@@ -543,12 +562,13 @@ def change_text(change: Change, lang: Lang) -> str:
         return t(key, lang, Mood=mood_name(v["mood"], lang))
     if key == "music_another":
         return t(
-            key,
+            "library_another" if v.get("source") == "library" else key,
             lang,
             Mood=mood_name(v["mood"], lang),
             start=s(v["start"]),
             end=s(v["end"]),
             volume=round(v["volume"] * 100),
+            title=v.get("title", ""),
         )
     if key == "music_removed":
         return t(key, lang, name=v["name"])

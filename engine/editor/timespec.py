@@ -121,6 +121,28 @@ def _free(used: list[tuple[int, int]], start: int, end: int) -> bool:
     return not any(start < b and a < end for a, b in used)
 
 
+def _ends(clause: str, used: list[tuple[int, int]]) -> list[tuple[Anchor, int, tuple[int, int]]]:
+    """Every "first N" / "last N" phrase with a unit ("the first 2" alone is an ordinal, not a time)."""
+    out: list[tuple[Anchor, int, tuple[int, int]]] = []
+    table: tuple[tuple[re.Pattern[str], Anchor], ...] = ((_FIRST, "start"), (_LAST, "end"))
+    for pattern, anchor in table:
+        for m in pattern.finditer(clause):
+            if not _free(used, m.start(), m.end()):
+                continue
+            token = next(g for g in m.groups() if g)
+            length = _token_ms(token, 1000) if _has_unit(token) else None
+            if length is not None:
+                out.append((anchor, length, m.span()))
+                break
+    return out
+
+
+def head_and_tail(clause: str) -> tuple[int | None, int | None]:
+    """("trim the first 2 seconds and the last 3") → (2000, 3000); None where the clause says nothing."""
+    found = {anchor: length for anchor, length, _ in _ends(clause, [])}
+    return found.get("start"), found.get("end")
+
+
 def parse_when(clause: str) -> ParsedWhen:
     """The time phrase(s) in one normalised clause. Bare numbers count as seconds only inside a
     range or after a time word ("from 5 to 15"), never alone ("music at 30" is a volume)."""
@@ -145,19 +167,10 @@ def parse_when(clause: str) -> ParsedWhen:
         if when.start is not None:
             break
 
-    for pattern, anchor in ((_FIRST, "start"), (_LAST, "end")):
-        for m in pattern.finditer(clause):
-            if not _free(used, m.start(), m.end()):
-                continue
-            token = next(g for g in m.groups() if g)
-            if not _has_unit(token):
-                continue  # "the first 2" is an ordinal-ish phrase, not a time
-            length = _token_ms(token, 1000)
-            if length is None:
-                continue
-            when = replace(when, anchor=anchor, length=length)  # type: ignore[arg-type]
-            used.append((m.start(), m.end()))
-            break
+    for anchor, span_length, span in _ends(clause, used):
+        if when.anchor is None:
+            when = replace(when, anchor=anchor, length=span_length)
+            used.append(span)
 
     for m in _FOR.finditer(clause):
         if not _free(used, m.start(), m.end()) or when.length is not None:
@@ -186,10 +199,15 @@ def parse_when(clause: str) -> ParsedWhen:
             used.append((found.start, found.end))
 
     if when.anchor is None and when.start is None and when.end is None:
-        for pattern, anchor in ((_ANCHOR_ALL, "all"), (_ANCHOR_END, "end"), (_ANCHOR_START, "start")):
+        anchors: tuple[tuple[re.Pattern[str], Anchor], ...] = (
+            (_ANCHOR_ALL, "all"),
+            (_ANCHOR_END, "end"),
+            (_ANCHOR_START, "start"),
+        )
+        for pattern, word in anchors:
             hit = pattern.search(clause)
             if hit is not None and _free(used, hit.start(), hit.end()):
-                when = replace(when, anchor=anchor)  # type: ignore[arg-type]
+                when = replace(when, anchor=word)
                 used.append((hit.start(), hit.end()))
                 break
     return ParsedWhen(when, tuple(used))
@@ -235,4 +253,4 @@ def resolve(when: When, total_ms: int, default_length_ms: int, *, default_start_
     return max(0, start), min(end, total_ms)
 
 
-__all__ = ["Anchor", "Found", "ParsedWhen", "TimeOutOfRange", "When", "parse_when", "resolve"]
+__all__ = ["Anchor", "Found", "ParsedWhen", "TimeOutOfRange", "When", "head_and_tail", "parse_when", "resolve"]

@@ -40,6 +40,7 @@ TOOL_ANALYSE = "analyze_video"
 "edit"/"multitrack" → editing, "title" → adding titles, "analy" → watching your clips."""
 
 _COMPOSING = frozenset({"music_added", "music_changed", "music_another"})
+_NEW_MUSIC = frozenset({"music_added", "music_changed", "music_another", "upload_used"})
 _TEXTS = frozenset({"text_added", "text_edited", "text_removed", "texts_removed"})
 _NO_OPS = frozenset(
     {
@@ -150,6 +151,8 @@ async def _answer(session: EditorSession, text: str, lang: Lang, state: _TurnSta
         yield Say(ack(edits, lang))
 
     media = list(session.media)
+    wants_music = any(isinstance(i, it.AddMusic | it.AnotherTrack) for i in intents)
+    library = await music_choice.library_tracks(session.settings) if wants_music else ()
     media_by_id = {m.media_id: m for m in media}
     working = start_draft
     base = start_draft  # the committed draft the pending edits build on
@@ -204,7 +207,7 @@ async def _answer(session: EditorSession, text: str, lang: Lang, state: _TurnSta
                     yield Result(TOOL_ANALYSE, _features_summary(features))
                 choice = music_choice.choose(intent.request, features)
         try:
-            edit = apply(working, intent, media=media, mood=choice)
+            edit = apply(working, intent, media=media, mood=choice, library=library)
         except Refusal as refusal:
             log.info("session=%s editor refused %s: %s", sid, type(intent).__name__, refusal.key)
             text_ = refusal_text(refusal, lang)
@@ -232,6 +235,16 @@ async def _answer(session: EditorSession, text: str, lang: Lang, state: _TurnSta
 def _add_change(changes: list[Change], change: Change) -> None:
     """Two steps on the same thing in one message read as one ("smaller and at the bottom": one
     title update; "fade in and out": one fade sentence; "quieter, quieter": 35% → 15%)."""
+    added = next((i for i, c in enumerate(changes) if c.key in _NEW_MUSIC), None)
+    if added is not None and change.key in ("volume", "music_span"):
+        # "add music at 40% from 5s": one sentence about the new music, with its final values.
+        values = dict(changes[added].values)
+        if change.key == "volume":
+            values["volume"] = change.values["after"] / 100
+        else:
+            values.update(start=change.values["start"], end=change.values["end"])
+        changes[added] = Change(changes[added].key, values)
+        return
     last = changes[-1] if changes else None
     if last is not None and last.key == change.key:
         if change.key == "text_edited" and last.values.get("text") == change.values["before"].get("text"):
