@@ -534,3 +534,28 @@ async def test_background_work_is_one_per_key_and_stops_with_the_engine(
                 await asyncio.sleep(0.01)
         assert outcomes["second"] == "done" and outcomes.get("first") != "done"  # replaced by the newer one
     assert outcomes["forever"] == "cancelled"  # the engine's stop cancelled it
+
+
+async def test_links_use_the_public_url_when_set(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository, clips: dict[str, Path]
+) -> None:
+    async with make_engine(tmp_path / "engine", public_url="https://videos.example.org/cutaway/") as engine:
+        client = client_for(engine, http, repo)
+        sid = await session_with_clip(client, clips["clip"])
+        state = await client.state(sid)
+        assert state.video_infos[0]["cdn_url"].startswith("https://videos.example.org/cutaway/media/m_")
+        assert state.draft is not None
+        started = await client.start_render(sid, state.draft)
+        done = await render_to_end(client, started.render_id)
+        assert done.url == f"https://videos.example.org/cutaway/results/{started.render_id}.mp4"
+
+
+async def test_links_follow_the_host_the_client_used(
+    engine: Engine, client: NemoClient, clips: dict[str, Path]
+) -> None:
+    sid = await session_with_clip(client, clips["clip"])
+    port = engine.base_url.rsplit(":", 1)[1]
+    async with aiohttp.ClientSession() as other:
+        other_client = NemoClient(other, f"http://localhost:{port}", client._auth)  # same token, another name
+        state = await other_client.state(sid)
+    assert state.video_infos[0]["cdn_url"].startswith(f"http://localhost:{port}/media/")

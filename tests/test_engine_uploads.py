@@ -467,3 +467,36 @@ async def test_a_full_disk_is_a_clear_507(
     monkeypatch.undo()
     await client.upload_files(session.session_id, [file_source(media["clip"])])
     assert len(media_files(engine)) == 1
+
+
+async def test_an_upload_cut_off_midway_leaves_nothing(
+    engine: Engine, client: NemoClient, http: aiohttp.ClientSession, repo: SqliteRepository
+) -> None:
+    session = await client.create_session("en")
+    token = (await repo.get_auth()).token  # type: ignore[union-attr]
+    partial = engine.settings.media_dir / session.session_id
+    seen_partial = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b"\x00" * MIB
+        async with asyncio.timeout(10):
+            while not any(partial.glob("*.part")):
+                await asyncio.sleep(0.01)
+        seen_partial.set()
+        raise ConnectionResetError("the uploader went away")
+
+    writer = aiohttp.MultipartWriter("form-data")
+    part = writer.append(body(), {"Content-Type": "video/mp4"})
+    part.set_content_disposition("form-data", name="files", filename="cut.mp4")
+    with pytest.raises((aiohttp.ClientError, ConnectionResetError)):
+        await http.post(
+            f"{engine.base_url}/api/upload-video/nemo_agent/me/{session.session_id}",
+            data=writer,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert seen_partial.is_set()
+    async with asyncio.timeout(10):
+        while media_files(engine):
+            await asyncio.sleep(0.02)
+    assert (await client.state(session.session_id)).video_infos == []
