@@ -166,19 +166,23 @@ def finish(
         for a in range(0, n, BLOCK):
             b = min(n, a + BLOCK)
             lo, hi = max(0, a - margin), min(n, b + margin)
-            chunk = samples[lo:hi].astype(np.float64) * gain
+            chunk = samples[lo:hi] * np.float32(gain)
             peak = np.abs(chunk).max(axis=1)
-            need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
-            g = ndimage.uniform_filter1d(ndimage.minimum_filter1d(need, hold, mode="nearest"), smooth, mode="nearest")
-            g = np.minimum(g, need)  # the boxcar never lifts a sample above its own limit
-            block = chunk[a - lo : a - lo + (b - a)] * g[a - lo : a - lo + (b - a), None]
+            block = chunk[a - lo : a - lo + (b - a)].astype(np.float64)
+            if peak.max() > ceiling:  # most blocks never reach the ceiling: no gain computer needed
+                need = np.minimum(1.0, ceiling / np.maximum(peak.astype(np.float64), 1e-12))
+                g = ndimage.uniform_filter1d(
+                    ndimage.minimum_filter1d(need, hold, mode="nearest"), smooth, mode="nearest"
+                )
+                g = np.minimum(g, need)  # the boxcar never lifts a sample above its own limit
+                block *= g[a - lo : a - lo + (b - a), None]
             idx = np.arange(a, b)
             if fade_in:
                 block *= np.clip(idx / fade_in, 0, 1)[:, None] ** 2
             if fade_out:
                 rest = np.clip((n - 1 - idx) / fade_out, 0, 1)
                 block *= (0.5 - 0.5 * np.cos(np.pi * rest))[:, None]
-            dither = (rng.random(block.shape) - rng.random(block.shape)) / 32768
+            dither = (rng.random(block.shape, dtype=np.float32) - rng.random(block.shape, dtype=np.float32)) / 32768
             pcm = np.clip(np.round((block + dither) * 32767), -32767, 32767).astype("<i2")
             out.writeframes(pcm.tobytes())
     return gain_db

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -28,26 +29,34 @@ def _t(n: int) -> np.ndarray:
 
 def _env(n: int, attack: float, release: float, hold: float) -> np.ndarray:
     """Linear attack, then 1 until `hold` seconds, then a cosine release over `release` seconds."""
-    t = _t(n)
-    env = np.minimum(1.0, t / max(attack, 1e-4))
-    rel = np.clip((t - hold) / max(release, 1e-4), 0.0, 1.0)
-    return env * (0.5 + 0.5 * np.cos(np.pi * rel))
+    env = np.ones(n)
+    a = min(n, max(1, int(attack * SR)))
+    env[:a] = np.minimum(1.0, np.arange(a) / max(attack * SR, 1.0))
+    h, r = int(hold * SR), max(1, int(release * SR))
+    if h < n:
+        seg = min(n, h + r) - h
+        env[h : h + seg] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(seg) / r)
+        env[h + seg :] = 0.0
+    return env
+
+
+@lru_cache(maxsize=256)
+def _design(order: int, cutoff: float | tuple[float, float], kind: str) -> np.ndarray:
+    """Filter designs are reused across notes (designing one costs as much as running it)."""
+    return np.asarray(signal.butter(order, cutoff, kind, fs=SR, output="sos"))
 
 
 def _lowpass(x: np.ndarray, cutoff: float, order: int = 2) -> np.ndarray:
-    cutoff = min(cutoff, SR * 0.45)
-    sos = signal.butter(order, cutoff, "lowpass", fs=SR, output="sos")
-    return np.asarray(signal.sosfilt(sos, x))
+    cutoff = round(min(cutoff, SR * 0.45), -1)
+    return np.asarray(signal.sosfilt(_design(order, cutoff, "lowpass"), x))
 
 
 def _highpass(x: np.ndarray, cutoff: float, order: int = 2) -> np.ndarray:
-    sos = signal.butter(order, cutoff, "highpass", fs=SR, output="sos")
-    return np.asarray(signal.sosfilt(sos, x))
+    return np.asarray(signal.sosfilt(_design(order, round(cutoff, -1), "highpass"), x))
 
 
 def _bandpass(x: np.ndarray, low: float, high: float, order: int = 2) -> np.ndarray:
-    sos = signal.butter(order, [low, min(high, SR * 0.45)], "bandpass", fs=SR, output="sos")
-    return np.asarray(signal.sosfilt(sos, x))
+    return np.asarray(signal.sosfilt(_design(order, (round(low, -1), round(min(high, SR * 0.45), -1)), "bandpass"), x))
 
 
 def _saw(freq: float, n: int, phase: float) -> np.ndarray:
@@ -330,11 +339,15 @@ def vinyl(n: int, rng: np.random.Generator, *, pops_until: int | None = None) ->
     stops at `pops_until` (the final chord) so nothing new is heard while it rings out."""
     hiss = _bandpass(rng.standard_normal(n), 1500, 9000) * 0.05
     pops = np.zeros(n)
-    where = rng.random(n) < 6.0 / SR
-    where[pops_until:] = False
-    pops[where] = rng.uniform(-1, 1, int(where.sum()))
-    pops = _bandpass(pops, 1000, 8000) * 2.0
-    return hiss + pops
+    end = n if pops_until is None else min(n, pops_until)
+    where = rng.integers(0, max(1, end), rng.poisson(6.0 * end / SR))
+    pops[where] = rng.uniform(-1, 1, len(where))
+    return hiss + _bandpass(pops, 1000, 8000) * 2.0
+
+
+SUSTAINED: dict[str, tuple[float, float]] = {"epiano": (0.0, 0.25), "bass": (0.0, 0.08), "pluck": (0.05, 0.12)}
+"""Instruments whose sound up to the note-off does not depend on the note's length: (delay before
+the release, release seconds). Their notes are cut from one long rendering per pitch and velocity."""
 
 
 @dataclass
@@ -345,16 +358,35 @@ class Voices:
 
     def __post_init__(self) -> None:
         self._notes: dict[tuple[str, int, int, int], np.ndarray] = {}
+        self._long: dict[tuple[str, int, int], np.ndarray] = {}
         self._drums: dict[tuple[str, int], np.ndarray] = {}
 
     def note(self, instrument: str, pitch: int, dur: float, vel: float) -> np.ndarray:
         key = (instrument, pitch, round(dur * 40), min(3, int(vel * 4)))
         cached = self._notes.get(key)
         if cached is None:
-            synth = PITCHED[instrument]
-            cached = synth(float(pitch), key[2] / 40, (key[3] + 0.5) / 4, self.rng).astype(F32)
+            length, velocity = key[2] / 40, (key[3] + 0.5) / 4
+            if instrument in SUSTAINED:
+                cached = self._cut(instrument, pitch, length, key[3], velocity)
+            else:
+                cached = PITCHED[instrument](float(pitch), length, velocity, self.rng).astype(F32)
             self._notes[key] = cached
         return cached
+
+    def _cut(self, instrument: str, pitch: int, dur: float, vel_key: int, velocity: float) -> np.ndarray:
+        delay, release = SUSTAINED[instrument]
+        hold = int((dur + delay) * SR)
+        n = hold + int(release * SR)
+        long = self._long.get((instrument, pitch, vel_key))
+        if long is None or len(long) < n + 1:
+            held = max(4.0, dur + 1.0)
+            long = PITCHED[instrument](float(pitch), held, velocity, self.rng).astype(F32)
+            self._long[(instrument, pitch, vel_key)] = long
+        out = long[:n].copy()
+        tail = len(out) - min(hold, len(out))
+        if tail:
+            out[hold:] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(tail) / max(1, int(release * SR)))).astype(F32)
+        return out
 
     def drum(self, kind: str, variant: int) -> np.ndarray:
         key = (kind, variant % 3)

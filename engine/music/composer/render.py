@@ -120,10 +120,12 @@ def play(
             bus[start : start + m, 1] += piece * np.float32(np.sin(theta))
             if note.send:
                 send[start : start + m] += piece * np.float32(note.send)
-        if style.vinyl:
-            for ch in range(2):
-                crackle = instruments.vinyl(n, rng, pops_until=round(grid.final_downbeat * SR))
-                bus[:, ch] += (crackle * style.vinyl).astype(np.float32)
+        if style.vinyl:  # one record, its right channel a few ms behind the left (wide, and made once)
+            crackle = (instruments.vinyl(n, rng, pops_until=round(grid.final_downbeat * SR)) * style.vinyl).astype(
+                np.float32
+            )
+            bus[:, 0] += crackle
+            bus[157:, 1] += crackle[:-157]
         _add_reverb(bus, send, impulse_response(style.reverb_s, rng))
         return _master(bus, score, style, path, seed, len(score.notes), "numpy")
 
