@@ -208,8 +208,8 @@ def main() -> None:
                     1000 * runs[0]["cut_on_downbeat"], m["lufs"], m["clipped"], m["crest_db"], m["above_2k_pct"],
                 ])  # fmt: skip
     print()
-    print(table(["run", "wall s", "cpu s", "× bare", "peak RSS MB", "growth MB"], rows,
-                title=f"Composing and rendering {duration:g} s of music (one process per run, median of {args.repeat})"))  # fmt: skip
+    title = f"Composing and rendering {duration:g} s of music (one process per run, median of {args.repeat})"
+    print(table(["run", "wall s", "cpu s", "× bare", "peak RSS MB", "growth MB"], rows, title=title))
     print()
     print(table(["mood", "BPM", "length err ms", "final chord err ms", "cut err ms", "LUFS", "clipped", "crest dB",
                  "% > 2 kHz"], figures, title="The beds, measured from their WAV files"))  # fmt: skip

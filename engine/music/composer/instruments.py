@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from scipy import signal
@@ -41,7 +42,9 @@ def _env(n: int, attack: float, release: float, hold: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _design(order: int, cutoff: float | tuple[float, float], kind: str) -> np.ndarray:
+def _design(
+    order: int, cutoff: float | tuple[float, float], kind: Literal["lowpass", "highpass", "bandpass"]
+) -> np.ndarray:
     """Filter designs are reused across notes (designing one costs as much as running it)."""
     return np.asarray(signal.butter(order, cutoff, kind, fs=SR, output="sos"))
 
