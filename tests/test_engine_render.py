@@ -57,6 +57,12 @@ async def test_output_streams_and_format(tmp_path: Path, landscape: Path) -> Non
     assert (p.audio_codec, p.audio_rate, p.audio_channels) == ("aac", 48000, 2)
     assert mg.moov_before_mdat(result.path)
     assert_duration(result.path, 2.0)
+    import av
+
+    with av.open(str(result.path)) as c:
+        cc = c.streams.video[0].codec_context
+        # BT.709 (1) limited range (1): what players assume for HD, now said explicitly
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range) == (1, 1, 1, 1)
     assert result.duration_s == pytest.approx(2.0, abs=FRAME)
     assert result.size == result.path.stat().st_size
     assert not result.stream_copied

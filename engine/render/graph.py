@@ -22,6 +22,12 @@ GOP = 2 * FPS
 BLUR_SCALE = 8
 """The blurred background is blurred at 1/8 of the canvas and scaled up: the same look for a
 fraction of the cost of blurring at full size."""
+LABEL_BT709 = "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709"
+"""Every segment leaves labelled BT.709 limited range, as HD video is: a label, not a conversion
+(stills are converted to BT.709 when scaled; video keeps its pixels). Segments that disagree would
+make ffmpeg convert a whole clip's colours to match (measured +17 % CPU on a 1080p clip), and so
+would asking the encoder for colour tags the frames do not carry. SD sources in BT.601 shift
+slightly; HDR sources are not tone-mapped (docs/engine.md, "Render")."""
 SAME_SHAPE = 0.01
 """Sources within 1 % of the canvas's aspect ratio are scaled to it, whatever the fit."""
 
@@ -33,7 +39,7 @@ def _even(n: float) -> int:
 def fit_chain(item: VisualItem, index: int, width: int, height: int, fit: str) -> str:
     """Filters from `[in{index}]` to `[fit{index}]`: the source fitted to width × height."""
     src, out = f"[in{index}]", f"[fit{index}]"
-    color = ":out_color_matrix=bt709:out_range=tv" if item.is_still else ""
+    color = ":out_color_matrix=bt709:out_range=tv" if item.is_still else ":out_range=tv"
     square = "scale=w='trunc(iw*sar/2)*2':h=ih,setsar=1,"
     media = item.media
     if media.width and media.height and abs(media.width / media.height - width / height) < SAME_SHAPE * width / height:
@@ -79,11 +85,11 @@ def segment_chain(item: VisualItem, index: int, plan: RenderPlan) -> str:
     if item.is_still:
         return (
             f"[{index}:v]trim=end_frame=1[in{index}];{fitted};"
-            f"[fit{index}]loop=loop={item.frames - 1}:size=1:start=0,settb=1/{FPS},setpts=N[v{index}]"
+            f"[fit{index}]{LABEL_BT709},loop=loop={item.frames - 1}:size=1:start=0,settb=1/{FPS},setpts=N[v{index}]"
         )
     return (
         f"[{index}:v]fps={FPS}:start_time=0[in{index}];{fitted};"
-        f"[fit{index}]tpad=stop_mode=clone:stop_duration={item.seconds:.3f},"
+        f"[fit{index}]{LABEL_BT709},tpad=stop_mode=clone:stop_duration={item.seconds:.3f},"
         f"trim=end_frame={item.frames},setpts=PTS-STARTPTS[v{index}]"
     )
 
@@ -100,11 +106,10 @@ def filtergraph(plan: RenderPlan) -> str:
 
 
 def encode_args(preset: str) -> list[str]:
-    """x264 High, yuv420p, 30 fps CFR, BT.709 tags: the output's video everywhere it is encoded."""
+    """x264 High, yuv420p, 30 fps CFR (the colour tags come with the frames: LABEL_BT709)."""
     return [
         "-c:v", "libx264", "-preset", preset, "-crf", str(CRF), "-profile:v", "high", "-pix_fmt", "yuv420p",
         "-r", str(FPS), "-fps_mode", "cfr", "-g", str(GOP),
-        "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
     ]  # fmt: skip
 
 
