@@ -22,7 +22,7 @@ from engine.music.composer.styles import STYLES
 from engine.music.facade import request_for_draft, timeline_cuts
 from tests.mediagen import audio_file, ffmpeg, loudness, write_wav
 from tests.music_measures import read
-from tests.test_music_fit import beat_track, true_bar_lines
+from tests.test_music_fit import beat_track, source_time_of, true_bar_lines
 
 FRAME = 1 / 30
 
@@ -273,3 +273,28 @@ async def test_an_unreadable_upload_falls_back_to_the_composer(
         draft_with({"source": "upload", "media": "m_nothing", "mood": "lofi"}), media, settings
     )
     assert gone is not None and gone.path == result.path
+
+
+async def test_a_short_library_track_is_crossfaded_into_another_of_its_mood(
+    tmp_path: Path, clips: dict[str, MediaInfo]
+) -> None:
+    root = tmp_path / "library"
+    (root / "calm").mkdir(parents=True)
+    short, long = beat_track(8.0, 100.0, 0.0, seed=1), beat_track(30.0, 120.0, 0.25, seed=2)
+    write_wav(root / "calm" / "a_short.wav", short)
+    write_wav(root / "calm" / "b_long.wav", long)
+    settings = EngineSettings(data_dir=tmp_path / "engine", music_dir=root)
+    draft = draft_with({"source": "library", "mood": "calm", "seed": 0}, d=20_000)
+    request, titles = await request_for_draft(draft, clips, settings)
+    assert request.track == root / "calm" / "a_short.wav" and request.companion == root / "calm" / "b_long.wav"
+    assert titles == ("a short", "b long")
+    result = await music_for_draft(draft, clips, settings)
+    assert result is not None
+    samples, _ = read(result.path)
+    assert len(samples) == 20 * 48_000
+    assert "crossfaded" in result.description["en"] and "“a short” and “b long”" in result.description["en"]
+    # it starts with the short track (less than a bar of it skipped) and ends on a bar line of the long one
+    assert 0.0 <= source_time_of(samples, short, 0.5) - 0.5 < 2.4
+    seen = source_time_of(samples, long, 20.0 - 2.6) + 2.6
+    assert min(abs(true_bar_lines(30.0, 120.0, 0.25) - seen)) <= 0.05
+    assert result.tempo_bpm == pytest.approx(120.0, rel=0.01)

@@ -77,6 +77,9 @@ class MusicRequest:
     """Timeline cuts, strongest first; the composer lands the strongest 1-3 on downbeats."""
     track: Path | None = None
     """The library track or the user's upload, for those sources."""
+    companion: Path | None = None
+    """A second library track in the same mood, crossfaded in at a bar line when `track` is shorter
+    than the segment (library only; without it a short track is looped)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,9 @@ async def music_for_draft(draft: Draft, media: Mapping[str, MediaInfo], settings
     if segment is None:
         return None
     session = next((m.session_id for m in media.values()), "-")
-    request, title = await request_for_draft(draft, media, settings, session=session)
+    request, titles = await request_for_draft(draft, media, settings, session=session)
     try:
-        return await render_music(request, settings, title=title, session=session)
+        return await render_music(request, settings, titles=titles, session=session)
     except MusicUnavailable:
         if request.source == "composer":
             raise
@@ -58,8 +58,8 @@ async def music_for_draft(draft: Draft, media: Mapping[str, MediaInfo], settings
 
 async def request_for_draft(
     draft: Draft, media: Mapping[str, MediaInfo], settings: EngineSettings, *, session: str = "-"
-) -> tuple[MusicRequest, str]:
-    """The MusicRequest the draft's music segment asks for (and a title for the description).
+) -> tuple[MusicRequest, tuple[str, ...]]:
+    """The MusicRequest the draft's music segment asks for (and the track titles for the description).
 
     A library track or upload that is gone falls back to the composer in the segment's mood, so a
     render never fails for want of its music (logged as a warning)."""
@@ -71,29 +71,49 @@ async def request_for_draft(
     if meta.source == "upload":
         info = media.get(meta.media)
         if info is not None and info.path.is_file() and (info.kind == "audio" or info.has_audio):
-            return MusicRequest("upload", duration, mood, meta.seed, (), info.path), info.filename
+            return MusicRequest("upload", duration, mood, meta.seed, (), info.path), (info.filename,)
         log.warning("music upload missing session=%s media=%s: composing instead", session, meta.media)
     elif meta.source == "library":
-        tracks = await asyncio.to_thread(library.scan, settings.music_dir)
-        chosen = None
-        if meta.track:
-            path = library.resolve(settings.music_dir, meta.track)
-            chosen = next(
-                (t for t in tracks if settings.music_dir and (settings.music_dir / t.path).resolve() == path), None
-            )
-            if chosen is None and path is not None:
-                chosen = library.Track(Path(meta.track), (mood,), Path(meta.track).stem)
-        else:
-            chosen = library.pick(tracks, mood, meta.seed)
-        if chosen is not None and settings.music_dir is not None:
-            return MusicRequest(
-                "library", duration, mood, meta.seed, (), settings.music_dir / chosen.path
-            ), chosen.title
+        found = await _library_request(meta.track, mood, meta.seed, duration, settings)
+        if found is not None:
+            return found
         log.warning(
             "music library track missing session=%s track=%r mood=%s: composing instead", session, meta.track, mood
         )
     cuts = await timeline_cuts(draft, segment, media, settings)
-    return MusicRequest("composer", duration, mood, meta.seed, cuts), ""
+    return MusicRequest("composer", duration, mood, meta.seed, cuts), ()
+
+
+async def _library_request(
+    relative: str, mood: str, seed: int, duration: float, settings: EngineSettings
+) -> tuple[MusicRequest, tuple[str, ...]] | None:
+    """The named track (or the seed's track in the mood), and a companion to crossfade into when it
+    is shorter than the segment and the library has another track in that mood."""
+    root = settings.music_dir
+    if root is None:
+        return None
+    tracks = await asyncio.to_thread(library.scan, root)
+    chosen: library.Track | None
+    if relative:
+        path = library.resolve(root, relative)
+        if path is None:
+            return None
+        chosen = next((t for t in tracks if (root / t.path).resolve() == path), None)
+        chosen = chosen or library.Track(Path(relative), (mood,), Path(relative).stem)
+    else:
+        chosen = library.pick(tracks, mood, seed)
+        if chosen is None:
+            return None
+    seconds = await asyncio.to_thread(library.track_seconds, root / chosen.path)
+    other = None
+    if seconds is not None and seconds < duration + 2.0:
+        mood_of_track = mood if mood in chosen.moods else (chosen.moods[0] if chosen.moods else mood)
+        other = library.pick(tracks, mood_of_track, seed + 1, skip=chosen.path)
+    titles = (chosen.title,) if other is None else (chosen.title, other.title)
+    request = MusicRequest(
+        "library", duration, mood, seed, (), root / chosen.path, root / other.path if other is not None else None
+    )
+    return request, titles
 
 
 async def timeline_cuts(
@@ -121,7 +141,7 @@ async def timeline_cuts(
     return tuple(kept[:MAX_SYNCED_CUTS])
 
 
-def cache_key(request: MusicRequest, title: str = "", soundfont: Path | None = None) -> str:
+def cache_key(request: MusicRequest, titles: tuple[str, ...] = (), soundfont: Path | None = None) -> str:
     fields: dict[str, object] = {
         "v": VERSION,
         "source": request.source,
@@ -136,7 +156,11 @@ def cache_key(request: MusicRequest, title: str = "", soundfont: Path | None = N
             "soundfont": _identity(font) if font else None,
         }
     else:
-        fields |= {"track": _identity(request.track) if request.track else None, "title": title}
+        fields |= {
+            "track": _identity(request.track) if request.track else None,
+            "companion": _identity(request.companion) if request.companion else None,
+            "titles": list(titles),
+        }
     blob = json.dumps(fields, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
@@ -150,19 +174,19 @@ def _identity(path: Path) -> list[object]:
 
 
 async def render_music(
-    request: MusicRequest, settings: EngineSettings, *, title: str = "", session: str = "-"
+    request: MusicRequest, settings: EngineSettings, *, titles: tuple[str, ...] = (), session: str = "-"
 ) -> MusicResult:
     """The bed for a request: from the cache, or made now (once, however many ask at the same time)."""
-    key = await asyncio.to_thread(cache_key, request, title, settings.soundfont)
+    key = await asyncio.to_thread(cache_key, request, titles, settings.soundfont)
     folder = settings.cache_dir / "music"
     cached = await asyncio.to_thread(_load, folder, key)
     if cached is not None:
         return cached
-    return await _flight.run(key, lambda: _produce(request, settings, folder, key, title, session))
+    return await _flight.run(key, lambda: _produce(request, settings, folder, key, titles, session))
 
 
 async def _produce(
-    request: MusicRequest, settings: EngineSettings, folder: Path, key: str, title: str, session: str
+    request: MusicRequest, settings: EngineSettings, folder: Path, key: str, titles: tuple[str, ...], session: str
 ) -> MusicResult:
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     tmp = folder / f"{key}.{uuid.uuid4().hex[:8]}.tmp.wav"
@@ -170,7 +194,7 @@ async def _produce(
         if request.source == "composer":
             meta = await asyncio.to_thread(_compose, request, tmp, settings)
         else:
-            meta = await _fit(request, tmp, title)
+            meta = await _fit(request, tmp, titles)
         wav = folder / f"{key}.wav"
         await asyncio.to_thread(tmp.replace, wav)
         await asyncio.to_thread(_store_meta, folder / f"{key}.json", meta)
@@ -198,40 +222,31 @@ def _compose(request: MusicRequest, path: Path, settings: EngineSettings) -> dic
     }
 
 
-async def _fit(request: MusicRequest, path: Path, title: str) -> dict[str, object]:
+async def _fit(request: MusicRequest, path: Path, titles: tuple[str, ...]) -> dict[str, object]:
     assert request.track is not None
+    tracks = [request.track] + ([request.companion] if request.companion is not None else [])
     with tempfile.TemporaryDirectory(dir=path.parent, prefix="fit-") as tmp:
-        raw = Path(tmp) / "track.f32"
-        limit = request.duration_s + 90.0  # a long track is trimmed anyway: decode only what can be used
-        args: list[str | Path] = [
-            "-i",
-            request.track,
-            "-vn",
-            "-sn",
-            "-dn",
-            "-t",
-            f"{limit:.3f}",
-            "-ac",
-            "2",
-            "-ar",
-            str(SAMPLE_RATE),
-        ]
-        try:
-            await run_ffmpeg([*args, "-f", "f32le", "-"], stdout_to=raw)
-        except FFmpegError as exc:
-            log.warning("music track undecodable %s: %s", request.track.name, exc.tail[-300:])
-            raise MusicUnavailable("the music track could not be read") from exc
-        plan = await asyncio.to_thread(_fit_sync, raw, request.duration_s, path, request.seed)
+        raws = []
+        for i, track in enumerate(tracks):
+            raw = Path(tmp) / f"track{i}.f32"
+            await _decode(track, raw, request.duration_s + 90.0)  # a longer track is trimmed anyway
+            raws.append(raw)
+        plan = await asyncio.to_thread(_fit_sync, raws, request.duration_s, path, request.seed)
     bpm = round(plan.tempo_bpm)
+    names_en = " and ".join(f"“{t}”" for t in titles) or "the track"
+    names_zh = "和".join(f"《{t}》" for t in titles) or "曲目"
+    joined = len({p.source for p in plan.pieces}) > 1
     if request.source == "upload":
         description = {
-            "en": f"your track “{title}”, fitted to the clip ({bpm} BPM)",
-            "zh": f"你上传的《{title}》，已按视频长度剪辑（{bpm} BPM）",
+            "en": f"your track {names_en}, fitted to the clip ({bpm} BPM)",
+            "zh": f"你上传的{names_zh}，已按视频长度剪辑（{bpm} BPM）",
         }
     else:
+        how_en, how_zh = ("crossfaded to fit the clip", "交叉淡入淡出以配合视频长度") if joined else (
+            "fitted to the clip", "已按视频长度剪辑")  # fmt: skip
         description = {
-            "en": f"“{title}” from the music library, fitted to the clip ({bpm} BPM)",
-            "zh": f"音乐库中的《{title}》，已按视频长度剪辑（{bpm} BPM）",
+            "en": f"{names_en} from the music library, {how_en} ({bpm} BPM)",
+            "zh": f"音乐库中的{names_zh}，{how_zh}（{bpm} BPM）",
         }
     return {
         "duration_s": request.duration_s,
@@ -241,14 +256,27 @@ async def _fit(request: MusicRequest, path: Path, title: str) -> dict[str, objec
     }
 
 
-def _fit_sync(raw: Path, duration: float, path: Path, seed: int) -> fit.Plan:
-    samples = np.fromfile(raw, dtype="<f4")
-    samples = samples[: len(samples) // 2 * 2].reshape(-1, 2)
-    if len(samples) < SAMPLE_RATE // 2:
-        raise MusicUnavailable("the music track is empty")
-    beats = fit.analyse_beats(samples)
-    plan = fit.plan_fit(duration, [beats])
-    fit.render_plan(plan, [samples], duration, path, seed=seed)
+async def _decode(track: Path, raw: Path, limit_s: float) -> None:
+    """The track as raw 48 kHz stereo float32 in a file (streamed by ffmpeg, never held whole in a pipe)."""
+    args: list[str | Path] = ["-i", track, "-vn", "-sn", "-dn", "-t", f"{limit_s:.3f}", "-ac", "2"]
+    args += ["-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+    try:
+        await run_ffmpeg(args, stdout_to=raw)
+    except FFmpegError as exc:
+        log.warning("music track undecodable %s: %s", track.name, exc.tail[-300:])
+        raise MusicUnavailable("the music track could not be read") from exc
+
+
+def _fit_sync(raws: list[Path], duration: float, path: Path, seed: int) -> fit.Plan:
+    sources = []
+    for raw in raws:
+        samples = np.fromfile(raw, dtype="<f4")
+        samples = samples[: len(samples) // 2 * 2].reshape(-1, 2)
+        if len(samples) < SAMPLE_RATE // 2:
+            raise MusicUnavailable("the music track is empty")
+        sources.append(samples)
+    plan = fit.plan_fit(duration, [fit.analyse_beats(s) for s in sources])
+    fit.render_plan(plan, sources, duration, path, seed=seed)
     return plan
 
 

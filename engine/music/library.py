@@ -93,6 +93,17 @@ def pick(tracks: tuple[Track, ...], mood: str, seed: int, *, skip: Path | None =
     return choices[seed % len(choices)] if choices else None
 
 
+def track_seconds(path: Path) -> float | None:
+    """A track's length from its container (PyAV, no decode); None when it cannot be read."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / 1e6 if container.duration else None
+    except (av.FFmpegError, OSError):
+        return None
+
+
 def resolve(music_dir: Path | None, relative: str) -> Path | None:
     """The file a draft's `m.track` names, only if it lies inside the library folder."""
     if music_dir is None or not relative:
