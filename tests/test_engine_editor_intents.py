@@ -163,6 +163,19 @@ TABLE: list[tuple[str, list[str]]] = [
     ("thanks", ["thanks"]),
     ("what's on the timeline?", ["describe"]),
     ("add music and export", ["music", "exporthint"]),
+    # -- phrasings that once went wrong
+    ("make it a square video for instagram", ["canvas 1:1 -"]),
+    ("make it vertical for instagram reels", ["canvas 9:16 -"]),
+    ("add a fade to the music", ["fade in=2000 out=2000"]),
+    ("给音乐加淡入", ["fade in=2000 out=None"]),
+    ("keep the original sound but add music", ["clip keep", "music"]),
+    ("the voices are too quiet", ["clip keep"]),
+    ("cancel that", ["undo 1"]),
+    ("音乐只要前20秒", ["music when length=20000,anchor=start"]),
+    ("crop it to 9:16", ["canvas 9:16 crop"]),
+    ('put the text "Day 1" in the top right corner', ["text 'Day 1' caption top-right - -"]),
+    ("start the video at 4 seconds", ["trim timeline - before=4000"]),
+    ("end the video at 20 seconds", ["trim timeline - after=20000"]),
 ]
 
 

@@ -374,3 +374,10 @@ async def test_another_one_after_the_only_library_track_is_composed(tmp_path: Pa
     assert s.draft.music is not None and s.draft.music.m.name == "rainy desk"
     await turn(s, "another one")
     assert s.draft.music is not None and s.draft.music.m.source == "composer" and s.draft.music.m.mood == "lofi"
+
+
+async def test_quoted_words_do_not_decide_the_language() -> None:
+    events = await turn(session(), 'add the title "夏天" at the top')
+    assert says(events)[-1].startswith("Done! Added the title “夏天” (top, large, 0-3s).")
+    events = await turn(session(language="en"), "添加标题“Summer”")
+    assert says(events)[-1].startswith("搞定！已添加标题“Summer”")

@@ -377,7 +377,7 @@ def _unsupported_topic(clause: str) -> str | None:
 
 
 def _has_aspect(clause: str) -> bool:
-    return any(p.search(clause) for p in (lx.ASPECT_4_5, lx.ASPECT_9_16, lx.ASPECT_1_1, lx.ASPECT_16_9))
+    return bool(lx.ASPECT_ANY.search(clause))
 
 
 def _has_fit(clause: str) -> bool:
@@ -644,13 +644,24 @@ def _music(clause: str, quotes: list[str]) -> list[Intent]:
         duck = Ducking(on=not (lx.STEADY.search(text) or _negated_before(text, lx.DUCK.search(text).start())))  # type: ignore[union-attr]
     attributes = [a for a in (volume, fade, MusicTiming(when) if not when.is_empty() else None, duck) if a is not None]
     request = " ".join(rest.split())
-    asks = bool(lx.MUSIC_ADD_VERB.search(rest)) or _mood_named(request)
+    asks = (bool(lx.MUSIC_ADD_VERB.search(rest)) and (not attributes or _music_is_object(rest))) or _mood_named(request)
     if asks or not attributes:
         if not attributes and not lx.MUSIC_NOUN.search(text) and not asks:
             return []
         out.append(AddMusic(request=request))
     out.extend(attributes)
     return out
+
+
+_TARGET_BEFORE = re.compile(
+    r"(?:\b(?:to|on|onto|for|of|in|into|under|from|over)\s+(?:the\s+|my\s+|this\s+|that\s+|our\s+)?(?:background\s+)?"
+    r"|(?:给|把|将|让|对)(?:背景)?)$"
+)
+
+
+def _music_is_object(clause: str) -> bool:
+    """ "add music at 30%" asks for music; "add a fade to the music" only changes it."""
+    return any(not _TARGET_BEFORE.search(clause[: m.start()]) for m in lx.MUSIC_NOUN.finditer(clause))
 
 
 def _another(clause: str) -> list[Intent]:
@@ -693,8 +704,12 @@ def _duck(clause: str) -> list[Intent]:
 def _clip_sound(clause: str) -> list[Intent]:
     text = _PH.sub(" ", clause)
     mute, keep = lx.MUTE.search(text), lx.KEEP.search(text)
-    quieter = lx.QUIETER.search(text) or lx.TOO_LOUD.search(text)
-    louder = lx.LOUDER.search(text) or lx.TOO_QUIET.search(text)
+    if lx.TOO_QUIET.search(text):
+        return [SetClipSound("keep")]  # "the voices are too quiet": back to full level
+    if lx.TOO_LOUD.search(text):
+        return [SetClipSound("lower")]
+    quieter = lx.QUIETER.search(text)
+    louder = lx.LOUDER.search(text)
     if mute and not (keep and keep.start() < mute.start() and not _negated_before(text, keep.start())):
         if re.search(r"\bun-?mute\b|取消静音", text):
             return [SetClipSound("keep")]
@@ -800,12 +815,7 @@ def _text(clause: str, quotes: list[str]) -> list[Intent]:
 
 def _canvas(clause: str) -> list[Intent]:
     aspect: Aspect | None = None
-    for pattern, value in (
-        (lx.ASPECT_4_5, "4:5"),
-        (lx.ASPECT_9_16, "9:16"),
-        (lx.ASPECT_1_1, "1:1"),
-        (lx.ASPECT_16_9, "16:9"),
-    ):
+    for value, pattern in lx.ASPECTS:
         if pattern.search(clause):
             aspect = value  # type: ignore[assignment]
             break

@@ -21,8 +21,8 @@ SILENT_PREFIX = re.compile(r"^\s*(?:silent|静默)\s*[:：]\s*", re.IGNORECASE)
 
 CLAUSE_SPLIT = re.compile(
     r"\s*(?:[;；。!?！？\n]+|,\s*(?:and\s+)?then\b|,|，|、"
-    r"|\band\s+then\b|\bthen\b|\balso\b|\bplus\b|\band\b|\bas\s+well\s+as\b"
-    r"|然后|接着|并且|同时|另外|还要|以及|再把|再给|再加|再将)\s*"
+    r"|\band\s+then\b|\bthen\b|\balso\b|\bplus\b|\band\b|\bbut\b|\bas\s+well\s+as\b"
+    r"|然后|接着|并且|同时|另外|还要|以及|但是|不过|再把|再给|再加|再将)\s*"
 )
 """Where one request ends and the next begins; fragments with no subject of their own are joined back."""
 
@@ -57,6 +57,7 @@ EXPORT = _re(r"\bexport\b|\bdownload\b|\brender\b|\bsend\s+me\s+the\s+(?:final\s
 # ---------------------------------------------------------------------------- undo
 UNDO = _re(
     r"\bundo\b|\bun-do\b|\brevert\b|\bgo\s+back\b|\bstep\s+back\b|\btake\s+(?:that|it)\s+back\b|\bctrl\s*\+?\s*z\b",
+    r"\bcancel\s+(?:that|it|the\s+last\s+(?:change|edit|step))\b|\bnever\s*mind\b|\bscratch\s+that\b",
     r"\bchange\s+(?:it|that)\s+back\b|\bput\s+it\s+back\b",
     r"撤销|撤回|回退|返回上一步|回到上一步|恢复上一步|退回上一步|上一步",
 )
@@ -189,20 +190,31 @@ KEEP = _re(
 )
 
 # ---------------------------------------------------------------------------- canvas
-ASPECT_9_16 = _re(
-    r"\b9\s*[:x×/]\s*16\b|\bvertical(?:ly)?\b|\bportrait\b|\btik\s?tok\b|\breels?\b|\bshorts\b|\bstor(?:y|ies)\b|\bupright\b"
-    r"|\b(?:phone|mobile)\s+(?:format|screen|size|shape)\b|\bsnapchat\b",
-    r"9\s*比\s*16|竖屏|竖版|竖向|竖着|竖的|抖音|快手|视频号|短视频格式",
+ASPECTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("9:16", _re(r"\b9\s*[:x×/]\s*16\b", r"9\s*比\s*16")),
+    ("4:5", _re(r"\b4\s*[:x×/]\s*5\b", r"4\s*比\s*5")),
+    ("1:1", _re(r"\b1\s*[:x×/]\s*1\b", r"1\s*比\s*1")),
+    ("16:9", _re(r"\b16\s*[:x×/]\s*9\b", r"16\s*比\s*9")),
+    ("4:5", _re(r"\b(?:instagram|insta|ig)\s+(?:portrait|feed|post)s?\b")),
+    (
+        "9:16",
+        _re(
+            r"\bvertical(?:ly)?\b|\bportrait\b|\bupright\b|\b(?:phone|mobile)\s+(?:format|screen|size|shape)\b",
+            r"竖屏|竖版|竖向|竖着|竖的",
+        ),
+    ),
+    ("1:1", _re(r"\bsquare(?:d)?\b", r"正方形|方形|方屏|方的")),
+    ("16:9", _re(r"\blandscape\b|\bhorizontal(?:ly)?\b|\bwide\s?screen\b|\bwide\b", r"横屏|横版|横向|横着|宽屏")),
+    (
+        "9:16",
+        _re(r"\btik\s?tok\b|\breels?\b|\bshorts\b|\bstor(?:y|ies)\b|\bsnapchat\b", r"抖音|快手|视频号|短视频格式"),
+    ),
+    ("4:5", _re(r"\b(?:instagram|insta)\b")),
+    ("16:9", _re(r"\byoutube\b|\btv\b")),
 )
-ASPECT_4_5 = _re(
-    r"\b4\s*[:x×/]\s*5\b|\b(?:instagram|insta|ig)\s+(?:portrait|feed|post)s?\b|\b(?:instagram|insta)\b(?!\s+(?:reels?|stor))",
-    r"4\s*比\s*5",
-)
-ASPECT_1_1 = _re(r"\b1\s*[:x×/]\s*1\b|\bsquare(?:d)?\b", r"1\s*比\s*1|正方形|方形|方屏|方的")
-ASPECT_16_9 = _re(
-    r"\b16\s*[:x×/]\s*9\b|\blandscape\b|\bhorizontal(?:ly)?\b|\bwide\s?screen\b|\bwide\b|\byoutube\b(?!\s+shorts)|\btv\b",
-    r"16\s*比\s*9|横屏|横版|横向|横着|宽屏",
-)
+"""Aspect words, most specific first: a ratio, then a shape ("square"), then a platform
+("instagram"), so "a square video for instagram" is 1:1 and "Instagram portrait" 4:5."""
+ASPECT_ANY = _re(*(p.pattern for _, p in ASPECTS))
 FIT_BLUR = _re(r"\bblur(?:red|ry|ring)?\b", r"模糊")
 FIT_CROP = _re(
     r"\bcrop(?:s|ped|ping)?\b|\bfill(?:s|ed|ing)?\b|\b(?:no|without|remove(?:\s+the)?|get\s+rid\s+of(?:\s+the)?)\s+(?:black\s+)?(?:bars|borders)\b"

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from engine.draft import Draft
 from engine.editor import intents as it
 from engine.editor.drafting import Change, Refusal, mood_name
+from engine.editor.intents import extract_quotes
 from engine.editor.numbers import format_seconds
 
 Lang = Literal["en", "zh"]
@@ -23,12 +24,19 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 def lang_of(text: str, session_language: str = "en") -> Lang:
-    """Han characters → Chinese; Latin letters → English; neither ("9:16") → the session's language."""
-    if _HAN.search(text):
-        return "zh"
-    if _LATIN.search(text):
-        return "en"
+    """Han characters → Chinese; Latin letters → English; neither ("9:16") → the session's language.
+    Quoted words do not count: `add the title "夏天"` is an English request."""
+    for candidate in (extract_quotes(text)[0], text):
+        if _HAN.search(candidate):
+            return "zh"
+        if _LATIN.search(candidate):
+            return "en"
     return "zh" if session_language.lower().startswith("zh") else "en"
+
+
+def glue(parts: Sequence[str], lang: Lang) -> str:
+    """Sentences one after another: a space between English ones, nothing between Chinese ones."""
+    return ("" if lang == "zh" else " ").join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------------------- the catalogue
@@ -557,7 +565,7 @@ def change_text(change: Change, lang: Lang) -> str:
         )
         reason = str(v.get("reason", {}).get(lang, "")).strip()
         hint = t("music_hint", lang, moods=moods_list(lang))
-        return " ".join(p for p in (line, reason, hint) if p)
+        return glue([line, reason, hint], lang)
     if key == "music_same_mood":
         return t(key, lang, Mood=mood_name(v["mood"], lang))
     if key == "music_another":
@@ -576,7 +584,7 @@ def change_text(change: Change, lang: Lang) -> str:
         line = t(key, lang, name=v["name"], start=s(v["start"]), end=s(v["end"]), volume=round(v["volume"] * 100))
         span = v["end"] - v["start"]
         if 0 < v.get("length", 0) < span - 500:
-            line += " " + t("upload_short", lang, length=s(v["length"]), span=s(span))
+            line = glue([line, t("upload_short", lang, length=s(v["length"]), span=s(span))], lang)
         return line
     if key == "upload_same":
         return t(key, lang, name=v["name"])
@@ -595,7 +603,7 @@ def change_text(change: Change, lang: Lang) -> str:
             parts.append(t("fade_in", lang, fade_in=s(v["fade_in"])) if v["fade_in"] else t("fade_in_off", lang))
         if v.get("fade_out") is not None:
             parts.append(t("fade_out", lang, fade_out=s(v["fade_out"])) if v["fade_out"] else t("fade_out_off", lang))
-        return " ".join(parts)
+        return glue(parts, lang)
     if key == "music_span":
         name = "music_span_clamped" if v.get("clamped") else "music_span"
         return t(name, lang, start=s(v["start"]), end=s(v["end"]), total=s(v["total"]))
@@ -606,14 +614,14 @@ def change_text(change: Change, lang: Lang) -> str:
     if key in ("clip_sound", "clip_sound_same"):
         line = t(f"{key}_{v['mode']}", lang)
         if key == "clip_sound" and v.get("duck") and v["mode"] != "mute":
-            line += " " + t("clip_sound_duck", lang)
+            line = glue([line, t("clip_sound_duck", lang)], lang)
         if v.get("silent_clips"):
-            line += " " + t("clip_sound_silent", lang)
+            line = glue([line, t("clip_sound_silent", lang)], lang)
         return line
     if key in ("canvas", "canvas_same"):
         line = t(key, lang, aspect=v["aspect"], width=v["width"], height=v["height"], fit=t(f"fit_{v['fit']}", lang))
         if key == "canvas" and not v.get("fit_named") and v["fit"] == "blur":
-            line += " " + t("fit_hint", lang)
+            line = glue([line, t("fit_hint", lang)], lang)
         return line
     if key in ("text_added", "text_same", "text_edited", "text_unchanged", "text_removed"):
         words = {
@@ -649,7 +657,7 @@ def change_text(change: Change, lang: Lang) -> str:
             for c in v["clips"]
         ]
         lines.append(t("total_now", lang, total=s(v["total"])))
-        return " ".join(lines)
+        return glue(lines, lang)
     if key == "clip_removed":
         first = v["clips"][0]
         return t(key, lang, index=first["index"], name=first["name"], left=v["left"], total=s(v["total"]))
@@ -688,7 +696,7 @@ def refusal_text(refusal: Refusal, lang: Lang) -> str:
     if key == "trim_all":
         line = t(key, lang, scope=scope_text, total=v["total"])
         if scope:
-            line += " " + t("trim_all_clip", lang, index=scope["index"])
+            line = glue([line, t("trim_all_clip", lang, index=scope["index"])], lang)
         return line
     if key in ("trim_nothing", "trim_outside", "clip_too_short"):
         return t(key, lang, Scope=_cap(scope_text), scope=scope_text, **{k: x for k, x in v.items() if k != "scope"})

@@ -23,6 +23,7 @@ from engine.editor.replies import (
     ack,
     change_text,
     describe_draft,
+    glue,
     help_text,
     lang_of,
     refusal_text,
@@ -133,7 +134,7 @@ async def _answer(session: EditorSession, text: str, lang: Lang, state: _TurnSta
 
     if not intents:
         if not silent:
-            yield Say(t("unknown", lang) + " " + t("can_short", lang))
+            yield Say(glue([t("unknown", lang), t("can_short", lang)], lang))
         return
     edits = [i for i in intents if isinstance(i, it.EDITS)]
     undo = any(isinstance(i, it.Undo) for i in intents)
