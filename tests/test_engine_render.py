@@ -295,3 +295,35 @@ async def test_4k_hevc_clip_renders_to_1080p(tmp_path: Path) -> None:
     p = mg.probe(result.path)
     assert (p.video_codec, p.width, p.height) == ("h264", 1920, 1080)
     assert_duration(result.path, 1.0)
+
+
+async def test_many_clips_are_encoded_in_groups_and_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timeline of many clips is encoded a few inputs at a time (bounded memory) and joined
+    without re-encoding: frames stay in order at a constant 30 fps, and a title that spans the
+    joins is drawn in every part. Progress only goes up, and ends at 1."""
+    from engine.render import graph
+
+    monkeypatch.setattr(graph, "MAX_INPUTS", 2)
+    colors = ["red", "lime", "blue", "yellow", "magenta"]
+    media = [mg.media_info(mg.color_sequence_clip(tmp_path / f"{c}.mp4", [c], 0.5), media_id=f"m_{c}") for c in colors]
+    segments = [visual(m, i * 500, 500) for i, m in enumerate(media)]
+    texts = [title(300, 1900, "Joined", position="bottom")]
+    seen: list[float] = []
+    result = await render(
+        tmp_path, draft(segments, texts=texts), media, resolution="720p", preset="ultrafast", on_progress=seen.append
+    )
+    assert_duration(result.path, 2.5)
+    import av
+
+    with av.open(str(result.path)) as c:
+        stream = c.streams.video[0]
+        stamps = sorted(float(p.pts * (stream.time_base or 0)) for p in c.demux(stream) if p.pts is not None and p.size)
+    assert np.allclose(np.diff(stamps), FRAME, atol=1e-3)
+    expected = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255)]
+    for i, rgb in enumerate(expected):
+        frame = mg.frame_at(result.path, i * 0.5 + 0.25)
+        got = frame[50:250, 100:500].reshape(-1, 3).mean(axis=0)
+        assert np.abs(got - np.array(rgb)).max() < 60, (colors[i], got)  # BT.601 source shown as BT.709
+    for t in (0.6, 1.2, 2.0):  # parts 1, 2 and 3 all carry the title
+        assert ink(mg.frame_at(result.path, t), 0.7, 1.0).sum() > 500, t
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 3

@@ -26,7 +26,7 @@ import av
 from engine.ffmpeg import FFmpegError, run_ffmpeg
 from engine.render import RenderFailed, RenderResult, RenderSpec
 from engine.render.errors import explain
-from engine.render.graph import video_pass_args
+from engine.render.graph import concat_list, groups, video_pass_args
 from engine.render.plan import FPS, RenderPlan, build_plan
 from engine.render.soundtrack import MusicProvider, Soundtrack, default_music, prepare_soundtrack
 from engine.render.streamcopy import CopySource, copy_source
@@ -53,15 +53,32 @@ class Progress:
         return lambda fraction: self(low + (high - low) * fraction)
 
 
-async def _encode_video(plan: RenderPlan, out: Path, progress: Callable[[float], None]) -> float:
+def _sub_span(progress: Callable[[float], None], low: float, high: float) -> Callable[[float], None]:
+    return lambda fraction: progress(low + (high - low) * fraction)
+
+
+async def _encode_video(plan: RenderPlan, progress: Callable[[float], None]) -> tuple[list[str], float]:
+    """The video pass (one ffmpeg, or one per group of a timeline of many clips); returns the mux's
+    video input arguments and the wall time."""
     started = time.monotonic()
-    args = video_pass_args(plan, out)
-    try:
-        await run_ffmpeg(args, duration_s=plan.duration_s, on_progress=progress)
-    except FFmpegError as exc:
-        log.warning("render session=%s: the video pass failed: %s\n%s", plan.session, exc, exc.tail)
-        raise explain(exc, [v.name for v in plan.visuals], [str(v.path) for v in plan.visuals]) from None
-    return time.monotonic() - started
+    work = plan.work_dir
+    parts: list[Path] = []
+    done_frames = 0
+    for group in groups(plan):
+        part = work / f"video-{group.index}.mp4"
+        low, high = done_frames / plan.frames, (done_frames + group.frames) / plan.frames
+        span = _sub_span(progress, low, high)
+        try:
+            await run_ffmpeg(video_pass_args(plan, group, part), duration_s=group.frames / FPS, on_progress=span)
+        except FFmpegError as exc:
+            log.warning("render session=%s: the video pass failed: %s\n%s", plan.session, exc, exc.tail)
+            raise explain(exc, [v.name for v in group.items], [str(v.path) for v in group.items]) from None
+        parts.append(part)
+        done_frames += group.frames
+    if len(parts) == 1:
+        return ["-i", str(parts[0])], time.monotonic() - started
+    listing = concat_list(parts, work / "video.ffconcat")
+    return ["-f", "concat", "-safe", "0", "-i", str(listing)], time.monotonic() - started
 
 
 async def _mux(plan: RenderPlan, video_input: Sequence[str], audio: Path, out: Path) -> float:
@@ -136,16 +153,15 @@ async def render_draft(
             soundtrack = await prepare_soundtrack(plan, provider, audio, on_step=progress.span(0.05, 0.85))
             seconds["mux"] = await _mux(plan, source.input_args(), audio, partial)
         else:
-            video = spec.work_dir / "video.mp4"
             try:
-                async with asyncio.TaskGroup() as group:
-                    video_task = group.create_task(_encode_video(plan, video, progress.span(0.0, VIDEO_SHARE)))
-                    sound_task = group.create_task(prepare_soundtrack(plan, provider, audio))
+                async with asyncio.TaskGroup() as tasks:
+                    video_task = tasks.create_task(_encode_video(plan, progress.span(0.0, VIDEO_SHARE)))
+                    sound_task = tasks.create_task(prepare_soundtrack(plan, provider, audio))
             except BaseExceptionGroup as failed:
                 raise _first_failure(failed) from None
-            seconds["video"] = video_task.result()
+            video_input, seconds["video"] = video_task.result()
             soundtrack = sound_task.result()
-            seconds["mux"] = await _mux(plan, ["-i", str(video)], audio, partial)
+            seconds["mux"] = await _mux(plan, video_input, audio, partial)
         seconds.update({f"sound.{k}": v for k, v in soundtrack.seconds.items()})
         duration = await asyncio.to_thread(_probe_duration, partial)
         partial.replace(spec.out_path)

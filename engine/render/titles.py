@@ -110,18 +110,20 @@ def _position(position: str, margin_x: int, margin_y: int) -> tuple[str, str, st
     return x, y, align
 
 
-def drawtext_filter(item: TextItem, index: int, width: int, height: int, work_dir: Path) -> str:
-    """One `drawtext=…` filter for a text segment (its text written to a file in `work_dir`)."""
+def drawtext_filter(
+    item: TextItem, name: str, width: int, height: int, work_dir: Path, *, offset_s: float = 0.0
+) -> str:
+    """One `drawtext=…` filter for a text segment (its text written to a file in `work_dir`);
+    `offset_s` is where the encoded part starts on the timeline (its `t` is 0 there)."""
     meta = item.segment.m
     lay = layout(meta.text, meta.size, width, height)
-    text_file = work_dir / f"title-{index}.txt"
+    text_file = work_dir / f"title-{name}.txt"
     text_file.write_text("\n".join(lay.lines), encoding="utf-8")
     x, y, align = _position(meta.position, round(MARGIN_X * width), round(MARGIN_Y * height))
-    start, end = item.start_s, item.end_s
+    start, end = item.start_s - offset_s, item.end_s - offset_s
     fade = min(FADE_S, (end - start) / 4)
-    alpha = (
-        f"if(lt(t,{start + fade:.3f}),(t-{start:.3f})/{fade:.3f},if(gt(t,{end - fade:.3f}),({end:.3f}-t)/{fade:.3f},1))"
-    )
+    a, b = f"({start:.3f})", f"({end:.3f})"  # negative in a later part of a grouped encode
+    alpha = f"if(lt(t,{a}+{fade:.3f}),(t-{a})/{fade:.3f},if(gt(t,{b}-{fade:.3f}),({b}-t)/{fade:.3f},1))"
     font = title_font()
     options = {
         "fontfile" if font.file is not None else "font": str(font.file) if font.file is not None else font.pattern,
@@ -139,6 +141,6 @@ def drawtext_filter(item: TextItem, index: int, width: int, height: int, work_di
         "x": x,
         "y": y,
         "alpha": f"max(0,min(1,{alpha}))",
-        "enable": f"between(t,{start:.3f},{end:.3f})",
+        "enable": f"between(t,{a},{b})",
     }
     return "drawtext=" + ":".join(f"{key}={ff_value(value)}" for key, value in options.items())
