@@ -79,32 +79,43 @@ def _saw(freq: float, n: int, phase: float) -> np.ndarray:
 # --------------------------------------------------------------------------- pitched instruments
 
 
+def _phase(freq: float, n: int, cycles: float = 0.0) -> np.ndarray:
+    """2π·f·t (+ an offset in cycles) wrapped to one turn, as float32: the phase is exact (computed
+    in float64) and the sines over it run at single-precision speed."""
+    turns = (np.arange(n) * (freq / SR) + cycles) % 1.0
+    return (turns * (2 * np.pi)).astype(F32)
+
+
 def epiano(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
     """An FM electric piano: a 1:1 modulator whose index falls after the strike, plus a 14:1 tine."""
     f = midi_to_hz(pitch)
     release = 0.25
     n = int((dur + release) * SR)
-    t = _t(n)
+    t = _t(n).astype(F32)
     decay = 1.6 * (440.0 / f) ** 0.35
-    index = (1.0 + 2.6 * vel) * np.exp(-t / 0.5) + 0.4
-    mod = np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28))
-    body = np.sin(2 * np.pi * f * t + index * mod)
-    out = body * np.exp(-t / decay)
+    index = F32(1.0 + 2.6 * vel) * np.exp(-t / F32(0.5)) + F32(0.4)
+    mod = np.sin(_phase(f, n, rng.uniform(0, 1)))
+    out = np.sin(_phase(f, n) + index * mod) * np.exp(-t / F32(decay))
+    strike = min(n, int(0.5 * SR))  # the tine is gone (−60 dB) within half a second
     if f * 14 < 18_000:
-        out += (0.3 + 0.4 * vel) * np.sin(2 * np.pi * f * 14 * t) * np.exp(-t / 0.06)
-    out += 0.12 * np.sin(2 * np.pi * f * 2 * t) * np.exp(-t / (decay * 0.5))
-    return np.asarray(out * _env(n, 0.002, release, dur))
+        out[:strike] += F32(0.3 + 0.4 * vel) * np.sin(_phase(f * 14, strike)) * np.exp(-t[:strike] / F32(0.06))
+    out += F32(0.12) * np.sin(_phase(f * 2, n)) * np.exp(-t / F32(decay * 0.5))
+    return np.asarray(out * _env(n, 0.002, release, dur).astype(F32))
+
+
+BELL_SECONDS = 2.6
 
 
 def bell(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
-    """A glockenspiel/celesta: inharmonic FM (3.5:1) that rings and fades."""
+    """A glockenspiel/celesta: inharmonic FM (3.5:1) that rings and fades whatever the note's length
+    (a struck bar is not held), so one rendering serves every note of that pitch."""
     f = midi_to_hz(pitch)
-    n = int((min(dur, 1.2) + 1.4) * SR)
-    t = _t(n)
-    index = (1.0 + 2.0 * vel) * np.exp(-t / 0.15)
-    out = np.sin(2 * np.pi * f * t + index * np.sin(2 * np.pi * 3.5 * f * t))
-    out += 0.35 * np.sin(2 * np.pi * 2.76 * f * t) * np.exp(-t / 0.3)
-    return np.asarray(out * np.exp(-t / 0.9) * _env(n, 0.001, 0.3, n / SR - 0.3))
+    n = int(BELL_SECONDS * SR)
+    t = _t(n).astype(F32)
+    index = F32(1.0 + 2.0 * vel) * np.exp(-t / F32(0.15))
+    out = np.sin(_phase(f, n) + index * np.sin(_phase(3.5 * f, n)))
+    out += F32(0.35) * np.sin(_phase(2.76 * f, n)) * np.exp(-t / F32(0.3))
+    return np.asarray(out * np.exp(-t / F32(0.9)) * _env(n, 0.001, 0.3, BELL_SECONDS - 0.3).astype(F32))
 
 
 def pluck(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
@@ -348,6 +359,8 @@ def vinyl(n: int, rng: np.random.Generator, *, pops_until: int | None = None) ->
     return hiss + _bandpass(pops, 1000, 8000) * 2.0
 
 
+RINGING = frozenset({"bell"})
+"""Instruments whose notes ring the same whatever their length: one rendering per pitch and velocity."""
 SUSTAINED: dict[str, tuple[float, float]] = {"epiano": (0.0, 0.25), "bass": (0.0, 0.08), "pluck": (0.05, 0.12)}
 """Instruments whose sound up to the note-off does not depend on the note's length: (delay before
 the release, release seconds). Their notes are cut from one long rendering per pitch and velocity."""
@@ -365,7 +378,7 @@ class Voices:
         self._drums: dict[tuple[str, int], np.ndarray] = {}
 
     def note(self, instrument: str, pitch: int, dur: float, vel: float) -> np.ndarray:
-        key = (instrument, pitch, round(dur * 40), min(3, int(vel * 4)))
+        key = (instrument, pitch, 0 if instrument in RINGING else round(dur * 40), min(3, int(vel * 4)))
         cached = self._notes.get(key)
         if cached is None:
             length, velocity = key[2] / 40, (key[3] + 0.5) / 4

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import fft as sfft
 from scipy import signal
 
 from engine.music import master
@@ -67,18 +68,19 @@ def impulse_response(seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def _add_reverb(bus: np.ndarray, send: np.ndarray, ir: np.ndarray) -> None:
-    """Overlap-add FFT convolution of the mono send with the stereo room, straight into the bus."""
+    """Overlap-add FFT convolution of the mono send with the stereo room, straight into the bus
+    (single-precision FFTs: the room is noise, float32 is far below its own grain)."""
     n = len(bus)
     size = 1 << int(np.ceil(np.log2(master.BLOCK + len(ir))))
-    spectra = [np.fft.rfft(ir[:, ch], size) for ch in range(2)]
+    spectra = [sfft.rfft(ir[:, ch].astype(np.float32), size) for ch in range(2)]
     for a in range(0, n, master.BLOCK):
         block = send[a : a + master.BLOCK]
         if not np.any(block):
             continue
-        spec = np.fft.rfft(block, size)
+        spec = sfft.rfft(block, size)
         m = min(len(block) + len(ir) - 1, n - a)
         for ch in range(2):
-            bus[a : a + m, ch] += np.fft.irfft(spec * spectra[ch], size)[:m].astype(np.float32)
+            bus[a : a + m, ch] += sfft.irfft(spec * spectra[ch], size)[:m]
 
 
 def play(
