@@ -253,11 +253,12 @@ async def test_out_of_scope_gets_an_honest_answer_and_the_list(message: str, hon
     assert ("Here's what I can do" in says(events)[0]) or ("我能做的有" in says(events)[0])
 
 
-@pytest.mark.parametrize("message", ["help", "what can you do?", "hi", "你能做什么"])
+@pytest.mark.parametrize("message", ["help", "what can you do?", "hi", "你能做什么", "你好，你能帮我做什么？"])
 async def test_help_lists_what_the_editor_does(message: str) -> None:
     events = await turn(session(), message)
     text = said(events)
     assert kinds(events) == ["Say"]
+    assert text.count("Here's what I can do with your clips") + text.count("我可以这样帮你剪辑") == 1  # once
     assert ("“use my song”" in text and "**export**" in text) or ("用我的歌" in text and "**导出**" in text)
 
 

@@ -30,8 +30,8 @@ NEGATION = r"(?:\bdon'?t|\bdo\s+not|\bno\s+need\s+to|\bnever|\bstop|不要|别|�
 
 # ---------------------------------------------------------------------------- conversation
 GREETING = _re(
-    r"^\s*(?:hi|hello|hey|hiya|yo|howdy|greetings|good\s+(?:morning|afternoon|evening))(?:\s+(?:there|bot|cutaway))?\W*$",
-    r"^\s*(?:你好|您好|嗨|哈喽|哈罗|在吗)\W*$",
+    r"^\s*(?:hi|hello|hey|hiya|yo|howdy|greetings|good\s+(?:morning|afternoon|evening))\b",
+    r"^\s*(?:你好|您好|嗨|哈喽|哈罗|在吗)",
 )
 HELP = _re(
     r"^\s*(?:help|\?+|commands|menu|options|examples?)\W*$",
@@ -39,7 +39,7 @@ HELP = _re(
     r"\bhow\s+(?:does\s+(?:this|it)\s+work|do\s+i\s+use\s+(?:this|you|it))\b",
     r"\b(?:can\s+you\s+)?help\s+me\b",
     r"\bwhat\s+are\s+(?:you|your\s+(?:features|options|commands))\b",
-    r"帮助|你能做什么|你会做什么|你会什么|能做什么|可以做什么|怎么用|有什么功能|使用说明",
+    r"帮助|你能做什么|你会做什么|你会什么|能做什么|可以做什么|能帮我(?:做)?什么|可以帮我(?:做)?什么|怎么用|有什么功能|使用说明",
 )
 THANKS = _re(
     r"^\s*(?:thanks?(?:\s+you)?|thx|ty|cheers|great|perfect|awesome|nice|cool|ok(?:ay)?|got\s+it)\W*$",
@@ -50,7 +50,7 @@ DESCRIBE = _re(
     r"\bshow\s+(?:me\s+)?(?:the\s+)?(?:timeline|draft|edit)\b",
     r"\bwhat\s+do\s+(?:i|we)\s+have\b",
     r"\b(?:current|where\s+are\s+we)\b.*\b(?:timeline|draft|edit|project)\b",
-    r"现在是什么样|现在什么样|目前的(?:时间线|草稿)|看看(?:时间线|草稿)",
+    r"现在是什么样|现在什么样|目前的(?:时间线|草稿)|看看(?:时间线|草稿)|(?:时间线|草稿)(?:上|里)?(?:现在)?有什么|现在有什么",
 )
 EXPORT = _re(r"\bexport\b|\bdownload\b|\brender\b|\bsend\s+me\s+the\s+(?:final\s+)?video\b", r"导出|下载|渲染")
 
@@ -289,7 +289,7 @@ CLIP_SELECTOR_EN = re.compile(
     r"(?!\s*(?:\.\d|:\d|ms\b|s\b|secs?\b|seconds?\b|m\b|mins?\b|minutes?\b|%|秒|分))"
 )
 CLIP_SELECTOR_ZH = re.compile(
-    r"(?:第\s*(?P<ord>[零一二两三四五六七八九十\d]+)|(?P<last>最后|倒数第一)|(?P<penult>倒数第二))\s*(?:个|段|张|条|部)?\s*"
+    r"(?:第\s*(?P<ord>[零一二两三四五六七八九十\d]+)|(?P<last>最后|倒数第一)\s*一?|(?P<penult>倒数第二))\s*(?:个|段|张|条|部)?\s*"
     r"(?P<noun>片段|视频|素材|图片|照片|相片|镜头|图|段|个|张)"
 )
 THE_IMAGE = _re(r"\bthe\s+(?:photo|image|picture|pic|still)s?\b|\b(?:photo|image|picture)s?\b", r"图片|照片|相片")

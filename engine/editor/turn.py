@@ -82,12 +82,15 @@ class _TurnState:
         self.silent = False
 
 
-def _chat_reply(intents: tuple[it.Intent, ...], draft: Draft, lang: Lang) -> str:
+def _chat_reply(intents: tuple[it.Intent, ...], draft: Draft, lang: Lang, *, with_list: bool = True) -> str:
+    """The answer to what is not an edit; `with_list` adds what the editor can do after an
+    out-of-scope request (left out when the same message also had edits that were made)."""
     parts: list[str] = []
     shown_can = False
     for intent in intents:
         if isinstance(intent, it.Help):
-            parts.append(help_text(lang))
+            if not any(isinstance(i, it.Greeting) for i in intents):  # the greeting brings the list
+                parts.append(help_text(lang))
             shown_can = True
         elif isinstance(intent, it.Greeting):
             parts.append(t("greeting", lang) + "\n\n" + help_text(lang))
@@ -106,7 +109,7 @@ def _chat_reply(intents: tuple[it.Intent, ...], draft: Draft, lang: Lang) -> str
             parts.append(unsupported_text(intent.topic, lang))
         elif isinstance(intent, it.Unclear):
             parts.append(t(intent.reason, lang))
-    if any(isinstance(i, it.Unsupported) for i in intents) and not shown_can:
+    if with_list and any(isinstance(i, it.Unsupported) for i in intents) and not shown_can:
         parts.append(t("can_short", lang))
     return "\n\n".join(p for p in parts if p)
 
@@ -188,7 +191,7 @@ async def _answer(session: EditorSession, text: str, lang: Lang, state: _TurnSta
                 notes.append(t("undone", lang, summary=summary))
             continue
         if not isinstance(intent, it.EDITS):
-            note = _chat_reply((intent,), working, lang)
+            note = _chat_reply((intent,), working, lang, with_list=False)
             if note and note not in notes:
                 notes.append(note)
             continue
