@@ -366,7 +366,6 @@ _POSITION_WORDS = (
     lx.POS_BOTTOM,
     lx.POS_CENTER,
 )
-_SIZE_WORDS = (lx.SIZE_LARGE, lx.SIZE_LARGER, lx.SIZE_SMALL, lx.SIZE_SMALLER, lx.SIZE_MEDIUM)
 
 
 def _unsupported_topic(clause: str) -> str | None:
@@ -413,15 +412,16 @@ def subject_of(clause: str, *, has_quote: bool) -> Subject | None:
             return "canvas"
         if not (lx.MUSIC_NOUN.search(clause) or lx.TEXT_NOUN.search(clause) or has_quote):
             return "undo"
-    if _unsupported_topic(clause) == "generate":
-        return "unsupported"
+    if _unsupported_topic(clause) in ("generate", "denoise"):
+        return "unsupported"  # not to be mistaken for an edit that is possible ("mute" is not "denoise")
     if lx.MY_AUDIO.search(clause):
         return "my_audio"
     if lx.ANOTHER.search(clause) and not lx.TEXT_NOUN.search(clause) and not has_quote:
         return "another"
     if lx.DUCK.search(clause) or lx.STEADY.search(clause):
         return "duck"
-    if lx.CLIP_SOUND.search(clause) and not lx.MUSIC_NOUN.search(clause[: lx.CLIP_SOUND.search(clause).start()]):  # type: ignore[union-attr]
+    clip_sound = lx.CLIP_SOUND.search(clause)
+    if clip_sound is not None and not lx.MUSIC_NOUN.search(clause[: clip_sound.start()]):
         return "clip_sound"
     if has_quote or (lx.TEXT_NOUN.search(clause) and _unsupported_topic(clause) != "subtitles"):
         return "text"

@@ -159,8 +159,8 @@ NO_FADE = _re(
 
 # ---------------------------------------------------------------------------- the clips' own sound
 CLIP_SOUND = _re(
-    r"\b(?:original|orig|clip'?s?|clips'|video'?s?|videos'|camera|source|native|own|ambient|natural|live|background)\s+"
-    r"(?:audio|sound|sounds|voice|voices|noise|noises)\b",
+    r"\b(?:original|orig|clip'?s?|clips'|video'?s?|videos'|camera|source|native|own|ambient|natural|live)\s+"
+    r"(?:audio|sound|sounds|voice|voices|noise|noises)\b|\bbackground\s+noises?\b",
     r"\b(?:audio|sound)\s+(?:of|from|in|on)\s+(?:the\s+|my\s+)?(?:clip|video|footage|recording)s?\b",
     r"\b(?:voices?|dialogue|dialog|talking|people\s+talking|speaking|vocals)\b",
     r"原声|原音|原视频(?:的)?声音|视频(?:的)?声音|视频原声|原来的声音|人声|现场声|现场音|环境声|环境音|说话声|对白|对话",
@@ -336,9 +336,9 @@ UNSUPPORTED: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bcolou?r(?:[- ]?(?:grad\w*|correct\w*|balance|tone|palette|look))?\b|\bgrad(?:e|ing)\b|\bluts?\b"
             r"|\bfilters?\b|\bsaturat\w+\b"
             r"|\bcontrast\b|\bbrightness\b|\bbrighten\b|\bbrighter\b|\bdarken\b|\bdarker\b|\bexposure\b|\bvintage\b|\bsepia\b|\bretro\b"
-            r"|\bblack\s+and\s+white\b|\bb&w\b|\bmonochrome\b|\bwarmer\b|\bcooler\b|\bhdr\b|\bvignette\b|\bsharpen\w*\b|\bdenoise\b",
+            r"|\bblack\s+and\s+white\b|\bb&w\b|\bmonochrome\b|\bwarmer\b|\bcooler\b|\bhdr\b|\bvignette\b|\bsharpen\w*\b",
             r"\b(?:look|looks|feel|feels)\s+(?:more\s+)?(?:cinematic|vintage|retro|professional|better|good|nice|moody|dreamy|film-?like)\b",
-            r"调色|滤镜|色调|饱和度|对比度|亮度|曝光|黑白|复古|画面(?:更|变)|电影感画面|美颜|锐化|降噪",
+            r"调色|滤镜|色调|饱和度|对比度|亮度|曝光|黑白|复古|画面(?:更|变)|电影感画面|美颜|锐化",
         ),
     ),
     (
@@ -365,6 +365,14 @@ UNSUPPORTED: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|\btime[- ]?lapse\b|\bhyper[- ]?lapse\b"
             r"|\b\d+(?:\.\d+)?\s?x\s+(?:speed|faster|slower)\b|\bplayback\s+rate\b",
             r"慢动作|慢放|加速|倍速|变速|快进|延时摄影|放慢|快放",
+        ),
+    ),
+    (
+        "denoise",
+        _re(
+            r"\b(?:remove|reduce|clean\s+up|get\s+rid\s+of|cut\s+out|filter\s+out)\s+(?:the\s+|all\s+the\s+)?"
+            r"(?:background\s+|wind\s+|hiss\s+)?(?:noise|hiss|hum|wind)\b|\bde-?nois\w*\b|\bnoise\s+(?:reduction|removal)\b",
+            r"降噪|去噪|去除杂音|消除噪音|去掉杂音|去掉噪音|去除噪音|风噪",
         ),
     ),
     ("reverse", _re(r"\breverse\b|\bbackwards?\b|\brewind\b|\bplay\s+it\s+in\s+reverse\b", r"倒放|倒带|反向播放")),

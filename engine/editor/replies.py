@@ -371,6 +371,10 @@ T: dict[str, tuple[str, str]] = {
         "I can't change the playback speed (slow motion, speed-ups).",
         "我不能改变播放速度（慢动作、加速）。",
     ),
+    "cannot_denoise": (
+        "I can't clean up noise in the clips' sound — but I can lower or mute it (“lower the clip's sound”).",
+        "我不能给原声降噪——但可以调低或静音原声（“降低原声”）。",
+    ),
     "cannot_reverse": ("I can't play clips backwards.", "我不能倒放视频。"),
     "cannot_stabilize": ("I can't stabilise shaky footage.", "我不能给画面防抖。"),
     "cannot_voiceover": (
