@@ -82,7 +82,7 @@ def power_spectrum(samples: np.ndarray, nperseg: int = 4096) -> tuple[np.ndarray
     total: np.ndarray | None = None
     freqs = np.zeros(0)
     for ch in range(samples.shape[1]):
-        freqs, psd = signal.welch(samples[:, ch], fs=SR, nperseg=nperseg, noverlap=0)
+        freqs, psd = signal.welch(samples[:, ch], fs=SR, nperseg=min(nperseg, len(samples)), noverlap=0)
         total = psd if total is None else total + psd
     assert total is not None
     return freqs, total

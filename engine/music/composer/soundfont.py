@@ -35,6 +35,7 @@ class SoundfontUnavailable(RuntimeError):
     pass
 
 
+@lru_cache(maxsize=1)
 def renderer_available() -> bool:
     try:
         import midirenderer  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
