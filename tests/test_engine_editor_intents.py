@@ -115,6 +115,9 @@ TABLE: list[tuple[str, list[str]]] = [
     ("标题放到底部", ["edit text None/None None bottom -+0 -"]),
     ("show the title from 5s to 8s", ["edit text None/None None - -+0 start=5000,end=8000"]),
     ("add a title", ["unclear title_words"]),
+    ("make the title red", ["cannot text_style"]),
+    ('add a bold title "Hi" at the top', ["text 'Hi' title top large -"]),
+    ('add the title "Black Friday" in italics', ["text 'Black Friday' title - - -", "cannot text_style"]),
     # -- trims, lengths, clips
     ("trim the first 2 seconds", ["trim timeline length=2000,anchor=start"]),
     ("cut the last 3 s", ["trim timeline length=3000,anchor=end"]),

@@ -806,11 +806,12 @@ def _text(clause: str, quotes: list[str]) -> list[Intent]:
             words = _clean_words(words.split("\ue0ff")[0])
             if words:
                 said = [words]
+    styled: list[Intent] = [Unsupported("text_style")] if lx.TEXT_STYLE.search(bare) else []
     if said:
-        return [AddText(text=w, style=style, position=position, size=size, when=when) for w in said if w]
+        return [*(AddText(text=w, style=style, position=position, size=size, when=when) for w in said if w), *styled]
     if position is not None or size is not None or step or not when.is_empty():
-        return [EditText(_text_target(bare), position=position, size=size, size_step=step, when=when)]
-    return [Unclear("title_words")]
+        return [EditText(_text_target(bare), position=position, size=size, size_step=step, when=when), *styled]
+    return styled or [Unclear("title_words")]
 
 
 def _canvas(clause: str) -> list[Intent]:

@@ -257,6 +257,12 @@ TEXT_SAYING = re.compile(
 )
 """Unquoted words of a title run to the end of the clause ("add a title saying Summer Trip")."""
 
+TEXT_STYLE = _re(
+    r"\b(?:red|blue|green|yellow|white|black|pink|purple|orange|gold|golden|silver|grey|gray|colou?r(?:ed|ful)?|font|"
+    r"italics?|underlined?|shadow|outline|glow(?:ing)?|neon|animated?|typewriter|handwritten|serif|cursive)\b",
+    r"红色|蓝色|绿色|黄色|白色|黑色|粉色|紫色|橙色|金色|颜色|字体|加粗|粗体|斜体|阴影|描边|发光|动画|手写",
+)
+"""What a title cannot have here (it has words, a position, a size and a time)."""
 POS_TOP_LEFT = _re(r"\b(?:top|upper)[- ]?left\b|\bleft[- ]?(?:top|upper)\b|\btop\s+left\s+corner\b", r"左上")
 POS_TOP_RIGHT = _re(r"\b(?:top|upper)[- ]?right\b|\bright[- ]?(?:top|upper)\b", r"右上")
 POS_BOTTOM_LEFT = _re(r"\b(?:bottom|lower)[- ]?left\b|\bleft[- ]?(?:bottom|lower)\b", r"左下")

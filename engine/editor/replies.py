@@ -371,6 +371,11 @@ T: dict[str, tuple[str, str]] = {
         "I can't change the playback speed (slow motion, speed-ups).",
         "我不能改变播放速度（慢动作、加速）。",
     ),
+    "cannot_text_style": (
+        "Titles come in one clean style here — I can't change their colour, font or animation, only their words, "
+        "position (top, center, bottom, corners), size (small, medium, large) and timing.",
+        "这里的标题只有一种简洁样式——不能改颜色、字体或动画，只能改文字、位置（顶部、居中、底部、四角）、大小（小、中、大）和时间。",
+    ),
     "cannot_denoise": (
         "I can't clean up noise in the clips' sound — but I can lower or mute it (“lower the clip's sound”).",
         "我不能给原声降噪——但可以调低或静音原声（“降低原声”）。",
