@@ -272,15 +272,15 @@ T: dict[str, tuple[str, str]] = {
         "还没有标题——可以说：添加标题“夏天”。",
     ),
     "title_not_found": ("I can't find a title saying “{words}”.", "找不到写着“{words}”的标题。"),
-    "no_such_title": ("There {are} only {count} title(s).", "只有{count}个标题。"),
+    "no_such_title": ("There {are} only {count} {titles}.", "只有{count}个标题。"),
     "no_photo": ("There's no photo on the timeline.", "时间线上没有图片。"),
     "which_photo": (
         "There are {count} photos — say which one, e.g. “make the second photo 5 seconds”.",
         "有{count}张图片——请说明是哪一张，例如“把第二张图片改成5秒”。",
     ),
     "no_such_clip": ("There {are} only {count} {things} on the timeline.", "时间线上只有{count}个{things}。"),
-    "things_clip": ("clip(s)", "片段"),
-    "things_image": ("photo(s)", "图片"),
+    "things_clip": ("clips", "片段"),
+    "things_image": ("photos", "图片"),
     "the_video": ("the video", "视频"),
     "clip_n": ("clip {index} ({name})", "第{index}个片段（{name}）"),
     "trim_all": (
@@ -450,7 +450,7 @@ T: dict[str, tuple[str, str]] = {
     "size_small": ("small", "小字"),
     "size_medium": ("medium", "中号字"),
     "size_large": ("large", "大字"),
-    "sum_video": ("{length}s of video ({count} clip(s): {names})", "视频{length}秒（{count}个素材：{names}）"),
+    "sum_video": ("{length}s of video ({count} {clips}: {names})", "视频{length}秒（{count}个素材：{names}）"),
     "sum_music": ("music: {name}, {start}-{end}s at {volume}%", "音乐：{name}，{start}-{end}秒，音量{volume}%"),
     "sum_no_music": ("no music", "无背景音乐"),
     "sum_text": ("“{text}” ({start}-{end}s)", "“{text}”（{start}-{end}秒）"),
@@ -697,10 +697,12 @@ def refusal_text(refusal: Refusal, lang: Lang) -> str:
         return t(key, lang, moods=moods_list(lang))
     if key == "no_such_title":
         count = int(v.get("count", 0))
-        return t(key, lang, count=count, are="is" if count == 1 else "are")
+        return t(key, lang, count=count, are="is" if count == 1 else "are", titles="title" if count == 1 else "titles")
     if key == "no_such_clip":
         count = int(v.get("count", 0))
         things = t("things_image" if v.get("kind") == "image" else "things_clip", lang)
+        if count == 1 and lang == "en":
+            things = things.removesuffix("s")
         return t(key, lang, count=count, are="is" if count == 1 else "are", things=things)
     if key == "trim_all":
         line = t(key, lang, scope=scope_text, total=v["total"])
@@ -726,7 +728,17 @@ def describe_draft(draft: Draft, lang: Lang) -> str:
         return t("sum_empty", lang)
     names = list(dict.fromkeys(seg.m.name for seg in draft.visuals))
     shown = ", ".join(_short(n, 30) for n in names[:4]) + (" …" if len(names) > 4 else "")
-    parts = [t("sum_video", lang, length=s(draft.duration_ms), count=len(draft.visuals), names=shown)]
+    count = len(draft.visuals)
+    parts = [
+        t(
+            "sum_video",
+            lang,
+            length=s(draft.duration_ms),
+            count=count,
+            clips="clip" if count == 1 else "clips",
+            names=shown,
+        )
+    ]
     music = draft.music
     if music is not None:
         parts.append(
