@@ -727,7 +727,7 @@ def describe_draft(draft: Draft, lang: Lang) -> str:
     if draft.is_empty():
         return t("sum_empty", lang)
     names = list(dict.fromkeys(seg.m.name for seg in draft.visuals))
-    shown = ", ".join(_short(n, 30) for n in names[:4]) + (" …" if len(names) > 4 else "")
+    shown = ("、" if lang == "zh" else ", ").join(_short(n, 30) for n in names[:4]) + ("…" if len(names) > 4 else "")
     count = len(draft.visuals)
     parts = [
         t(
@@ -754,7 +754,7 @@ def describe_draft(draft: Draft, lang: Lang) -> str:
     else:
         parts.append(t("sum_no_music", lang))
     if draft.texts:
-        items = ", ".join(
+        items = ("、" if lang == "zh" else ", ").join(
             t("sum_text", lang, text=_short(x.m.text, 30), start=s(x.st), end=s(x.end)) for x in draft.texts
         )
         parts.append(t("sum_texts", lang, items=items))
