@@ -70,7 +70,8 @@ async def request_for_draft(
     mood = meta.mood if meta.mood in MOODS else "calm"
     if meta.source == "upload":
         info = media.get(meta.media)
-        if info is not None and info.path.is_file() and (info.kind == "audio" or info.has_audio):
+        usable = info is not None and (info.kind == "audio" or info.has_audio)
+        if info is not None and usable and await asyncio.to_thread(info.path.is_file):
             return MusicRequest("upload", duration, mood, meta.seed, (), info.path), (info.filename,)
         log.warning("music upload missing session=%s media=%s: composing instead", session, meta.media)
     elif meta.source == "library":
@@ -87,12 +88,18 @@ async def request_for_draft(
 async def _library_request(
     relative: str, mood: str, seed: int, duration: float, settings: EngineSettings
 ) -> tuple[MusicRequest, tuple[str, ...]] | None:
-    """The named track (or the seed's track in the mood), and a companion to crossfade into when it
-    is shorter than the segment and the library has another track in that mood."""
-    root = settings.music_dir
-    if root is None:
+    if settings.music_dir is None:
         return None
-    tracks = await asyncio.to_thread(library.scan, root)
+    return await asyncio.to_thread(_library_lookup, settings.music_dir, relative, mood, seed, duration)
+
+
+def _library_lookup(
+    root: Path, relative: str, mood: str, seed: int, duration: float
+) -> tuple[MusicRequest, tuple[str, ...]] | None:
+    """The named track (or the seed's track in the mood), and a companion to crossfade into when it
+    is shorter than the segment and the library has another track in that mood (file system work:
+    run in a worker thread)."""
+    tracks = library.scan(root)
     chosen: library.Track | None
     if relative:
         path = library.resolve(root, relative)
@@ -104,7 +111,7 @@ async def _library_request(
         chosen = library.pick(tracks, mood, seed)
         if chosen is None:
             return None
-    seconds = await asyncio.to_thread(library.track_seconds, root / chosen.path)
+    seconds = library.track_seconds(root / chosen.path)
     other = None
     if seconds is not None and seconds < duration + 2.0:
         mood_of_track = mood if mood in chosen.moods else (chosen.moods[0] if chosen.moods else mood)

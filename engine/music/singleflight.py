@@ -26,5 +26,10 @@ class SingleFlight(Generic[T]):
         if future is None:
             future = asyncio.ensure_future(make())
             self._running[key] = future
-            future.add_done_callback(lambda _f: self._running.pop(key, None))
+            future.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(future)
+
+    def _finished(self, key: str, done: asyncio.Future[T]) -> None:
+        self._running.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: if every caller left, asyncio must not log it as lost
