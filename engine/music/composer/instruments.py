@@ -144,6 +144,11 @@ def pluck(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.
     return np.asarray(_highpass(out, 70) * damp * 1.4)
 
 
+PAD_ATTACK = 0.45
+STRINGS_ATTACK = 0.6
+"""Held sounds swell in at a fixed rate, whatever the note's length."""
+
+
 def pad(
     pitch: float,
     dur: float,
@@ -161,7 +166,7 @@ def pad(
     for cents in (-9.0, 0.0, 8.0):
         out += _saw(f * 2 ** (cents / 1200), n, rng.uniform(0, 1))
     out = _lowpass(out, cutoff * (0.7 + 0.5 * vel), 2) / 3
-    rise = min(0.6, max(0.05, dur * 0.3)) if attack is None else attack
+    rise = PAD_ATTACK if attack is None else attack
     return np.asarray(out * _env(n, rise, release, dur))
 
 
@@ -180,20 +185,21 @@ def _ringing(x: np.ndarray, dur: float) -> np.ndarray:
 def strings(
     pitch: float, dur: float, vel: float, rng: np.random.Generator, *, attack: float | None = None
 ) -> np.ndarray:
-    """A string section: the pad with a slower bow and vibrato."""
+    """A string section: two detuned saws with a delayed vibrato, through a low-pass."""
     f = midi_to_hz(pitch)
     release = 1.0
     n = int((dur + release) * SR)
     t = _t(n)
-    vib = 1 + 0.004 * np.sin(2 * np.pi * 5.2 * t + rng.uniform(0, 6.28)) * np.minimum(1, t / 0.8)
-    out = np.zeros(n)
+    rate = 5.2
+    wobble = (1 - np.cos(2 * np.pi * rate * t)) / (2 * np.pi * rate) * np.minimum(1.0, t / 0.8)
+    out = np.zeros(n, dtype=F32)
     for cents in (-6.0, 5.0):
-        phase = np.cumsum(f * 2 ** (cents / 1200) * vib) / SR + rng.uniform(0, 1)
-        p = phase % 1.0
-        out += 2 * p - 1
-    out = _lowpass(out, 3800 * (0.6 + 0.6 * vel), 2) / 2
-    rise = min(0.9, max(0.08, dur * 0.35)) if attack is None else attack
-    return np.asarray(out * _env(n, rise, release, dur))
+        freq = f * 2 ** (cents / 1200)
+        turns = (freq * (t + 0.004 * wobble) + rng.uniform(0, 1)) % 1.0
+        out += (2 * turns - 1).astype(F32)
+    filtered = _lowpass(out, 3800 * (0.6 + 0.6 * vel), 2) / 2
+    rise = STRINGS_ATTACK if attack is None else attack
+    return np.asarray(filtered * _env(n, rise, release, dur))
 
 
 def bass(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
@@ -361,7 +367,11 @@ def vinyl(n: int, rng: np.random.Generator, *, pops_until: int | None = None) ->
 
 RINGING = frozenset({"bell"})
 """Instruments whose notes ring the same whatever their length: one rendering per pitch and velocity."""
-SUSTAINED: dict[str, tuple[float, float]] = {"epiano": (0.0, 0.25), "bass": (0.0, 0.08), "pluck": (0.05, 0.12)}
+SUSTAINED: dict[str, tuple[float, float]] = {
+    "epiano": (0.0, 0.25),
+    "bass": (0.0, 0.08),
+    "pluck": (0.05, 0.12),
+}
 """Instruments whose sound up to the note-off does not depend on the note's length: (delay before
 the release, release seconds). Their notes are cut from one long rendering per pitch and velocity."""
 
