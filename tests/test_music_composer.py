@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.music import MOODS, Cut
 from engine.music.composer import Composition, compose
 from engine.music.composer import render as render_module
-from engine.music.composer.arrangement import TAIL_RANGE
+from engine.music.composer.arrangement import TAIL_RANGE, solve_grid
 from engine.music.composer.soundfont import find_soundfont
 from engine.music.composer.styles import STYLES
 from engine.music.fit import analyse_beats
@@ -227,3 +229,23 @@ def test_the_soundfont_path_meets_the_same_measures(tmp_path: Path) -> None:
     _, rise = strongest_onset(samples, final - 0.05, final + 0.05)
     assert rise >= 4.0
     assert np.abs(samples[-48:]).max() < 10 ** (-50 / 20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mood=st.sampled_from(MOODS),
+    duration=st.floats(8.0, 120.0),
+    where=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=3),
+    seed=st.integers(0, 10_000),
+)
+def test_the_solver_keeps_the_moods_tempo_and_lands_any_cut_not_too_near_the_end(
+    mood: str, duration: float, where: list[float], seed: int
+) -> None:
+    cuts = tuple(Cut(0.5 + w * (duration - 5.0), 1.0 - 0.2 * i) for i, w in enumerate(where))
+    grid, anchor = solve_grid(duration, STYLES[mood], cuts, np.random.default_rng(seed))
+    assert STYLES[mood].tempo[0] <= grid.bpm <= STYLES[mood].tempo[1]
+    assert anchor == cuts[0]
+    assert min(abs(t - cuts[0].time_s) for t in grid.downbeats()) <= 0.001
+    assert 1.0 - 1e-9 <= grid.tail <= 4.0 + 1e-9
+    assert 0 <= grid.first_downbeat < grid.bar_s
+    assert grid.final_downbeat == pytest.approx(grid.first_downbeat + grid.bars * grid.bar_s)

@@ -117,10 +117,13 @@ def solve_grid(
     usable = [c for c in cuts if 0.25 <= c.time_s <= duration - MIN_TAIL]
     target = rng.uniform(*style.tempo)
     tail_pref = rng.uniform(lo_t + 0.2, hi_t - 0.4) if hi_t - lo_t > 0.8 else (lo_t + hi_t) / 2
-    for widen in (0.0, 0.08, 0.2):
-        lo_bpm, hi_bpm = style.tempo[0] * (1 - widen), style.tempo[1] * (1 + widen)
-        for anchors in (usable, []):
-            best = _search(duration, lo_bpm, hi_bpm, (lo_t, hi_t), anchors, target, tail_pref, style)
+    # The mood's tempo range is kept; the strongest cut is anchored if any tempo in it can take it
+    # (with the usual tail, else a tail of 1-4 s), else the next strongest, else none.
+    relaxed = (min(lo_t, MIN_TAIL), max(hi_t, 4.0))
+    for first in [*range(len(usable)), len(usable)]:
+        anchors = usable[first:]
+        for tails in ((lo_t, hi_t), relaxed) if anchors else ((lo_t, hi_t),):
+            best = _search(duration, *style.tempo, tails, anchors, target, tail_pref, style)
             if best is not None:
                 return best, (anchors[0] if anchors else None)
     bpm = sum(style.tempo) / 2
@@ -141,7 +144,7 @@ def _search(
 ) -> Grid | None:
     best: tuple[float, Grid] | None = None
     span = max(hi_bpm - lo_bpm, 1.0)
-    for bpm in np.arange(lo_bpm, hi_bpm + 1e-9, 0.02):
+    for bpm in np.clip(np.round(np.arange(lo_bpm, hi_bpm + 0.01, 0.02), 2), lo_bpm, hi_bpm):
         bar = 240.0 / bpm
         beat = bar / 4
         if cuts:
