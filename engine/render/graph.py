@@ -46,8 +46,8 @@ def fit_chain(item: VisualItem, index: int, width: int, height: int, fit: str) -
     media = item.media
     if media.width and media.height and abs(media.width / media.height - width / height) < SAME_SHAPE * width / height:
         fit = "stretch"
-    if fit == "stretch":
-        return f"{src}{square}scale={width}:{height}{color},setsar=1,format=yuv420p{out}"
+    if fit == "stretch":  # the exact size is forced, so the source's pixel shape does not matter
+        return f"{src}scale={width}:{height}{color},setsar=1,format=yuv420p{out}"
     if fit == "crop":
         return (
             f"{src}{square}scale={width}:{height}:force_original_aspect_ratio=increase:force_divisible_by=2{color},"
@@ -89,10 +89,14 @@ def segment_chain(item: VisualItem, index: int, plan: RenderPlan) -> str:
             f"[{index}:v]trim=end_frame=1[in{index}];{fitted};"
             f"[fit{index}]{LABEL_BT709},loop=loop={item.frames - 1}:size=1:start=0,settb=1/{FPS},setpts=N[v{index}]"
         )
+    media = item.media
+    # a container's length can exceed its picture's (sound running on): hold the last frame unless
+    # the segment ends well inside the clip
+    short = media.duration_s is None or media.duration_s - item.src_in_s < item.seconds + 0.5
+    hold = f"tpad=stop_mode=clone:stop_duration={item.seconds:.3f}," if short else ""
     return (
         f"[{index}:v]fps={FPS}:start_time=0[in{index}];{fitted};"
-        f"[fit{index}]{LABEL_BT709},tpad=stop_mode=clone:stop_duration={item.seconds:.3f},"
-        f"trim=end_frame={item.frames},setpts=PTS-STARTPTS[v{index}]"
+        f"[fit{index}]{LABEL_BT709},{hold}trim=end_frame={item.frames},setpts=PTS-STARTPTS[v{index}]"
     )
 
 
