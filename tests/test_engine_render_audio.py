@@ -216,3 +216,33 @@ async def test_users_own_track_is_the_music(tmp_path: Path) -> None:
     segment = theirs[lag : lag + len(out)]
     correlation = float(np.dot(out, segment) / (np.linalg.norm(out) * np.linalg.norm(segment) + 1e-12))
     assert correlation > 0.8, (correlation, lag / mg.RATE)
+
+
+async def test_music_plays_only_within_its_segment(tmp_path: Path) -> None:
+    clip = mg.media_info(mg.clip(tmp_path / "quiet.mp4", 5.0, size=(320, 180), audio=None))
+    d = draft([visual(clip, 0, 5000)], music_segment=music(1000, 2500, volume=0.5, duck=False))
+    result = await render(tmp_path, d, [clip], bed=tone_bed(tmp_path, MUSIC_HZ), resolution="720p", preset="ultrafast")
+    out = mg.decode_audio(result.path)
+    inside = mg.band_db(out, 1.5, 3.0, MUSIC_HZ, width=30)
+    assert mg.band_db(out, 0.1, 0.9, MUSIC_HZ, width=30) < inside - 40, "nothing before the segment"
+    assert mg.band_db(out, 3.6, 4.9, MUSIC_HZ, width=30) < inside - 40, "nothing after it"
+    assert_broadcast_loudness(result.path)
+
+
+async def test_mono_44k_sound_comes_out_stereo_48k(tmp_path: Path) -> None:
+    source = tmp_path / "mono.mp4"
+    mg.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=2",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1", "-ar", "44100", source,
+    )  # fmt: skip
+    media = mg.media_info(source)
+    assert (media.audio_channels, media.audio_rate) == (1, 44100)
+    result = await render(tmp_path, draft([visual(media, 0, 2000)]), [media], resolution="720p", preset="ultrafast")
+    p = mg.probe(result.path)
+    assert (p.audio_rate, p.audio_channels, p.fps) == (48000, 2, 30.0)
+    stereo = mg.decode_audio(result.path, mono=False)
+    left, right = stereo[4800:-4800, 0], stereo[4800:-4800, 1]
+    assert np.allclose(left, right, atol=1e-3), "the one channel on both sides"
+    assert mg.band_db(left, 0.2, 1.8, 440.0, width=30) > mg.band_db(left, 0.2, 1.8, 1000.0, width=200) + 30
+    assert_broadcast_loudness(result.path)
