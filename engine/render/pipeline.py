@@ -81,8 +81,9 @@ async def _encode_video(plan: RenderPlan, progress: Callable[[float], None]) -> 
     return ["-f", "concat", "-safe", "0", "-i", str(listing)], time.monotonic() - started
 
 
-async def _mux(plan: RenderPlan, video_input: Sequence[str], audio: Path, out: Path) -> float:
-    """Picture and sound into the final MP4, index first (+faststart), no metadata of the uploads."""
+async def _mux(plan: RenderPlan, video_input: Sequence[str], audio: Path, out: Path, *, copied: bool) -> float:
+    """Picture and sound into the final MP4, index first (+faststart), no metadata of the uploads.
+    `copied`: the picture comes straight from the upload (a failure may then be the upload's)."""
     started = time.monotonic()
     try:
         await run_ffmpeg([
@@ -92,8 +93,9 @@ async def _mux(plan: RenderPlan, video_input: Sequence[str], audio: Path, out: P
         ])  # fmt: skip
     except FFmpegError as exc:
         log.warning("render session=%s: the mux failed: %s\n%s", plan.session, exc, exc.tail)
-        names = [plan.visuals[0].name, "the soundtrack"]
-        raise explain(exc, names, [str(plan.visuals[0].path), str(audio)]) from None
+        if copied:
+            raise explain(exc, [plan.visuals[0].name], [str(plan.visuals[0].path)]) from None
+        raise explain(exc, [], []) from None
     return time.monotonic() - started
 
 
@@ -151,7 +153,7 @@ async def render_draft(
         if source is not None:
             progress(0.05)
             soundtrack = await prepare_soundtrack(plan, provider, audio, on_step=progress.span(0.05, 0.85))
-            seconds["mux"] = await _mux(plan, source.input_args(), audio, partial)
+            seconds["mux"] = await _mux(plan, source.input_args(), audio, partial, copied=True)
         else:
             try:
                 async with asyncio.TaskGroup() as tasks:
@@ -161,7 +163,7 @@ async def render_draft(
                 raise _first_failure(failed) from None
             video_input, seconds["video"] = video_task.result()
             soundtrack = sound_task.result()
-            seconds["mux"] = await _mux(plan, video_input, audio, partial)
+            seconds["mux"] = await _mux(plan, video_input, audio, partial, copied=False)
         seconds.update({f"sound.{k}": v for k, v in soundtrack.seconds.items()})
         duration = await asyncio.to_thread(_probe_duration, partial)
         partial.replace(spec.out_path)
