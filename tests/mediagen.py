@@ -371,3 +371,16 @@ def moov_before_mdat(path: Path) -> bool:
                 size = int.from_bytes(fh.read(8), "big")
             offset += size
             fh.seek(offset)
+
+
+def with_exif_orientation(jpeg: Path, path: Path, orientation: int) -> Path:
+    """A copy of `jpeg` with an EXIF Orientation tag (6: the camera was turned 90° clockwise, as a
+    phone held upright writes it)."""
+    import struct
+
+    data = jpeg.read_bytes()
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    ifd = struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    exif = b"Exif\x00\x00" + b"MM\x00\x2a" + struct.pack(">I", 8) + ifd
+    path.write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:])
+    return path

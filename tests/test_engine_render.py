@@ -135,6 +135,22 @@ async def test_rotated_phone_clip_is_upright(tmp_path: Path) -> None:
     assert frame[:40].mean() > 40 and frame[-40:].mean() > 40, "no black bars: the picture was turned upright"
 
 
+async def test_photo_taken_upright_is_shown_upright(tmp_path: Path) -> None:
+    """A JPEG stored landscape (red over blue) with EXIF orientation 6: shown portrait, red right."""
+    stored = tmp_path / "stored.jpg"
+    mg.ffmpeg(
+        "-f", "lavfi", "-i", "color=c=red:size=400x100", "-f", "lavfi", "-i", "color=c=blue:size=400x100",
+        "-filter_complex", "[0:v][1:v]vstack", "-frames:v", "1", "-q:v", "2", stored,
+    )  # fmt: skip
+    photo = mg.media_info(mg.with_exif_orientation(stored, tmp_path / "photo.jpg", 6))
+    assert (photo.kind, photo.width, photo.height) == ("image", 200, 400)
+    result = await render(tmp_path, draft([visual(photo, 0, 1000)], aspect="9:16"), [photo], preset="ultrafast")
+    frame = mg.frame_at(result.path, 0.5).astype(np.float64)
+    third = frame.shape[1] // 3
+    assert frame[:, -third:, 0].mean() > 150 and frame[:, :third, 2].mean() > 150, "red right, blue left"
+    assert frame[:40].mean() > 40, "portrait on a portrait canvas: no bars"
+
+
 async def test_vfr_clip_becomes_constant_30fps(tmp_path: Path) -> None:
     clip = mg.vfr_clip(tmp_path / "vfr.mp4", 3.0, size=(320, 180))
     media = mg.media_info(clip)
