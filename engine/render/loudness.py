@@ -10,6 +10,7 @@ file: that is the figure the output is held to, measured after AAC encoding.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from dataclasses import dataclass
@@ -95,6 +96,16 @@ class Measured:
     true_peak_dbtp: float
 
 
+def _read_tail(path: Path, size: int = 4096) -> bytes:
+    """The end of ebur128's metadata log (its last frame holds the totals); the log is removed."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - size))
+        tail = fh.read()
+    path.unlink(missing_ok=True)
+    return tail
+
+
 _KEY = re.compile(rb"^lavfi\.r128\.(I|true_peak)=(-?[\d.]+|-?inf|nan)", re.MULTILINE)
 
 
@@ -103,11 +114,7 @@ async def measure_file(path: Path, work_dir: Path) -> Measured:
     log_file = work_dir / f"{path.stem}.r128.txt"
     graph = f"ebur128=peak=true:framelog=quiet:metadata=1,ametadata=mode=print:file={ff_value(str(log_file))}"
     await run_ffmpeg(["-y", "-i", path, "-map", "0:a:0", "-af", graph, "-f", "null", "-"])
-    with log_file.open("rb") as fh:
-        fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - 4096))
-        tail = fh.read()
-    log_file.unlink(missing_ok=True)
+    tail = await asyncio.to_thread(_read_tail, log_file)
     found = {key.decode(): float(value) for key, value in _KEY.findall(tail)}
     lufs = found.get("I", float("nan"))
     peak = found.get("true_peak", 0.0)

@@ -69,7 +69,8 @@ async def _encode_video(plan: RenderPlan, progress: Callable[[float], None]) -> 
         low, high = done_frames / plan.frames, (done_frames + group.frames) / plan.frames
         span = _sub_span(progress, low, high)
         try:
-            await run_ffmpeg(video_pass_args(plan, group, part), duration_s=group.frames / FPS, on_progress=span)
+            args = await asyncio.to_thread(video_pass_args, plan, group, part)  # writes the titles' text files
+            await run_ffmpeg(args, duration_s=group.frames / FPS, on_progress=span)
         except FFmpegError as exc:
             log.warning("render session=%s: the video pass failed: %s\n%s", plan.session, exc, exc.tail)
             raise explain(exc, [v.name for v in group.items], [str(v.path) for v in group.items]) from None
@@ -77,7 +78,7 @@ async def _encode_video(plan: RenderPlan, progress: Callable[[float], None]) -> 
         done_frames += group.frames
     if len(parts) == 1:
         return ["-i", str(parts[0])], time.monotonic() - started
-    listing = concat_list(parts, work / "video.ffconcat")
+    listing = await asyncio.to_thread(concat_list, parts, work / "video.ffconcat")
     return ["-f", "concat", "-safe", "0", "-i", str(listing)], time.monotonic() - started
 
 
@@ -117,9 +118,20 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return flat[0] if flat else group
 
 
-def _probe_duration(path: Path) -> float:
-    with av.open(str(path)) as container:
-        return (container.duration or 0) / 1e6
+def _prepare(spec: RenderSpec) -> RenderPlan:
+    """The plan (it checks the files) and the folders, off the event loop."""
+    plan = build_plan(spec)
+    spec.work_dir.mkdir(parents=True, exist_ok=True)
+    spec.out_path.parent.mkdir(parents=True, exist_ok=True)
+    return plan
+
+
+def _finish(partial: Path, out: Path) -> tuple[float, int]:
+    """The result's duration (probed) and size, once it has its real name."""
+    with av.open(str(partial)) as container:
+        duration = (container.duration or 0) / 1e6
+    partial.replace(out)
+    return duration, out.stat().st_size
 
 
 async def render_draft(
@@ -128,10 +140,8 @@ async def render_draft(
     """Render `spec.draft` to `spec.out_path` (docs/engine.md, "Render"). `music` replaces the
     music facade (tests inject a bed). Raises `RenderFailed` with a reason safe to show."""
     started = time.monotonic()
-    plan = build_plan(spec)
+    plan = await asyncio.to_thread(_prepare, spec)
     provider = music or default_music
-    spec.work_dir.mkdir(parents=True, exist_ok=True)
-    spec.out_path.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(on_progress)
     partial = spec.out_path.with_name(f".{spec.out_path.name}.partial")
     audio = spec.work_dir / "soundtrack.m4a"
@@ -165,11 +175,10 @@ async def render_draft(
             soundtrack = sound_task.result()
             seconds["mux"] = await _mux(plan, video_input, audio, partial, copied=False)
         seconds.update({f"sound.{k}": v for k, v in soundtrack.seconds.items()})
-        duration = await asyncio.to_thread(_probe_duration, partial)
-        partial.replace(spec.out_path)
+        duration, size = await asyncio.to_thread(_finish, partial, spec.out_path)
     except BaseException:
         with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)  # a stat-sized call, also when cancelled: no await here
         raise
     progress(1.0)
     seconds["total"] = time.monotonic() - started
@@ -179,14 +188,14 @@ async def render_draft(
         "render session=%s done: %.2fs, %d bytes, stream_copied=%s, %s",
         plan.session,
         duration,
-        spec.out_path.stat().st_size,
+        size,
         source is not None,
         " ".join(f"{k}={v:.2f}s" for k, v in seconds.items()),
     )
     return RenderResult(
         path=spec.out_path,
         duration_s=duration,
-        size=spec.out_path.stat().st_size,
+        size=size,
         stream_copied=source is not None,
         seconds=seconds,
     )

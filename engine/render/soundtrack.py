@@ -178,8 +178,7 @@ async def prepare_soundtrack(
         out=work / "mix.f32",
     )
     mixed = await _mix(job)
-    for raw in (clips_raw, music_raw):
-        raw.unlink(missing_ok=True)
+    await asyncio.to_thread(_remove, clips_raw, music_raw)
     seconds["mix"] = time.monotonic() - started
     step(0.65)
 
@@ -187,7 +186,7 @@ async def prepare_soundtrack(
     mastered = await master(
         job.out, mixed.integrated_lufs, out, work, powers=mixed.powers, peaks=mixed.peaks, session=plan.session
     )
-    job.out.unlink(missing_ok=True)
+    await asyncio.to_thread(_remove, job.out)
     seconds["master"] = time.monotonic() - started
     step(1.0)
     log.info(
@@ -204,6 +203,11 @@ async def prepare_soundtrack(
         {k: round(v, 2) for k, v in seconds.items()},
     )
     return Soundtrack(out, mastered, mixed, seconds)
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _fmt(value: float | None) -> str:
