@@ -207,11 +207,12 @@ def bass(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.n
     f = midi_to_hz(pitch)
     release = 0.08
     n = int((dur + release) * SR)
-    t = _t(n)
-    ph = 2 * np.pi * f * t
-    x = np.sin(ph) + 0.35 * np.sin(2 * ph) + 0.12 * np.sin(3 * ph) * np.exp(-t / 0.08)
-    x = np.tanh(1.4 * x) * np.exp(-t / 2.5)
-    return np.asarray(x * _env(n, 0.004, release, dur))
+    t = _t(n).astype(F32)
+    x = np.sin(_phase(f, n)) + F32(0.35) * np.sin(_phase(2 * f, n))
+    pluck_n = min(n, int(0.6 * SR))  # the third harmonic's pluck is gone within 0.6 s
+    x[:pluck_n] += F32(0.12) * np.sin(_phase(3 * f, pluck_n)) * np.exp(-t[:pluck_n] / F32(0.08))
+    x = np.tanh(F32(1.4) * x) * np.exp(-t / F32(2.5))
+    return np.asarray(x * _env(n, 0.004, release, dur).astype(F32))
 
 
 def pulse(pitch: float, dur: float, vel: float, rng: np.random.Generator) -> np.ndarray:
