@@ -78,13 +78,20 @@ def band_share(samples: np.ndarray, split_hz: float = 2000.0) -> float:
 
 
 def power_spectrum(samples: np.ndarray, nperseg: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectrum summed over channels (cheap enough for a whole bed)."""
-    total: np.ndarray | None = None
-    freqs = np.zeros(0)
-    for ch in range(samples.shape[1]):
-        freqs, psd = signal.welch(samples[:, ch], fs=SR, nperseg=min(nperseg, len(samples)), noverlap=0)
-        total = psd if total is None else total + psd
-    assert total is not None
+    """Welch power spectrum summed over channels, computed a few blocks at a time (a whole long bed
+    at once would need the spectrogram of every segment in memory)."""
+    n = len(samples)
+    size = min(nperseg, n)
+    freqs = np.fft.rfftfreq(size, 1 / SR)
+    total = np.zeros(len(freqs))
+    step = max(size, (8 * BLOCK) // size * size)
+    for a in range(0, n, step):
+        chunk = samples[a : a + step]
+        if len(chunk) < size:
+            break
+        for ch in range(samples.shape[1]):
+            _, psd = signal.welch(chunk[:, ch], fs=SR, nperseg=size, noverlap=0)
+            total += psd * (len(chunk) // size)
     return freqs, total
 
 

@@ -8,7 +8,7 @@ so the bed is not the dull synth demo that pure sine stacks make.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -355,15 +355,26 @@ def riser(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return (low * (1 - t) + high * t) * t**2.5 * 0.5
 
 
-def vinyl(n: int, rng: np.random.Generator, *, pops_until: int | None = None) -> np.ndarray:
-    """A record's crackle and hiss (the lo-fi texture), for the whole piece at once; the crackle
-    stops at `pops_until` (the final chord) so nothing new is heard while it rings out."""
-    hiss = _bandpass(rng.standard_normal(n), 1500, 9000) * 0.05
-    pops = np.zeros(n)
+def vinyl(
+    n: int, rng: np.random.Generator, *, pops_until: int | None = None, block: int = 1 << 17
+) -> Iterator[np.ndarray]:
+    """A record's crackle and hiss (the lo-fi texture), `block` samples at a time (filter states
+    carried, so a long piece never holds more than a block of it); the crackle stops at
+    `pops_until` (the final chord) so nothing new is heard while it rings out."""
+    hiss_sos, pops_sos = _design(2, (1500.0, 9000.0), "bandpass"), _design(2, (1000.0, 8000.0), "bandpass")
+    hiss_zi = np.zeros((hiss_sos.shape[0], 2))
+    pops_zi = np.zeros((pops_sos.shape[0], 2))
     end = n if pops_until is None else min(n, pops_until)
-    where = rng.integers(0, max(1, end), rng.poisson(6.0 * end / SR))
-    pops[where] = rng.uniform(-1, 1, len(where))
-    return hiss + _bandpass(pops, 1000, 8000) * 2.0
+    for a in range(0, n, block):
+        m = min(block, n - a)
+        hiss, hiss_zi = signal.sosfilt(hiss_sos, rng.standard_normal(m), zi=hiss_zi)
+        pops = np.zeros(m)
+        room = max(0, min(m, end - a))
+        if room:
+            where = rng.integers(0, room, rng.poisson(6.0 * room / SR))
+            pops[where] = rng.uniform(-1, 1, len(where))
+        crackle, pops_zi = signal.sosfilt(pops_sos, pops, zi=pops_zi)
+        yield (hiss * 0.05 + crackle * 2.0).astype(F32)
 
 
 RINGING = frozenset({"bell"})

@@ -26,6 +26,8 @@ from engine.music.composer.styles import Style
 log = logging.getLogger(__name__)
 
 SR = master.SR
+VINYL_SPREAD = 157
+"""Samples the record's right channel lags its left (about 3 ms: wide, not an echo)."""
 IN_MEMORY_S = 240.0
 """Longer beds are mixed in a temporary file (np.memmap) so memory stays flat."""
 
@@ -123,11 +125,13 @@ def play(
             if note.send:
                 send[start : start + m] += piece * np.float32(note.send)
         if style.vinyl:  # one record, its right channel a few ms behind the left (wide, and made once)
-            crackle = (instruments.vinyl(n, rng, pops_until=round(grid.final_downbeat * SR)) * style.vinyl).astype(
-                np.float32
-            )
-            bus[:, 0] += crackle
-            bus[157:, 1] += crackle[:-157]
+            a = 0
+            for crackle in instruments.vinyl(n, rng, pops_until=round(grid.final_downbeat * SR)):
+                crackle *= np.float32(style.vinyl)
+                bus[a : a + len(crackle), 0] += crackle
+                late = bus[a + VINYL_SPREAD : a + VINYL_SPREAD + len(crackle), 1]
+                late += crackle[: len(late)]
+                a += len(crackle)
         _add_reverb(bus, send, impulse_response(style.reverb_s, rng))
         return _master(bus, score, style, path, seed, len(score.notes), "numpy")
 
