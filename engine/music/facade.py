@@ -277,8 +277,9 @@ async def _decode(track: Path, raw: Path, limit_s: float) -> None:
 def _fit_sync(raws: list[Path], duration: float, path: Path, seed: int) -> fit.Plan:
     sources = []
     for raw in raws:
-        samples = np.fromfile(raw, dtype="<f4")
-        samples = samples[: len(samples) // 2 * 2].reshape(-1, 2)
+        frames = raw.stat().st_size // 8
+        # mapped, not read: the decoded track stays in the page cache, where the kernel can drop it
+        samples = np.memmap(raw, dtype="<f4", mode="r", shape=(frames, 2)) if frames else np.zeros((0, 2), np.float32)
         if len(samples) < SAMPLE_RATE // 2:
             raise MusicUnavailable("the music track is empty")
         sources.append(samples)

@@ -206,19 +206,24 @@ def render_plan(plan: Plan, sources: list[np.ndarray], duration: float, path: Pa
         i0 = round(a_src * SR)
         i1 = round(b_src * SR)
         o0 = round(a_out * SR)
-        seg = src[i0:i1].astype(np.float32, copy=True)
-        t = (np.arange(len(seg)) + i0) / SR
-        gain = np.ones(len(seg), dtype=np.float32)
-        if piece.fade > 0:
-            x = np.clip((t - (piece.start - lead)) / max(piece.fade, 1e-6), 0, 1)
-            gain *= np.sin(0.5 * np.pi * x).astype(np.float32)
-        if nxt_fade > 0:
-            x = np.clip((t - (piece.end - trail)) / max(nxt_fade, 1e-6), 0, 1)
-            gain *= np.cos(0.5 * np.pi * x).astype(np.float32)
-        seg *= gain[:, None]
-        lo, hi = max(0, o0), min(n, o0 + len(seg))
-        if hi > lo:
-            out[lo:hi] += seg[lo - o0 : hi - o0]
+        lo, hi = max(0, o0), min(n, o0 + (i1 - i0))
+        if hi <= lo:
+            continue
+        # the stretch this piece covers on the output, with its crossfade gains: computed only over
+        # the fades (a few seconds), so a long piece is never copied or held in float64
+        t_in = (piece.start - lead, piece.fade) if piece.fade > 0 else None
+        t_out = (piece.end - trail, nxt_fade) if nxt_fade > 0 else None
+        for a in range(lo, hi, master.BLOCK):
+            b = min(hi, a + master.BLOCK)
+            chunk = np.asarray(src[i0 + a - o0 : i0 + b - o0], dtype=np.float32)
+            t = (np.arange(a, b) - o0 + i0) / SR
+            gain: np.ndarray | None = None
+            if t_in is not None and t[0] < t_in[0] + t_in[1]:
+                gain = np.sin(0.5 * np.pi * np.clip((t - t_in[0]) / t_in[1], 0, 1))
+            if t_out is not None and t[-1] > t_out[0]:
+                fade = np.cos(0.5 * np.pi * np.clip((t - t_out[0]) / t_out[1], 0, 1))
+                gain = fade if gain is None else gain * fade
+            out[a:b] += chunk if gain is None else chunk * gain.astype(np.float32)[:, None]
     bar = 240.0 / plan.tempo_bpm
     fade_out = float(np.clip(bar, 1.0, 3.0))
     master.finish(
