@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from engine.ffmpeg import ffmpeg_exe
+from engine.media import MediaInfo
 
 RATE = 48_000
 
@@ -98,12 +99,8 @@ def clip(
     `rotate` writes display-matrix rotation metadata (a phone held upright); `pattern` is any lavfi
     video source (testsrc2, smptebars, mandelbrot, color=c=red, …)."""
     w, h = size
-    source = (
-        f"{pattern}=size={w}x{h}:rate={fps}:duration={seconds}"
-        if "=" not in pattern
-        else (f"{pattern}:size={w}x{h}:rate={fps}:duration={seconds}")
-    )
-    args: list[str | Path] = ["-f", "lavfi", "-i", source]
+    source = f"{pattern}{':' if '=' in pattern else '='}size={w}x{h}:rate={fps}"
+    args: list[str | Path] = ["-f", "lavfi", "-t", str(seconds), "-i", source]
     if isinstance(audio, np.ndarray):
         wav = write_wav(path.with_suffix(".src.wav"), audio)
         args += ["-i", wav]
@@ -138,7 +135,8 @@ def vfr_clip(path: Path, seconds: float = 3.0, *, size: tuple[int, int] = (640, 
 
 def image(path: Path, *, size: tuple[int, int] = (800, 600), pattern: str = "testsrc2") -> Path:
     """A still (jpg/png/webp/gif by the suffix)."""
-    ffmpeg("-f", "lavfi", "-i", f"{pattern}=size={size[0]}x{size[1]}:rate=1:duration=1", "-frames:v", "1", path)
+    source = f"{pattern}{':' if '=' in pattern else '='}size={size[0]}x{size[1]}:rate=1"
+    ffmpeg("-f", "lavfi", "-i", source, "-frames:v", "1", path)
     return path
 
 
@@ -246,3 +244,143 @@ def frame_at(path: Path, seconds: float) -> np.ndarray:
 
 def as_json(path: Path) -> str:
     return json.dumps(probe(path).__dict__)
+
+
+def media_info(path: Path, *, media_id: str | None = None, session_id: str = "s_test") -> MediaInfo:
+    """A MediaInfo for a generated file, as the upload path would store it (probed with PyAV here,
+    independently of engine/probe.py, so render tests do not depend on the upload code)."""
+    with av.open(str(path)) as c:
+        fmt = c.format.name
+        v = c.streams.video[0] if c.streams.video else None
+        a = c.streams.audio[0] if c.streams.audio else None
+        still = fmt in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "gif") and v is not None and not a
+        duration = (c.duration or 0) / 1e6 or None
+        rotation, width, height, fps, vfr = 0, None, None, None, False
+        if v is not None:
+            stamps = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
+            steps = np.diff(stamps) if len(stamps) > 2 else np.zeros(0)
+            vfr = bool(len(steps) > 4 and np.mean(np.abs(steps - np.median(steps)) > 1.5) > 0.02)
+            rate = v.average_rate or v.guessed_rate
+            fps = round(float(rate), 3) if rate else None
+    if v is not None:
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            rotation = (-round(frame.rotation / 90) * 90) % 360
+            width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+    with av.open(str(path)) as c:
+        vcc = c.streams.video[0].codec_context if c.streams.video else None
+        acc = c.streams.audio[0].codec_context if c.streams.audio else None
+        return MediaInfo(
+            media_id=media_id or f"m_{path.stem}",
+            session_id=session_id,
+            filename=path.name,
+            kind="image" if still else ("video" if v is not None else "audio"),
+            path=path,
+            size=path.stat().st_size,
+            sha256="0" * 64,
+            container=fmt,
+            duration_s=None if still else duration,
+            width=width,
+            height=height,
+            rotation=rotation,
+            fps=None if still else fps,
+            vfr=vfr,
+            has_audio=acc is not None,
+            video_codec=vcc.name if vcc else None,
+            video_profile=vcc.profile if vcc else None,
+            pix_fmt=vcc.pix_fmt if vcc else None,
+            audio_codec=acc.name if acc else None,
+            audio_rate=acc.sample_rate if acc else None,
+            audio_channels=acc.channels if acc else None,
+        )
+
+
+def color_sequence_clip(
+    path: Path,
+    colors: Sequence[str],
+    seconds_each: float = 1.0,
+    *,
+    size: tuple[int, int] = (320, 180),
+    fps: int = 30,
+    audio: str | None = "tone",
+    extra: Sequence[str] = (),
+) -> Path:
+    """A clip showing each color in turn for `seconds_each` (to check order and trims by color)."""
+    w, h = size
+    args: list[str | Path] = []
+    for color in colors:
+        args += ["-f", "lavfi", "-i", f"color=c={color}:size={w}x{h}:rate={fps}:duration={seconds_each}"]
+    n = len(colors)
+    graph = "".join(f"[{i}:v]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    total = seconds_each * n
+    if audio == "tone":
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={total}"]
+    args += ["-filter_complex", graph, "-map", "[v]"]
+    if audio == "tone":
+        args += ["-map", f"{n}:a", "-c:a", "aac"]
+    args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", *extra, path]
+    ffmpeg(*args)
+    return path
+
+
+def damaged_copy(source: Path, path: Path, *, start: float = 0.5, length: int = 20_000, seed: int = 1) -> Path:
+    """`source` with `length` random bytes written over it from `start` (a fraction of its size):
+    its header is intact, so it opens, but its pictures stop decoding part-way through."""
+    data = bytearray(source.read_bytes())
+    rng = np.random.default_rng(seed)
+    at = int(len(data) * start)
+    data[at : at + length] = rng.integers(0, 256, size=min(length, len(data) - at), dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def band_db(
+    samples: np.ndarray, start: float, end: float, freq: float, *, width: float = 150.0, rate: int = RATE
+) -> float:
+    """Level (dB, relative) of what lies within ±`width` Hz of `freq` in [start, end) seconds: a tone's
+    level read under other sound that has no energy near it."""
+    seg = samples[int(start * rate) : int(end * rate)].astype(np.float64)
+    window = np.hanning(len(seg))
+    spectrum = np.abs(np.fft.rfft(seg * window)) ** 2
+    freqs = np.fft.rfftfreq(len(seg), 1 / rate)
+    band = (freqs >= freq - width) & (freqs <= freq + width)
+    power = float(np.sum(spectrum[band])) / float(np.sum(window**2)) / len(seg)
+    return float(10 * np.log10(max(power, 1e-20)))
+
+
+def video_packets(path: Path) -> list[bytes]:
+    """The video stream's packets (payload bytes), in decode order: equal lists mean an identical bitstream."""
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+def moov_before_mdat(path: Path) -> bool:
+    """True when the MP4 index comes first (`+faststart`): a browser can play it while it downloads."""
+    with path.open("rb") as fh:
+        offset = 0
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind == b"moov":
+                return True
+            if kind == b"mdat":
+                return False
+            if size == 1:
+                size = int.from_bytes(fh.read(8), "big")
+            offset += size
+            fh.seek(offset)
+
+
+def with_exif_orientation(jpeg: Path, path: Path, orientation: int) -> Path:
+    """A copy of `jpeg` with an EXIF Orientation tag (6: the camera was turned 90° clockwise, as a
+    phone held upright writes it)."""
+    import struct
+
+    data = jpeg.read_bytes()
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    ifd = struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    exif = b"Exif\x00\x00" + b"MM\x00\x2a" + struct.pack(">I", 8) + ifd
+    path.write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:])
+    return path

@@ -363,19 +363,26 @@ class NemoClient:
             return UploadResult()
 
     async def start_render(
-        self, session_id: str, draft: dict[str, Any], *, render_id: str, output: Mapping[str, str]
+        self,
+        session_id: str,
+        draft: dict[str, Any],
+        *,
+        render_id: str | None = None,
+        output: Mapping[str, str] | None = None,
     ) -> RenderStarted:
-        """Start an export. The id is ours; a 'duplicate id' answer gets one fresh id and a retry.
+        """Start an export. The id is ours (a fresh one when not given); a 'duplicate id' answer gets
+        one fresh id and a retry.
 
-        `output` is sent as given: the export defaults live in bot.core.exports.ExportOptions."""
-        rid = render_id
-        out = dict(output)
+        `output` is sent as given, and left out when None (the backend's own defaults apply): the
+        bot's export defaults live in bot.core.exports.ExportOptions, which always passes it."""
+        rid = render_id or new_render_id()
+        body_out = {} if output is None else {"output": dict(output)}
         for fresh_try in (False, True):
             try:
                 body = await self._call(
                     "POST",
                     "/api/render/proxy/lambda",
-                    json_body={"id": rid, "sessionId": session_id, "draft": draft, "output": out},
+                    json_body={"id": rid, "sessionId": session_id, "draft": draft, **body_out},
                 )
             except NemoError as exc:
                 if _is_duplicate(exc.detail) and not fresh_try:

@@ -27,7 +27,6 @@ import signal
 import string
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import PurePosixPath
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -36,11 +35,9 @@ from urllib.parse import quote, unquote, urlsplit
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict
 
-from devkit.fakes.nemo_chat import INVALID_JSON, SseStream, play_steps, validate_run_request
+from devkit.fakes.nemo_chat import SseStream, play_steps
 from devkit.fakes.nemo_default import plan_default_turn
 from devkit.fakes.nemo_models import (
-    ATTRIBUTION_HEADERS,
-    ENDPOINTS,
     Account,
     Endpoint,
     Failure,
@@ -71,6 +68,27 @@ from devkit.fakes.nemo_steps import (
     ToolCall,
     ToolResult,
 )
+from engine.wire import (
+    APP_NAME,
+    ATTRIBUTION_HEADERS,
+    ENDPOINTS,
+    INVALID_JSON,
+    MESSAGES,
+    ErrorStatuses,
+    NemoHandlers,
+    WireError,
+    add_routes,
+    business_error,
+    drain_body,
+    event_stream_response,
+    json_response,
+    ok,
+    render_error,
+    render_ok,
+    session_not_found,
+    unprocessable,
+    validate_run_request,
+)
 
 __all__ = [
     "Account",
@@ -97,7 +115,6 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
-APP_NAME = "nemo_agent"
 TOKEN_TTL = timedelta(days=7)
 CHUNK_SIZE = 256 * 1024
 VIDEO_EXT = frozenset({"mp4", "mov", "avi", "webm", "mkv"})
@@ -105,35 +122,10 @@ IMAGE_EXT = frozenset({"jpg", "jpeg", "png", "gif", "webp"})
 AUDIO_EXT = frozenset({"mp3", "wav", "m4a", "aac"})
 SUPPORTED_EXT = VIDEO_EXT | IMAGE_EXT | AUDIO_EXT
 
-MESSAGES: dict[int, str] = {
-    400: "bad request",
-    402: "free plan export blocked",
-    429: "rate limited",
-    1001: "token expired or invalid",
-    1002: "session not found",
-    2001: "insufficient credits",
-    4001: "unsupported file type",
-    4002: "file too large",
-}
-
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
-_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _BODY = web.RequestKey("json_body", object)
-
-
-class _Abort(Exception):
-    """Raised by a handler to answer with `response`; `drain` reads the unread body first."""
-
-    def __init__(self, response: web.Response, *, drain: bool = True) -> None:
-        super().__init__(response.status)
-        self.response = response
-        self.drain = drain
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=_dumps)
 
 
 def _iso(dt: datetime) -> str:
@@ -240,18 +232,8 @@ class FakeNemo:
     async def start(self) -> str:
         """Bind 127.0.0.1 (port 0 = ephemeral) and return the base url."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * MIB)
-        r = app.router
-        r.add_post("/api/auth/anonymous-token", self._anonymous_token)
-        r.add_post("/api/tasks/{user}/with-session/nemo_agent", self._create_session)
-        r.add_post("/api/upload-video/nemo_agent/{user}/{sid}", self._upload)
-        r.add_get("/api/credits/balance/simple", self._credits)
-        r.add_get("/api/state/nemo_agent/{user}/{sid}/latest", self._state)
-        r.add_post("/run_sse", self._run_sse)
-        r.add_post("/api/render/proxy/lambda", self._render_start)
-        r.add_get("/api/render/proxy/lambda/{rid}", self._render_poll)
-        r.add_post("/api/render/proxy/lambda/{rid}/cancel", self._render_cancel)
-        r.add_get("/api/render/proxy/{rid}/download", self._render_download)
-        r.add_get("/render-result/{rid}.mp4", self._render_result)
+        add_routes(app.router, self)
+        app.router.add_get("/render-result/{rid}.mp4", self._render_result)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -343,7 +325,7 @@ class FakeNemo:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        """Record every request (with its JSON body) and turn `_Abort` into its response."""
+        """Record every request (with its JSON body) and turn `WireError` into its response."""
         body: Any = None
         if request.content_type == "application/json" and request.can_read_body:
             try:
@@ -363,10 +345,9 @@ class FakeNemo:
         self._notify()
         try:
             response = await handler(request)
-        except _Abort as abort:
-            if abort.drain and request.can_read_body:
-                while await request.content.readany():
-                    pass
+        except WireError as abort:
+            if abort.drain:
+                await drain_body(request)
             response = abort.response
         except web.HTTPException as exc:  # aiohttp's own 404/405 for unknown routes
             record.status = exc.status
@@ -386,35 +367,33 @@ class FakeNemo:
                 queue.pop(0)
             else:
                 queue[0] = (failure, times - 1)
-        raise _Abort(self._failure_response(endpoint, failure))
+        raise WireError(self._failure_response(endpoint, failure))
 
-    def _status_for(self, code: int) -> int:
-        if code == 1001:
-            return self.auth_error_status
-        if code == 1002:
-            return self.session_missing_status
-        if 400 <= code < 600:
-            return code
-        return self.business_error_status
+    def _statuses(self) -> ErrorStatuses:
+        """The status conventions in force (tests change the attributes while the fake runs)."""
+        return ErrorStatuses(self.auth_error_status, self.session_missing_status, self.business_error_status)
 
     def _failure_response(self, endpoint: str, f: Failure) -> web.Response:
         if f.code is None:
             status = f.http_status or 500
             if status >= 500:  # what a proxy in front of the backend answers
                 return web.Response(status=status, text=f"{status} upstream error", content_type="text/plain")
-        status = f.http_status or self._status_for(f.code or 0)
+        status = f.http_status or self._statuses().status_for(f.code or 0)
         code = f.code if f.code is not None else status
         message = f.message or MESSAGES.get(code, "error")
         if endpoint.startswith("render"):
             body: dict[str, Any] = {"success": False, "error": message}
             if f.code is not None:
                 body["code"] = f.code
-            return _json(body, status)
-        return _json({"code": code, "message": message}, status)
+            return json_response(body, status)
+        return json_response({"code": code, "message": message}, status)
 
-    def _error(self, code: int, message: str | None = None, *, status: int | None = None, drain: bool = True) -> _Abort:
-        body = {"code": code, "message": message or MESSAGES.get(code, "error")}
-        return _Abort(_json(body, status if status is not None else self._status_for(code)), drain=drain)
+    def _error(
+        self, code: int, message: str | None = None, *, status: int | None = None, drain: bool = True
+    ) -> WireError:
+        error = business_error(code, message, statuses=self._statuses(), status=status)
+        error.drain = drain
+        return error
 
     def _authenticate(self, request: web.Request) -> TokenRecord:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -439,7 +418,7 @@ class FakeNemo:
 
     # ------------------------------------------------------------------ auth, sessions, credits
 
-    async def _anonymous_token(self, request: web.Request) -> web.Response:
+    async def handle_anonymous_token(self, request: web.Request) -> web.Response:
         """1 token per client id per 7 days (a repeat gets the same one), N per IP per 7 days."""
         self._take_failure("anonymous_token")
         client_id = request.headers.get("X-Client-Id", "").strip()
@@ -466,19 +445,16 @@ class FakeNemo:
             self.tokens[token] = current
             self._by_client[client_id] = current
             self.tokens_issued += 1
-        return _json(
+        return ok(
             {
-                "code": 0,
-                "data": {
-                    "token": current.token,
-                    "user_id": current.account.user_id,
-                    "expires_at": _iso(current.expires_at),
-                    "credits": current.account.available,
-                },
+                "token": current.token,
+                "user_id": current.account.user_id,
+                "expires_at": _iso(current.expires_at),
+                "credits": current.account.available,
             }
         )
 
-    async def _create_session(self, request: web.Request) -> web.Response:
+    async def handle_create_session(self, request: web.Request) -> web.Response:
         self._take_failure("create_session")
         token = self._authenticate(request)
         if request.match_info["user"] not in ("me", token.account.user_id):
@@ -495,44 +471,35 @@ class FakeNemo:
             language=language,
         )
         self.sessions[session.session_id] = session
-        return _json(
+        return ok(
             {
-                "code": 0,
-                "data": {
-                    "task_id": session.task_id,
-                    "session_id": session.session_id,
-                    "user_id": session.user_id,
-                },
+                "task_id": session.task_id,
+                "session_id": session.session_id,
+                "user_id": session.user_id,
             }
         )
 
-    async def _credits(self, request: web.Request) -> web.Response:
+    async def handle_credits(self, request: web.Request) -> web.Response:
         self._take_failure("credits")
         account = self._authenticate(request).account
-        return _json(
+        return ok(
             {
-                "code": 0,
-                "data": {
-                    "available": account.available,
-                    "frozen": account.frozen,
-                    "total": account.total,
-                },
+                "available": account.available,
+                "frozen": account.frozen,
+                "total": account.total,
             }
         )
 
-    async def _state(self, request: web.Request) -> web.Response:
+    async def handle_state(self, request: web.Request) -> web.Response:
         self._take_failure("state")
         token = self._authenticate(request)
         session = self._session(request.match_info["sid"], token, request.match_info["user"])
-        return _json(
+        return ok(
             {
-                "code": 0,
-                "data": {
-                    "session_id": session.session_id,
-                    "task_id": session.task_id,
-                    "task_name": session.task_name,
-                    "state": copy.deepcopy(session.state()),
-                },
+                "session_id": session.session_id,
+                "task_id": session.task_id,
+                "task_name": session.task_name,
+                "state": copy.deepcopy(session.state()),
             }
         )
 
@@ -557,7 +524,7 @@ class FakeNemo:
         if ext not in SUPPORTED_EXT:
             raise self._error(4001, f"unsupported file type: .{ext or '?'}")
 
-    async def _upload(self, request: web.Request) -> web.Response:
+    async def handle_upload(self, request: web.Request) -> web.Response:
         """Multipart parts named `files` are hashed while streaming, never held whole."""
         self._take_failure("upload")
         token = self._authenticate(request)
@@ -569,7 +536,7 @@ class FakeNemo:
         else:
             raise self._error(400, "expected multipart/form-data or JSON", status=400)
         session.video_infos.extend(copy.deepcopy(files))
-        return _json({"code": 0, "data": {"files": files, "session_state_applied": True}})
+        return ok({"files": files, "session_state_applied": True})
 
     def _upload_urls(self, session: Session, body: dict[str, Any]) -> list[dict[str, Any]]:
         urls = body.get("urls")
@@ -621,13 +588,13 @@ class FakeNemo:
                 return steps
         return None
 
-    async def _run_sse(self, request: web.Request) -> web.StreamResponse:
+    async def handle_run_sse(self, request: web.Request) -> web.StreamResponse:
         """Validate like ADK, charge credits, then stream the scripted or default turn."""
         self._take_failure("run_sse")
         token = self._authenticate(request)
         run, errors = validate_run_request(request.get(_BODY))
         if run is None:
-            raise _Abort(_json({"detail": errors}, 422))
+            raise unprocessable(errors)
         session = self.sessions.get(run.session_id)
         if (
             session is None
@@ -637,7 +604,7 @@ class FakeNemo:
         ):
             if self.run_sse_missing_session == "code":
                 raise self._error(1002)
-            raise _Abort(_json({"detail": f"Session not found: {run.session_id}"}, 404))
+            raise session_not_found(run.session_id)
         account = token.account
         if account.available < self.turn_cost:
             raise self._error(2001)
@@ -667,9 +634,7 @@ class FakeNemo:
         account.available -= self.turn_cost
         account.frozen += self.turn_cost
 
-        response = web.StreamResponse(status=200)
-        response.content_type = "text/event-stream"
-        response.charset = "utf-8"
+        response = event_stream_response()
         task = asyncio.current_task()
         assert task is not None
         self._streams.add(task)
@@ -697,8 +662,8 @@ class FakeNemo:
 
     # ------------------------------------------------------------------ render
 
-    def _render_error(self, message: str, status: int) -> _Abort:
-        return _Abort(_json({"success": False, "error": message}, status))
+    def _render_error(self, message: str, status: int) -> WireError:
+        return render_error(message, status)
 
     def _job(self, request: web.Request) -> RenderJob:
         job = self.renders.get(request.match_info["rid"])
@@ -706,7 +671,7 @@ class FakeNemo:
             raise self._render_error("render not found", 404)
         return job
 
-    async def _render_start(self, request: web.Request) -> web.Response:
+    async def handle_render_start(self, request: web.Request) -> web.Response:
         self._take_failure("render_start")
         self._authenticate(request)
         if self.require_attribution_for_export and not all(request.headers.get(h) for h in ATTRIBUTION_HEADERS):
@@ -734,24 +699,24 @@ class FakeNemo:
             created_at_ms=now_ms(),
         )
         self.renders[render_id] = job
-        return _json({"success": True, "data": {"id": job.id, "status": job.status, "progress": job.progress}})
+        return render_ok({"id": job.id, "status": job.status, "progress": job.progress})
 
-    async def _render_poll(self, request: web.Request) -> web.Response:
+    async def handle_render_poll(self, request: web.Request) -> web.Response:
         self._take_failure("render_poll")
         self._authenticate(request)
         job = self._job(request)
         advance(job, self.render_error_message)
         url = f"{self.base_url}/render-result/{quote(job.id)}.mp4"
-        return _json(poll_body(job, self.render_shape, url))
+        return json_response(poll_body(job, self.render_shape, url))
 
-    async def _render_cancel(self, request: web.Request) -> web.Response:
+    async def handle_render_cancel(self, request: web.Request) -> web.Response:
         self._take_failure("render_cancel")
         self._authenticate(request)
         job = self._job(request)
         if job.status in ("completed", "failed"):
             raise self._render_error("render already finished", 400)
         job.status = "cancelled"
-        return _json({"success": True, "data": {"id": job.id, "status": job.status}})
+        return render_ok({"id": job.id, "status": job.status})
 
     def _mp4_response(self, job: RenderJob) -> web.Response:
         if self.result_video is not None:
@@ -766,8 +731,9 @@ class FakeNemo:
             headers={"Content-Disposition": f'attachment; filename="{job.id}.mp4"'},
         )
 
-    async def _render_download(self, request: web.Request) -> web.Response:
+    async def handle_render_download(self, request: web.Request) -> web.Response:
         """The API fallback: streams the file even when the poll gave no url."""
+        self._take_failure("render_download")
         self._authenticate(request)
         job = self._job(request)
         if job.status != "completed":
@@ -778,11 +744,13 @@ class FakeNemo:
         """The CDN url from the poll answer (no auth, like a public bucket)."""
         job = self.renders.get(request.match_info["rid"])
         if job is None or not has_url(job):
-            raise _Abort(web.Response(status=404, text="Not Found"))
+            raise WireError(web.Response(status=404, text="Not Found"))
         return self._mp4_response(job)
 
 
 # ---------------------------------------------------------------------- command line
+# FakeNemo answers every route of the shared table (checked by mypy, not at run time).
+_: type[NemoHandlers] = FakeNemo
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

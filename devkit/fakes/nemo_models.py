@@ -9,31 +9,36 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from multidict import CIMultiDict
 
-Endpoint = Literal[
-    "anonymous_token",
-    "create_session",
-    "upload",
-    "credits",
-    "state",
-    "run_sse",
-    "render_start",
-    "render_poll",
-    "render_cancel",
-]
-"""Names accepted by `FakeNemo.fail`."""
+from engine.wire import ATTRIBUTION_HEADERS, ENDPOINTS, Endpoint
 
-ENDPOINTS: frozenset[str] = frozenset(get_args(Endpoint))
+__all__ = [
+    "ATTRIBUTION_HEADERS",
+    "DEFAULT_CANVAS",
+    "ENDPOINTS",
+    "Account",
+    "Endpoint",
+    "Failure",
+    "RecordedRequest",
+    "RenderJob",
+    "RenderMode",
+    "RenderShape",
+    "RenderStatus",
+    "Session",
+    "TokenRecord",
+    "TurnRecord",
+    "TurnStatus",
+    "UploadRecord",
+    "tiny_mp4",
+]
 
 RenderMode = Literal["ok", "fail", "never", "no_url"]
 RenderShape = Literal["A", "B"]
 RenderStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
 TurnStatus = Literal["running", "completed", "error", "dropped", "client_gone"]
-
-ATTRIBUTION_HEADERS: tuple[str, ...] = ("X-Skill-Source", "X-Skill-Version", "X-Skill-Platform")
 
 DEFAULT_CANVAS: dict[str, Any] = {"width": 1920, "height": 1080, "aspect_ratio": "16:9"}
 

@@ -1,7 +1,8 @@
-"""Scripted `/run_sse` steps and the ADK event encoder behind them.
+"""Scripted `/run_sse` steps and how they are encoded.
 
 A test scripts a turn as a list of steps (`Text`, `ToolCall`, `Drop`, …); the fake plays them
-in order. Events are framed exactly as Google ADK's API server does (docs/backend-contract.md, 4):
+in order. Events and their framing come from the HTTP layer the engine shares (engine/wire), exactly
+as Google ADK's API server frames them (docs/backend-contract.md, 4):
 `data: <compact camelCase JSON, UTF-8>\\n\\n`, no `event:`/`id:` lines, no terminal sentinel.
 Everything that is *not* ADK (heartbeats, the withdrawn `{"type":…}` format, raw bytes) exists
 only as an explicit step, so a client's tolerance can be tested one variant at a time.
@@ -9,16 +10,36 @@ only as an explicit step, so a client's tolerance can be tested one variant at a
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-AUTHOR = "nemo_agent"
+from engine.wire import AdkTurn as WireTurn
+from engine.wire import HeartbeatKind, error_line, frame, heartbeat_frame
+
 MODEL_VERSION = "gemini-2.5-flash"
 
-HeartbeatKind = Literal["json", "empty", "comment"]
+__all__ = [
+    "AdkTurn",
+    "Drop",
+    "ErrorLine",
+    "Heartbeat",
+    "HeartbeatKind",
+    "ModelError",
+    "Pause",
+    "Raw",
+    "SimpleFormat",
+    "Step",
+    "Text",
+    "Thought",
+    "ToolCall",
+    "ToolResult",
+    "drop_fragment",
+    "error_line",
+    "frame",
+    "heartbeat_frame",
+    "split_chunks",
+    "state_delta_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,20 +131,6 @@ class SimpleFormat:
 Step = Text | Thought | ToolCall | ToolResult | Heartbeat | Pause | ErrorLine | ModelError | Drop | Raw | SimpleFormat
 
 
-def frame(obj: dict[str, Any]) -> bytes:
-    """ADK framing: compact JSON, non-ASCII kept as UTF-8 (pydantic's `model_dump_json`)."""
-    return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-
-
-def heartbeat_frame(kind: HeartbeatKind) -> bytes:
-    """The three keep-alive spellings vendor docs mention."""
-    if kind == "json":
-        return b'data: {"type":"heartbeat"}\n\n'
-    if kind == "empty":
-        return b"data: \n\n"
-    return b": keep-alive\n\n"
-
-
 def split_chunks(text: str, n: int) -> list[str]:
     """Split text into `n` non-empty, nearly equal pieces (fewer if the text is short)."""
     n = max(1, min(n, len(text)))
@@ -142,73 +149,14 @@ def _usage(text: str) -> dict[str, int]:
     return {"candidatesTokenCount": out_tokens, "promptTokenCount": 812, "totalTokenCount": 812 + out_tokens}
 
 
-class AdkTurn:
-    """Builds the events of one invocation: shared `invocationId`, call ids matched to results."""
+class AdkTurn(WireTurn):
+    """The shared ADK event builder (engine/wire) dressed as a language model: model events carry
+    `finishReason`, `usageMetadata` and `modelVersion` like Gemini's do."""
 
-    def __init__(self, author: str = AUTHOR) -> None:
-        self.author = author
-        self.invocation_id = f"e-{uuid.uuid4()}"
-        self._open_calls: dict[str, list[str]] = {}
-
-    def _event(
-        self, body: dict[str, Any], state_delta: dict[str, Any] | None = None, long_running: bool = False
-    ) -> dict[str, Any]:
-        event = dict(body)
-        event["invocationId"] = self.invocation_id
-        event["author"] = self.author
-        event["actions"] = {
-            "stateDelta": state_delta or {},
-            "artifactDelta": {},
-            "requestedAuthConfigs": {},
-            "requestedToolConfirmations": {},
-        }
-        if long_running:
-            event["longRunningToolIds"] = []
-        event["id"] = str(uuid.uuid4())
-        event["timestamp"] = time.time()
-        return event
-
-    def text(self, text: str, *, partial: bool = False, thought: bool = False) -> dict[str, Any]:
-        """A model text event (or a partial chunk / thought)."""
-        part: dict[str, Any] = {"text": text}
-        if thought:
-            part["thought"] = True
-        body: dict[str, Any] = {"content": {"parts": [part], "role": "model"}}
-        if partial:
-            body["partial"] = True
-        else:
-            body["finishReason"] = "STOP"
-            body["usageMetadata"] = _usage(text)
-        body["modelVersion"] = MODEL_VERSION
-        return self._event(body)
-
-    def tool_call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """A `functionCall` event; remembers the id for the matching response."""
-        call_id = f"adk-{uuid.uuid4()}"
-        self._open_calls.setdefault(name, []).append(call_id)
-        body = {
-            "content": {"parts": [{"functionCall": {"id": call_id, "args": args, "name": name}}], "role": "model"},
-            "finishReason": "STOP",
-            "usageMetadata": _usage(json.dumps(args)),
-            "modelVersion": MODEL_VERSION,
-        }
-        return self._event(body, long_running=True)
-
-    def tool_result(self, name: str, response: dict[str, Any], state_delta: dict[str, Any] | None) -> dict[str, Any]:
-        """A `functionResponse` event (role `user`, as ADK writes it)."""
-        pending = self._open_calls.get(name)
-        call_id = pending.pop(0) if pending else f"adk-{uuid.uuid4()}"
-        body = {
-            "content": {
-                "parts": [{"functionResponse": {"id": call_id, "name": name, "response": response}}],
-                "role": "user",
-            }
-        }
-        return self._event(body, state_delta=state_delta)
-
-    def model_error(self, code: str, message: str) -> dict[str, Any]:
-        """A content-less event carrying `errorCode`/`errorMessage`."""
-        return self._event({"errorCode": code, "errorMessage": message, "modelVersion": MODEL_VERSION})
+    def model_fields(self, text: str | None, *, partial: bool = False) -> dict[str, Any]:
+        if text is None or partial:
+            return {"modelVersion": MODEL_VERSION}
+        return {"finishReason": "STOP", "usageMetadata": _usage(text), "modelVersion": MODEL_VERSION}
 
     def encode(self, step: Step) -> list[bytes]:
         """The bytes for a step that only writes (`Pause` and `Drop` are played by the server)."""
@@ -243,15 +191,6 @@ def state_delta_of(step: ToolResult) -> dict[str, Any] | None:
     if step.draft is not None:
         delta["draft"] = step.draft
     return delta
-
-
-def error_line(message: str, error_type: str = "RuntimeError") -> bytes:
-    """ADK ≥2's exception line: default `json.dumps` spacing, unlike normal events."""
-    body = {
-        "error": f"{error_type}: {message}",
-        "error_details": {"error_type": error_type, "error_message": message, "timestamp": time.time()},
-    }
-    return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
 
 def drop_fragment(turn: AdkTurn) -> bytes:

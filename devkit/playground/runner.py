@@ -12,7 +12,6 @@ import logging
 import secrets
 import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -24,13 +23,13 @@ from bot.app import CutawayBot
 from bot.config import DEFAULT_NEMO_API_BASE, Settings
 from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo_sample import render_sample
 from devkit.playground.server import PlaygroundServer
 from devkit.stack import RunningBot, bot_settings, restored_discord_globals
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["fake", "real"]
-SAMPLE_CLIP = "render_sample.mp4"
 
 
 class RealBackendEnv(BaseSettings):
@@ -60,8 +59,8 @@ class PlaygroundConfig:
 
 
 def sample_clip() -> bytes:
-    """The short real MP4 the fake backend serves as every export's result."""
-    return resources.files("devkit.fakes").joinpath(SAMPLE_CLIP).read_bytes()
+    """The short real MP4 the fake backend serves as every export's result (generated, cached)."""
+    return render_sample()
 
 
 def build_settings(
@@ -141,7 +140,7 @@ class Playground:
                 default_turn_delay=self.config.turn_delay,
                 render_polls_to_complete=self.config.render_polls,
             )
-            self.nemo.result_video = sample_clip()
+            self.nemo.result_video = await asyncio.to_thread(sample_clip)
             self.nemo.reply_in_message_language = True
             nemo_base, nemo_token = await self.nemo.start(), None
             stack.push_async_callback(self.nemo.close)

@@ -2,8 +2,8 @@
 
 Three sources stand behind it: the built-in composer (always there), the operator's library of
 licensed tracks, and the user's own uploaded track. The editor chooses the mood (`choose_mood`)
-and records the choice in the draft's music segment; the render asks `prepare_music` for a WAV
-of exactly the timeline's length and mixes it (volume, fades, ducking) itself.
+and records the choice in the draft's music segment; the render asks `music_for_draft` for a WAV
+of exactly the music segment's length and mixes it (volume, fades, ducking) itself.
 
 Everything heavy (composing, analysing a video, fitting a track) runs off the event loop and is
 cached on disk by its inputs, so asking twice costs nothing.
@@ -77,6 +77,9 @@ class MusicRequest:
     """Timeline cuts, strongest first; the composer lands the strongest 1-3 on downbeats."""
     track: Path | None = None
     """The library track or the user's upload, for those sources."""
+    companion: Path | None = None
+    """A second library track in the same mood, crossfaded in at a bar line when `track` is shorter
+    than the segment (library only; without it a short track is looped)."""
 
 
 @dataclass(frozen=True, slots=True)

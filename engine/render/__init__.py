@@ -9,7 +9,7 @@ video, reporting ffmpeg's own progress. Cancelling the awaiting task stops ffmpe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +48,8 @@ class RenderResult:
     size: int
     stream_copied: bool
     """True when the video was copied, not re-encoded (a compliant clip with nothing visual changed)."""
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    """Wall time of each pass ("video", "mux", "sound.mix", …, "total"), for logs and benchmarks."""
 
 
 async def render(spec: RenderSpec, on_progress: Callable[[float], None]) -> RenderResult:

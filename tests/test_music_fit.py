@@ -1,0 +1,195 @@
+"""Fitting a finished track to the clip (engine/music/fit.py) and the operator's library
+(engine/music/library.py): beats and bar lines found in the audio itself, the end on a bar line
+at exactly the clip's length, loops at bar lines for short tracks, and the library's two ways of
+naming moods. Tracks are generated here with a known tempo and known bar lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from engine.music import fit, library
+from tests.mediagen import audio_file, loudness, write_wav
+from tests.music_measures import read
+
+RATE = 48_000
+CHORDS = ((220.0, 277.2, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7), (164.8, 207.7, 246.9))
+
+
+def beat_track(seconds: float, bpm: float, first: float = 0.0, *, seed: int = 0) -> np.ndarray:
+    """A "finished track" with a known grid: a kick on every beat (accented on the bar's first),
+    a hat between beats, and a chord that changes on every bar line (first bar line at `first`)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    x = np.zeros(n)
+    beat = 60 / bpm
+    k = 0
+    t = first
+    while t < seconds:
+        i = round(t * RATE)
+        m = min(n - i, int(0.3 * RATE))
+        tt = np.arange(m) / RATE
+        x[i : i + m] += (
+            (1.0 if k % 4 == 0 else 0.55) * np.sin(2 * np.pi * (50 + 80 * np.exp(-tt / 0.03)) * tt) * np.exp(-tt / 0.12)
+        )
+        h = round((t + beat / 2) * RATE)
+        if h < n:
+            hm = min(n - h, int(0.05 * RATE))
+            x[h : h + hm] += 0.15 * rng.standard_normal(hm) * np.exp(-np.arange(hm) / RATE / 0.01)
+        if k % 4 == 0:
+            mm = min(n - i, int(4 * beat * RATE))
+            tt = np.arange(mm) / RATE
+            for f in CHORDS[(k // 4) % 4]:
+                x[i : i + mm] += 0.07 * np.sin(2 * np.pi * f * tt) * np.exp(-tt / 1.5)
+        t += beat
+        k += 1
+    x = signal.sosfilt(signal.butter(2, 30, "highpass", fs=RATE, output="sos"), x)
+    return (np.stack([x, x * 0.9], axis=1) * 0.45).astype(np.float32)
+
+
+def true_bar_lines(seconds: float, bpm: float, first: float) -> np.ndarray:
+    return np.arange(first, seconds + 1e-9, 240 / bpm)
+
+
+def source_time_of(output: np.ndarray, source: np.ndarray, out_at: float, span: float = 1.5) -> float:
+    """Where in `source` the output's audio at `out_at` came from (cross-correlation of a stretch)."""
+    a = output[int(out_at * RATE) : int((out_at + span) * RATE)].mean(axis=1)
+    b = source.mean(axis=1).astype(np.float64)
+    corr = signal.correlate(b, a, mode="valid", method="fft")
+    energy = np.sqrt(signal.correlate(b**2, np.ones(len(a)), mode="valid", method="fft").clip(1e-12))
+    return float(np.argmax(corr / energy)) / RATE
+
+
+@pytest.mark.parametrize(("bpm", "first"), [(120.0, 0.0), (97.0, 0.37), (140.0, 0.1), (76.0, 1.2), (128.5, 0.05)])
+def test_tempo_beats_and_bar_lines_come_from_the_audio(bpm: float, first: float) -> None:
+    samples = beat_track(30.0, bpm, first)
+    beats = fit.analyse_beats(samples)
+    assert beats.tempo_bpm == pytest.approx(bpm, rel=0.01)
+    bars = true_bar_lines(30.0, bpm, first)
+    found = [b for b in beats.downbeats if b >= first - 0.05]
+    assert len(found) >= len(bars) - 2  # the grid may start a bar late or stop a bar early
+    assert max(min(abs(bars - b)) for b in found) <= 0.05
+
+
+@pytest.mark.parametrize(("bpm", "first", "length", "duration"), [
+    (120.0, 0.0, 40.0, 23.7),  # a long track: trimmed
+    (97.0, 0.37, 40.0, 20.0),
+    (128.5, 0.05, 12.0, 31.3),  # a short track: looped at bar lines
+    (76.0, 1.2, 18.0, 60.0),
+])  # fmt: skip
+def test_a_fitted_track_ends_on_a_bar_line_exactly_at_the_clips_end(
+    tmp_path: Path, bpm: float, first: float, length: float, duration: float
+) -> None:
+    source = beat_track(length, bpm, first)
+    beats = fit.analyse_beats(source)
+    plan = fit.plan_fit(duration, [beats])
+    out = tmp_path / "fitted.wav"
+    fit.render_plan(plan, [source], duration, out)
+    samples, peak = read(out)
+    assert len(samples) == round(duration * RATE)  # exact
+    bars = true_bar_lines(length, bpm, first)
+    # the plan's end is a bar line of the source...
+    _, end_in_source = plan.end_source
+    assert min(abs(bars - end_in_source)) <= 0.05
+    # ...and the audio agrees: the output's last stretch is the source just before that bar line
+    seen = source_time_of(samples, source, duration - 2.6) + 2.6
+    assert min(abs(bars - seen)) <= 0.05, (seen, end_in_source)
+    assert -16.0 <= loudness(out).integrated_lufs <= -12.0
+    assert peak < 32767
+    assert np.abs(samples[-48:]).max() < 10 ** (-50 / 20)  # the fade-out ends on the clip's last sample
+    if length < duration:
+        assert len(plan.pieces) >= 2  # looped, each join on a bar line of both passes
+        for piece in plan.pieces[1:]:
+            assert min(abs(bars - piece.start)) <= 0.05
+    # bar lines reported on the output's time axis are one bar apart and end on the clip's end
+    lines = np.array(plan.bar_lines)
+    assert lines[-1] == pytest.approx(duration, abs=1e-6)
+    assert np.allclose(np.diff(lines[-4:]), 240 / bpm, atol=0.03)
+
+
+def test_a_track_longer_than_the_clip_keeps_its_beginning(tmp_path: Path) -> None:
+    source = beat_track(40.0, 120.0, 0.0)
+    plan = fit.plan_fit(22.0, [fit.analyse_beats(source)])
+    assert plan.skip < 2.0 + 1e-6  # less than one bar of the start is given up
+    assert len(plan.pieces) == 1
+
+
+def test_a_silent_or_tiny_track_still_gives_the_exact_length(tmp_path: Path) -> None:
+    silent = np.zeros((RATE * 3, 2), dtype=np.float32)
+    plan = fit.plan_fit(10.0, [fit.analyse_beats(silent)])
+    out = tmp_path / "silent.wav"
+    fit.render_plan(plan, [silent], 10.0, out)
+    samples, _ = read(out)
+    assert len(samples) == 10 * RATE
+    assert np.abs(samples).max() < 1e-3  # silence is not lifted to the target loudness
+
+
+# ---------------------------------------------------------------------------- the library
+
+
+def make_library(root: Path) -> Path:
+    tone = beat_track(6.0, 110.0)
+    (root / "calm").mkdir(parents=True)
+    (root / "Upbeat").mkdir()
+    (root / "misc").mkdir()
+    write_wav(root / "calm" / "slow_morning.wav", tone)
+    write_wav(root / "calm" / "another_one.wav", tone)
+    audio_file(root / "Upbeat" / "drive.mp3", tone)
+    write_wav(root / "misc" / "sunny.wav", tone)
+    write_wav(root / "misc" / "unsorted.wav", tone)
+    (root / "calm" / "notes.txt").write_text("not music")
+    (root / "music.toml").write_text(
+        "[[track]]\n"
+        'file = "misc/sunny.wav"\nmoods = ["happy", "travel"]\ntitle = "Sunny Day"\nlicence = "CC BY 4.0, A. Person"\n'
+        "[[track]]\n"
+        'file = "calm/slow_morning.wav"\nmood = "lofi"\n'
+        "[[track]]\n"
+        'file = "../outside.wav"\nmoods = ["calm"]\n'
+        "[[track]]\n"
+        'file = "missing.wav"\nmoods = ["calm"]\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_the_library_reads_moods_from_folders_and_the_sidecar(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "library")
+    tracks = {str(t.path): t for t in library.scan(root)}
+    assert set(tracks) == {"calm/another_one.wav", "calm/slow_morning.wav", "Upbeat/drive.mp3", "misc/sunny.wav"}
+    assert tracks["misc/sunny.wav"].moods == ("happy",)
+    assert tracks["misc/sunny.wav"].title == "Sunny Day" and tracks["misc/sunny.wav"].licence.startswith("CC BY")
+    assert set(tracks["calm/slow_morning.wav"].moods) == {"calm", "lofi"}
+    assert tracks["Upbeat/drive.mp3"].moods == ("upbeat",)
+    assert tracks["calm/another_one.wav"].title == "another one"
+
+
+def test_picking_a_track_is_by_seed_and_another_seed_is_another_track(tmp_path: Path) -> None:
+    tracks = library.scan(make_library(tmp_path / "library"))
+    first = library.pick(tracks, "calm", 0)
+    second = library.pick(tracks, "calm", 1)
+    assert first is not None and second is not None and first.path != second.path
+    assert library.pick(tracks, "calm", 2) == first
+    assert library.pick(tracks, "tense", 0) is None
+
+
+def test_a_track_outside_the_library_is_never_resolved(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "library")
+    write_wav(tmp_path / "secret.wav", np.zeros(100, dtype=np.float32))
+    assert library.resolve(root, "calm/another_one.wav") == (root / "calm/another_one.wav").resolve()
+    assert library.resolve(root, "../secret.wav") is None
+    assert library.resolve(root, str(tmp_path / "secret.wav")) is None
+    assert library.resolve(root, "calm/nothing.wav") is None
+    assert library.resolve(None, "calm/another_one.wav") is None
+
+
+def test_a_missing_or_broken_library_is_empty_not_an_error(tmp_path: Path) -> None:
+    assert library.scan(None) == ()
+    assert library.scan(tmp_path / "nowhere") == ()
+    root = tmp_path / "lib"
+    (root / "calm").mkdir(parents=True)
+    write_wav(root / "calm" / "a.wav", np.zeros(100, dtype=np.float32))
+    (root / "music.toml").write_text("this is [not toml", encoding="utf-8")
+    assert [str(t.path) for t in library.scan(root)] == ["calm/a.wav"]
