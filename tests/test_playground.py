@@ -27,7 +27,9 @@ pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "playground.png"
 HISTORY_SCREENSHOT = ROOT / "docs" / "playground-history.png"
-FAST = PlaygroundConfig(turn_delay=0.02, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2)
+FAST = PlaygroundConfig(
+    backend="fake", turn_delay=0.02, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2
+)
 
 Event = dict[str, Any]
 
@@ -361,6 +363,11 @@ async def test_cli_needs_no_discord_token_prints_the_url_and_stops_on_sigint(tmp
 
 CHROMIUM = os.environ.get("CUTAWAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
+    # A headless page counts as hidden: without these Chromium throttles its timers and stops producing
+    # frames for seconds at a time, so ResizeObserver (the page's stay-at-the-bottom rule) runs late.
+    "--disable-renderer-backgrounding",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
@@ -422,7 +429,9 @@ PLAY_VIDEO = """async (url) => {
 async def test_browser_send_upload_export_and_live_status(browser_required: None, tmp_path: Path) -> None:
     from playwright.async_api import FilePayload, async_playwright, expect
 
-    config = PlaygroundConfig(turn_delay=0.3, heartbeat_seconds=0.4, render_poll_seconds=0.1, render_polls=3)
+    config = PlaygroundConfig(
+        backend="fake", turn_delay=0.3, heartbeat_seconds=0.4, render_poll_seconds=0.1, render_polls=3
+    )
     async with Playground(config) as pg, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:
@@ -471,13 +480,16 @@ async def test_browser_send_upload_export_and_live_status(browser_required: None
 
             await page.locator(".message.bot video.link-preview").last.scroll_into_view_if_needed()
             await page.wait_for_function(
-                "[...document.querySelectorAll('video')].every(v => v.readyState >= 3 && v.networkState !== 2)"
+                "[...document.querySelectorAll('video')].every(v => v.readyState >= 3 && v.networkState !== 2)",
+                polling=POLL_MS,
             )
-            await page.wait_for_function("document.getAnimations().length === 0")  # the "edited" flashes
+            await page.wait_for_function(
+                "document.getAnimations().length === 0", polling=POLL_MS
+            )  # the "edited" flashes
             update = bool(os.environ.get("UPDATE_SCREENSHOT"))
             if update:  # Chromium's media controls fade their spinner out: no state to wait for
                 await page.wait_for_timeout(1500)
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
             await page.screenshot(path=str(tmp_path / "playground.png"))
             if update:
                 SCREENSHOT.parent.mkdir(exist_ok=True)
@@ -508,6 +520,10 @@ POST_AS = """async (body) => {
   if (!response.ok) throw new Error(await response.text());
 }"""
 
+# Waits poll on a timer rather than on animation frames: a headless page holding video players can
+# go seconds without producing a frame, and a frame-driven wait then sits idle although its condition
+# already holds (seen here: page.evaluate of the same condition was true).
+POLL_MS = 100
 MEDIA_LOADED = "[...document.querySelectorAll('#messages video')].every(v => v.readyState >= 1)"
 
 
@@ -519,7 +535,9 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
     dates in the reader's language."""
     from playwright.async_api import FilePayload, async_playwright, expect
 
-    config = PlaygroundConfig(turn_delay=0.05, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2)
+    config = PlaygroundConfig(
+        backend="fake", turn_delay=0.05, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2
+    )
     async with Playground(config) as pg, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:
@@ -550,8 +568,8 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
                 await composer.press("Enter")
                 await expect(page.locator("a.button.link", has_text="Download MP4")).to_have_count(done, timeout=15_000)
             await expect(page.locator("#messages video")).to_have_count(6)
-            await page.wait_for_function(MEDIA_LOADED)
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            await page.wait_for_function(MEDIA_LOADED, polling=POLL_MS)
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
             assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
 
             # A reader scrolled up is not pulled down by someone else's message: it is announced instead.
@@ -563,7 +581,7 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
             await expect(page.locator("#jump")).to_be_visible()
             assert await page.evaluate("document.querySelector('#messages').scrollTop") == 0
             await page.locator("#jump").click()
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
             await expect(page.locator("#jump")).to_be_hidden()
 
             # Sending jumps to the bottom and shows your message and the bot's answer, even from higher up.
@@ -573,7 +591,7 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
             mine = page.locator(".message:not(.bot)", has_text="status").last
             await expect(mine).to_be_visible()
             await expect(page.locator(".message.bot", has_text="📋")).to_be_visible(timeout=10_000)
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
             assert await page.evaluate(LAST_IN_VIEW, "#messages .message.bot")
 
             # /history in Chinese: one compact list, no player per export, Chinese dates.
@@ -590,10 +608,10 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
             assert len(dates) == 3 and all(
                 re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}:\d{2}", d) for d in dates
             ), dates
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2")
+            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
             assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
 
-            await page.wait_for_function("document.getAnimations().length === 0")
+            await page.wait_for_function("document.getAnimations().length === 0", polling=POLL_MS)
             update = bool(os.environ.get("UPDATE_SCREENSHOT"))
             if update:  # Chromium's media controls fade their spinner out: no state to wait for
                 await page.wait_for_timeout(1500)
@@ -609,7 +627,7 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
 @pytest.mark.parametrize(
     ("backend", "badge"),
     [
-        ("engine", "Backend: local engine"),
+        ("local", "Backend: local engine"),
         ("fake", "Backend: scripted fake · exports are a sample clip"),
         ("real", "Backend: NemoVideo service · real renders, real credits"),
     ],

@@ -1,8 +1,10 @@
 """`python -m bot playground`: the real bot against a fake Discord you drive from a web page.
 
-No credentials: the Discord side is the project's fake (a generated token), the backend is
-the fake NemoVideo (default, offline) or the real one (`--backend real`, with `NEMO_TOKEN`
-or an anonymous token). Everything listens on 127.0.0.1 only.
+No credentials: the Discord side is the project's fake (a generated token); the backend is
+Cutaway's local engine (default: your clips really edited, with composed music, and rendered),
+the scripted offline fake of NemoVideo (`--backend fake`, every export a sample clip), or the
+real service (`--backend real`, with `NEMO_TOKEN` or an anonymous token). Everything listens on
+127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--backend",
-        choices=["fake", "real"],
-        default="fake",
-        help="fake: the bundled offline NemoVideo fake (default); real: the NemoVideo API "
-        "(NEMO_TOKEN, or an anonymous token)",
+        choices=["local", "fake", "real"],
+        default="local",
+        help="local: Cutaway's own engine on this machine, which really edits and renders your clips "
+        "(default); fake: the scripted offline NemoVideo fake (every export is a sample clip); real: the "
+        "NemoVideo API (NEMO_TOKEN, or an anonymous token)",
     )
     parser.add_argument("--port", type=int, default=0, help="port of the page on 127.0.0.1 (default: any free one)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL; do not open a browser")

@@ -1,7 +1,8 @@
-"""The playground: the real Cutaway bot in-process against the fake Discord, plus the fake (or real) backend.
+"""The playground: the real Cutaway bot in-process against the fake Discord, plus a backend: the local
+engine (default: it really edits and renders your clips), the scripted fake, or the real NemoVideo API.
 
-The bot starts exactly as in the end-to-end tests (devkit.stack). The Discord token is generated:
-no credentials.
+The bot starts exactly as in the end-to-end tests (devkit.stack), and the engine exactly as
+`NEMO_API_BASE=local` starts it (bot.local_engine). The Discord token is generated: no credentials.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.app import CutawayBot
 from bot.config import DEFAULT_NEMO_API_BASE, Settings
+from bot.local_engine import LocalEngine
 from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.nemo import FakeNemo
 from devkit.fakes.nemo_sample import render_sample
@@ -29,7 +32,7 @@ from devkit.stack import RunningBot, bot_settings, restored_discord_globals
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["fake", "real"]
+Backend = Literal["local", "fake", "real"]
 
 
 class RealBackendEnv(BaseSettings):
@@ -45,10 +48,11 @@ class RealBackendEnv(BaseSettings):
 class PlaygroundConfig:
     """How the playground runs; the defaults make every stage visible to a person watching."""
 
-    backend: Backend = "fake"
+    backend: Backend = "local"
     port: int = 0
     data: Path | None = None
-    """SQLite file to keep between runs; None: a temporary one, deleted on close."""
+    """SQLite file to keep between runs (the local engine keeps its sessions and exports in a folder beside
+    it, `<name>-engine/`); None: temporary ones, deleted on close."""
     heartbeat_seconds: float = 1.5
     render_poll_seconds: float = 1.0
     turn_delay: float = 0.8
@@ -99,6 +103,7 @@ class Playground:
         self.discord_token = "playground." + secrets.token_urlsafe(24)
         self.discord = FakeDiscord(token=self.discord_token)
         self.nemo: FakeNemo | None = None
+        self.engine: LocalEngine | None = None
         self.bot: CutawayBot | None = None
         self.bot_task: asyncio.Task[None] | None = None
         self.server = PlaygroundServer(self.discord, port=self.config.port, backend=self.config.backend)
@@ -132,9 +137,21 @@ class Playground:
         await self.discord.start()
         stack.push_async_callback(self.discord.close)
 
+        if self.config.data is not None:
+            self.database = self.config.data
+            engine_data = self.config.data.with_name(self.config.data.stem + "-engine")
+        else:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cutaway-playground-")))
+            self.database = folder / "playground.sqlite3"
+            engine_data = folder / "engine"
+
         nemo_base: str | None
-        nemo_token: str | None
-        if self.config.backend == "fake":
+        nemo_token: str | None = None
+        if self.config.backend == "local":
+            env = {**os.environ, "ENGINE_HOST": "127.0.0.1", "ENGINE_PORT": "0", "ENGINE_DATA_DIR": str(engine_data)}
+            self.engine = await stack.enter_async_context(LocalEngine(env))
+            nemo_base = self.engine.base_url
+        elif self.config.backend == "fake":
             self.nemo = FakeNemo(
                 anonymous_credits=self.config.anonymous_credits,
                 default_turn_delay=self.config.turn_delay,
@@ -142,18 +159,12 @@ class Playground:
             )
             self.nemo.result_video = await asyncio.to_thread(sample_clip)
             self.nemo.reply_in_message_language = True
-            nemo_base, nemo_token = await self.nemo.start(), None
+            nemo_base = await self.nemo.start()
             stack.push_async_callback(self.nemo.close)
         else:
-            env = RealBackendEnv()
-            nemo_base = env.nemo_api_base
-            nemo_token = env.nemo_token.get_secret_value() if env.nemo_token else None
-
-        if self.config.data is not None:
-            self.database = self.config.data
-        else:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="cutaway-playground-"))
-            self.database = Path(folder) / "playground.sqlite3"
+            env_real = RealBackendEnv()
+            nemo_base = env_real.nemo_api_base
+            nemo_token = env_real.nemo_token.get_secret_value() if env_real.nemo_token else None
 
         settings = build_settings(
             self.config,

@@ -38,7 +38,7 @@ JSON = dict[str, Any]
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 BACKENDS: dict[str, JSON] = {
-    "engine": {
+    "local": {
         "label": "local engine",
         "note": "",
         "detail": "Cutaway's own backend on this machine: it really edits and renders your clips",

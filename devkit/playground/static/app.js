@@ -433,6 +433,12 @@
     return state.pinned;
   }
   const sizes = new ResizeObserver(() => { if (pinned() && !$("#messages").hidden) toBottom(); });
+  // A preview's height is known when its media loads. ResizeObserver reports that at the next frame,
+  // which a backgrounded tab may not draw for a while; the load events themselves come at once (they do
+  // not bubble, so they are caught on the way down).
+  for (const type of ["loadedmetadata", "load"]) {
+    $("#messages").addEventListener(type, () => { if (pinned() && !$("#messages").hidden) toBottom(); }, true);
+  }
   function watchSize(node) { sizes.observe(node); return node; }
   $("#messages").addEventListener("scroll", (e) => {
     state.pinned = distanceFromBottom(e.currentTarget) < PIN_DISTANCE;
