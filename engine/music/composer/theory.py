@@ -92,17 +92,21 @@ def voice(
         if any(b - a < 2 for a, b in itertools.pairwise(combo)) and combo[0] < 55:
             continue  # seconds in the low register are mud
         centre = abs(sum(combo) / voices - middle)
-        cost = (
-            centre * 0.35
-            if previous is None
-            else sum(abs(a - b) for a, b in zip(combo, previous, strict=True)) + centre * 0.15
-        )
+        cost = centre * 0.35 if not previous else _movement(combo, previous) + centre * 0.15
         if best is None or cost < best[0]:
             best = (cost, combo)
     if best is None:  # a register too narrow for the rules: stack the tones plainly
         base = low + (pcs[0] - low) % 12
         return tuple(sorted(base + (i % 12) + 12 * (k // len(pcs)) for k, i in enumerate(chord.intervals[:voices])))
     return best[1]
+
+
+def _movement(combo: tuple[int, ...], previous: tuple[int, ...]) -> float:
+    """How far the voices move: note by note when both chords have as many, else each new note from the
+    nearest old one (a plainly stacked chord from a narrow register may have fewer tones)."""
+    if len(combo) == len(previous):
+        return float(sum(abs(a - b) for a, b in zip(combo, previous, strict=True)))
+    return float(sum(min(abs(a - b) for b in previous) for a in combo))
 
 
 def scale_notes(tonic: int, scale: tuple[int, ...], low: int, high: int) -> list[int]:
