@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot import runtime
 from bot.config import DEFAULT_DISCORD_API_BASE, Settings
+from bot.local_engine import EngineStartFailed, LocalEngine, is_local
 from bot.logging_setup import setup_logging
 
 log = logging.getLogger("bot")
@@ -26,6 +27,8 @@ EXIT_DISCORD = 3
 """Discord refused the token or the Message Content intent."""
 EXIT_UNREACHABLE = 4
 """Discord could not be reached at start-up (network, DNS, DISCORD_API_BASE): worth retrying later."""
+EXIT_ENGINE = 5
+"""NEMO_API_BASE=local, and the local engine did not start (its own lines on stderr say why)."""
 
 HELP = """\
 Cutaway: a Discord bot that turns a thread into a video project. Runs in the foreground until
@@ -40,7 +43,8 @@ commands:
 EPILOG = """\
 configuration (environment variables, or a .env file in the working folder; the environment wins):
   DISCORD_TOKEN          the bot token (required)
-  NEMO_API_BASE          the editing backend (default https://mega-api-prod.nemovideo.ai)
+  NEMO_API_BASE          the editing backend (default https://mega-api-prod.nemovideo.ai); "local" runs
+                         Cutaway's own engine beside the bot (ENGINE_* variables, see docs/engine-api.md)
   NEMO_TOKEN             a NemoVideo account token (default: one anonymous token, kept in the database)
   DATABASE_PATH          the SQLite file (default data/bot.sqlite3); DATABASE_URL for PostgreSQL
   PROJECT_CHANNEL_IDS    channel ids where a posted clip (or forum post) starts a project
@@ -53,6 +57,7 @@ exit status:
   2  configuration missing or invalid
   3  Discord refused the token or the Message Content intent
   4  Discord could not be reached
+  5  NEMO_API_BASE=local and the local engine did not start
 """
 
 
@@ -98,6 +103,25 @@ def load_settings() -> Settings | None:
 
 
 async def run(settings: Settings) -> int:
+    """The bot until it is stopped; with `NEMO_API_BASE=local`, the engine beside it (bot.local_engine)."""
+    if not is_local(settings.nemo_api_base):
+        return await run_bot(settings)
+    if settings.nemo_token is not None:
+        log.warning("NEMO_TOKEN is not used with NEMO_API_BASE=local: the local engine issues its own token")
+    if not os.environ.get("ENGINE_PUBLIC_URL"):
+        log.warning(
+            "NEMO_API_BASE=local without ENGINE_PUBLIC_URL: export links point at this machine's own address "
+            "and open only here; set ENGINE_PUBLIC_URL (and ENGINE_HOST) to where users' browsers reach the engine"
+        )
+    try:
+        async with LocalEngine() as engine:
+            return await run_bot(settings.model_copy(update={"nemo_api_base": engine.base_url, "nemo_token": None}))
+    except EngineStartFailed as exc:
+        print(f"cutaway: {exc} (NEMO_API_BASE=local; its messages are above)", file=sys.stderr)
+        return EXIT_ENGINE
+
+
+async def run_bot(settings: Settings) -> int:
     from bot.app import create_bot
 
     bot = create_bot(settings)

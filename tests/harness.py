@@ -126,9 +126,10 @@ def assert_nothing_leaked(cutaway: Cutaway, extra_secrets: tuple[str, ...] = ())
 
 
 class BotProcess:
-    """`python -m bot` against the fakes, restartable, with a shared database."""
+    """`python -m bot` against the fakes, restartable, with a shared database. Without a fake backend
+    (`nemo=None`) it runs its own local engine (`NEMO_API_BASE=local`, data under `workdir`)."""
 
-    def __init__(self, discord_fake: FakeDiscord, nemo: FakeNemo, workdir: Path, **env: str) -> None:
+    def __init__(self, discord_fake: FakeDiscord, nemo: FakeNemo | None, workdir: Path, **env: str) -> None:
         self.discord = discord_fake
         self.nemo = nemo
         self.workdir = workdir
@@ -141,7 +142,7 @@ class BotProcess:
         env.update(
             DISCORD_TOKEN=TOKEN,
             DISCORD_API_BASE=self.discord.api_base,
-            NEMO_API_BASE=self.nemo.base_url,
+            NEMO_API_BASE=self.nemo.base_url if self.nemo is not None else "local",
             DATABASE_PATH=str(self.workdir / "bot.sqlite3"),
             RENDER_POLL_SECONDS="0.05",
             HEARTBEAT_SECONDS="30",

@@ -22,6 +22,8 @@ class Info:
 
     async def credits_text(self, lang: str) -> str:
         credits = await self._backend.credits()
+        if credits.local:
+            return t("credits_local", lang)
         return t(
             "credits",
             lang,

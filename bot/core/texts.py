@@ -92,6 +92,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "export_nothing": ("There's nothing to export yet — upload a clip and tell me what to make first."),
         "export_resumed": "🔄 The bot restarted during this export; still rendering…",
         "credits": "💳 Credits — available: **{available}**, frozen: **{frozen}**, total: **{total}**",
+        "credits_local": (
+            "💳 This project runs on Cutaway's local engine, on this server: edits and exports cost no credits."
+        ),
         "status": "📋 {summary}",
         "timeline_empty": "The timeline is empty so far — upload a clip to start.",
         "not_project": "This isn't a project thread. Use `/project` in a text channel to start one.",
@@ -221,6 +224,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "export_nothing": "还没有可以导出的内容——请先上传素材并告诉我要做什么。",
         "export_resumed": "🔄 机器人在导出期间重启过，渲染仍在继续…",
         "credits": "💳 积分——可用：**{available}**，冻结：**{frozen}**，总计：**{total}**",
+        "credits_local": "💳 这个项目由 Cutaway 本地引擎在这台服务器上处理：编辑和导出都不消耗积分。",
         "status": "📋 {summary}",
         "timeline_empty": "时间线还是空的——先上传一个素材吧。",
         "not_project": "这里不是项目帖子。请在文字频道中使用 `/project` 创建项目。",

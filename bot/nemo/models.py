@@ -53,6 +53,8 @@ class Credits(_Model):
     available: float = 0
     frozen: float = 0
     total: float | None = None
+    local: bool = False
+    """Cutaway's engine says so (docs/engine-api.md): local work has no balance to show."""
 
     @property
     def total_or_sum(self) -> float:
