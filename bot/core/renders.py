@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from bot.config import RenderSettings
 from bot.log_context import thread_extra
-from bot.metrics import RENDERS_FINISHED
+from bot.metrics import RENDERS
 from bot.nemo.client import new_render_id
 from bot.nemo.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed, RenderTimedOut
 from bot.nemo.models import SessionState
@@ -227,7 +227,7 @@ class RenderService:
                         lease_generation=generation,
                     ):
                         raise LeaseLost(job.render_id)
-                    RENDERS_FINISHED.labels("completed").inc()
+                    RENDERS.labels("completed").inc()
                     done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
                     await status.finish(None)
                     await self._post_link(done, surface)
@@ -260,7 +260,7 @@ class RenderService:
                 lease_generation=self._leases.get(job.render_id, -1),
             ):
                 return
-            RENDERS_FINISHED.labels("failed").inc()
+            RENDERS.labels("timed_out" if isinstance(exc, RenderTimedOut) else "failed").inc()
             await status.finish(error_text(exc, lang))
         except Exception:
             log.exception("render %s poller crashed", job.render_id)
@@ -304,7 +304,7 @@ class RenderService:
             return error_text(exc, lang)
         await self._tasks.cancel(render_id)
         await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
-        RENDERS_FINISHED.labels("cancelled").inc()
+        RENDERS.labels("cancelled").inc()
         surface = self._surfaces.for_thread(job.thread_id)
         if job.status_message_id is not None:
             await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))

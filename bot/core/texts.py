@@ -60,6 +60,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "stage_uploading": "uploading {names}",
         "stage_waiting": "{count} more waiting",
         "turn_done_mention": "✅ Done in {elapsed}, {mention}.",
+        "turn_failed_mention": "⚠️ Stopped after {elapsed}, {mention} — see above.",
         "history_title": "🎞️ Exports in this thread, newest first (page {page})",
         "history_row": "{when} {status} by {who} — {link}",
         "history_empty": "No exports in this thread yet. Use `/export`.",
@@ -119,6 +120,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "err_rate_limited": "⚠️ The editing service is busy right now. Please try again in a minute.",
         "err_unavailable": "⚠️ I can't reach the editing service right now. Please try again in a few minutes.",
         "err_stream": "⚠️ The editor hit a problem while working on that. Please try again.",
+        "err_stream_partial": (
+            "⚠️ The editor hit a problem before it finished that, so it may be only partly done. "
+            "Check `status`, then ask again for what's missing."
+        ),
         "err_stream_timeout": (
             "⚠️ That took longer than {minutes} minutes, so I stopped waiting. Check `status` before asking again."
         ),
@@ -189,6 +194,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "stage_uploading": "正在上传 {names}",
         "stage_waiting": "还有 {count} 条在等待",
         "turn_done_mention": "✅ 完成（用时 {elapsed}），{mention}。",
+        "turn_failed_mention": "⚠️ 已在 {elapsed} 后停止，{mention}——详见上方。",
         "history_title": "🎞️ 本帖子的导出记录，最新在前（第 {page} 页）",
         "history_row": "{when} {status} 由 {who} 发起 — {link}",
         "history_empty": "这个帖子还没有导出记录。使用 `/export` 导出。",
@@ -244,6 +250,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "err_rate_limited": "⚠️ 编辑服务当前繁忙，请一分钟后再试。",
         "err_unavailable": "⚠️ 暂时无法连接编辑服务，请几分钟后再试。",
         "err_stream": "⚠️ 编辑器处理时出现问题，请重试。",
+        "err_stream_partial": "⚠️ 编辑器在完成之前出了问题，可能只完成了一部分。请先用 `状态` 查看，再补充还缺的部分。",
         "err_stream_timeout": "⚠️ 处理超过了 {minutes} 分钟，我已停止等待。再次请求前请先查看 `状态`。",
         "err_stream_dropped": "⚠️ 与编辑器的连接在处理中断开了。为避免重复扣费，我没有重新发送你的消息。",
         "recovered_changed": "不过时间线已经更新：\n{changes}",
