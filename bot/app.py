@@ -21,7 +21,7 @@ from bot.core.chat import Chat
 from bot.core.exports import Exports
 from bot.core.info import Info
 from bot.core.intake import Intake
-from bot.core.liveness import Liveness
+from bot.core.liveness import Liveness, shard_identity
 from bot.core.progress import status_budget
 from bot.core.queues import ThreadQueues
 from bot.core.renders import RenderService
@@ -125,7 +125,11 @@ class CutawayBot(commands.Bot):
     async def setup_hook(self) -> None:
         settings = self.settings
         self.repo = await open_repository(settings.database)
-        self.liveness = Liveness(self.repo, interval=settings.liveness_seconds)
+        self.liveness = Liveness(
+            self.repo,
+            interval=settings.liveness_seconds,
+            identity=shard_identity(settings.shard_count, settings.shard_ids),
+        )
         await self.liveness.start()
         await self.repo.prune_message_claims(discord.utils.utcnow() - CLAIM_RETENTION)
         static = settings.nemo_token.get_secret_value() if settings.nemo_token else None
@@ -140,7 +144,7 @@ class CutawayBot(commands.Bot):
             self.sessions,
             self.surfaces,
             settings.renders,
-            owner=self.liveness.incarnation,
+            liveness=self.liveness,
         )
         self.exports = Exports(self.sessions, self.queues, self.surfaces, self.renders)
         self.info = Info(self.nemo, self.sessions)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -91,9 +91,22 @@ _UPDATE_RENDER: Final = (
     "updated_at = now() "
     "WHERE render_id = $7 AND ($8::integer IS NULL OR lease_generation = $8)"
 )
+# A render lease a newcomer may take: free, expired, held by an incarnation listed as gone ($N), or (when a
+# liveness cut-off $M is given) by a process whose liveness row is stale or missing.
+_LEASE_FREE: Final = (
+    "(lease_owner IS NULL OR lease_expires_at < now() OR lease_owner = ANY({gone}::text[]) "
+    "OR ({cutoff}::timestamptz IS NOT NULL AND NOT EXISTS (SELECT 1 FROM processes p "
+    "WHERE p.incarnation = renders.lease_owner AND p.last_seen >= {cutoff}::timestamptz)))"
+)
+_ACQUIRE_LEASE: Final = (
+    "UPDATE renders SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3), "
+    "lease_generation = lease_generation + 1 "
+    "WHERE render_id = $1 AND (lease_owner = $2 OR " + _LEASE_FREE.format(gone="$4", cutoff="$5") + ") "
+    "RETURNING lease_generation"
+)
 _CLAIMABLE_RENDERS: Final = (
     f"SELECT {_RENDER_COLUMNS} FROM renders WHERE {UNFINISHED_RENDERS_WHERE} "  # noqa: S608
-    "AND (lease_owner IS NULL OR lease_expires_at < now()) ORDER BY created_at, seq LIMIT $1"
+    "AND " + _LEASE_FREE.format(gone="$2", cutoff="$3") + " ORDER BY created_at, seq LIMIT $1"
 )
 _CLAIM_MESSAGE: Final = (
     "INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES ($1, $2, $3, now()) "
@@ -403,17 +416,23 @@ class PostgresRepository:
 
     # -- render leases (times from the database clock, which every process shares)
 
-    async def acquire_render_lease(self, render_id: str, owner: str, ttl_seconds: float) -> int | None:
-        """Take the render's lease when it is free, expired or already ours; the new generation, or None."""
+    async def acquire_render_lease(
+        self,
+        render_id: str,
+        owner: str,
+        ttl_seconds: float,
+        *,
+        alive_after: datetime | None = None,
+        gone: Collection[str] = (),
+    ) -> int | None:
+        """Take the render's lease when it is free, expired, already ours, or its holder is known to be
+        gone (see Repository); the new generation, or None.
+
+        Concurrent takers serialise on the row: the later one re-checks the winner's committed row, whose
+        holder is alive and whose lease is fresh, so exactly one wins."""
         async with self._connection() as conn:
             generation = await conn.fetchval(
-                "UPDATE renders SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3), "
-                "lease_generation = lease_generation + 1 "
-                "WHERE render_id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now()) "
-                "RETURNING lease_generation",
-                render_id,
-                owner,
-                float(ttl_seconds),
+                _ACQUIRE_LEASE, render_id, owner, float(ttl_seconds), sorted(gone), _opt_dt_to_db(alive_after)
             )
         return None if generation is None else int(generation)
 
@@ -439,9 +458,13 @@ class PostgresRepository:
             generation,
         )
 
-    async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]:
-        """Unfinished renders nobody holds (no lease, or an expired one), oldest first."""
-        rows = await self._fetch(_CLAIMABLE_RENDERS, None if limit < 0 else limit)
+    async def claimable_renders(
+        self, *, limit: int = 50, alive_after: datetime | None = None, gone: Collection[str] = ()
+    ) -> list[RenderJob]:
+        """Unfinished renders nobody holds (no lease, an expired one, or a holder known to be gone), oldest first."""
+        rows = await self._fetch(
+            _CLAIMABLE_RENDERS, None if limit < 0 else limit, sorted(gone), _opt_dt_to_db(alive_after)
+        )
         return [_render_from_row(row) for row in rows]
 
     # -- message claims and process liveness
@@ -469,6 +492,10 @@ class PostgresRepository:
 
     async def forget_process(self, incarnation: str) -> None:
         await self._execute("DELETE FROM processes WHERE incarnation = $1", incarnation)
+
+    async def known_processes(self) -> list[str]:
+        rows = await self._fetch("SELECT incarnation FROM processes ORDER BY last_seen")
+        return [str(row["incarnation"]) for row in rows]
 
     async def prune_message_claims(self, older_than: datetime) -> int:
         """Drop liveness rows and claims older than `older_than`; returns the number of claims dropped."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.config import RenderSettings
 from bot.log_context import thread_extra
@@ -28,6 +29,7 @@ from storage.repository import Project, RenderJob, RenderStatus, Repository
 from . import timeline
 from .actions import export_result_actions, render_status_actions
 from .feedback import error_text
+from .liveness import Liveness
 from .ports import Backend, StatusMessage, SurfaceFactory, ThreadSurface
 from .sessions import Sessions
 from .tasks import TaskRegistry
@@ -53,10 +55,13 @@ class RenderService:
         surfaces: SurfaceFactory,
         settings: RenderSettings,
         *,
-        owner: str = "local",
+        liveness: Liveness | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """With `liveness`, leases are held under this process's incarnation, and a lease whose holder is
+        known to be gone (its liveness row went stale, or this process is its restart) is taken over at
+        once rather than when it runs out."""
         self._repo = repo
         self._backend = backend
         self._sessions = sessions
@@ -67,7 +72,8 @@ class RenderService:
         self._tasks = TaskRegistry("renders")  # one per render: its poller, or the post of its link
         self._sweeper = TaskRegistry("render-sweeper")
         self._leases: dict[str, int] = {}
-        self._owner = owner
+        self._liveness = liveness
+        self._owner = liveness.incarnation if liveness is not None else "local"
 
     @property
     def active(self) -> int:
@@ -125,8 +131,16 @@ class RenderService:
         self._spawn(job, status)
         return job
 
+    def _gone(self) -> dict[str, Any]:
+        """Which holders count as gone: stale liveness rows, and the incarnations this process replaces."""
+        if self._liveness is None:
+            return {}
+        return {"alive_after": self._liveness.alive_after(), "gone": self._liveness.predecessors}
+
     async def _lease(self, render_id: str) -> bool:
-        generation = await self._repo.acquire_render_lease(render_id, self._owner, self._settings.lease_seconds)
+        generation = await self._repo.acquire_render_lease(
+            render_id, self._owner, self._settings.lease_seconds, **self._gone()
+        )
         if generation is None:
             return False
         self._leases[render_id] = generation
@@ -142,7 +156,7 @@ class RenderService:
     async def resume_all(self) -> int:
         """Start-up (and the sweeper): take every render nobody holds, including links never posted."""
         taken = 0
-        for job in await self._repo.claimable_renders(limit=100):
+        for job in await self._repo.claimable_renders(limit=100, **self._gone()):
             if self._tasks.running(job.render_id) or not await self._lease(job.render_id):
                 continue  # ours already, or another process was quicker
             taken += 1
@@ -166,17 +180,21 @@ class RenderService:
         return taken
 
     def start_sweeper(self) -> None:
-        """Pick up renders whose holder died (its lease ran out), every half lease."""
+        """Pick up renders whose holder died: at once, then every half lease (or every liveness interval,
+        when that is shorter, so a holder whose liveness row went stale is replaced soon after)."""
         if not self._sweeper.running("sweep"):
             self._sweeper.spawn(self._sweep(), key="sweep", name="render-sweeper")
 
     async def _sweep(self) -> None:
+        interval = self._settings.lease_seconds / 2
+        if self._liveness is not None:
+            interval = min(interval, self._liveness.interval)
         while True:
             try:
                 await self.resume_all()
             except Exception:
                 log.exception("render sweep failed")
-            await self._sleep(self._settings.lease_seconds / 2)
+            await self._sleep(interval)
 
     async def _finish_link(self, job: RenderJob, surface: ThreadSurface) -> None:
         try:
