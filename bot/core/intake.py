@@ -3,8 +3,8 @@
 One message, as data: IncomingMessage → per-user rate limit → the thread's queue (one at a time, in
 order; 🕒 while it waits) → claimed in the database (one process, once) → its attachments uploaded
 → its text routed by keyword to export / credits / status / upload, or sent as a chat turn.
-Also queued here: a new thread becoming a project, and at start-up the catch-up on what was
-posted while the bot was offline.
+Also queued here: a new thread becoming a project, and after every fresh gateway session (start-up,
+or a re-IDENTIFY) the catch-up on what was posted while the bot could not see it.
 """
 
 from __future__ import annotations
@@ -119,9 +119,11 @@ class Intake:
             self._queues.submit(start.thread_id, functools.partial(self._handle, first_message))
 
     def schedule_catch_up(self, thread_ids: list[int]) -> None:
-        """Queue catch-up for these threads; call before the gateway delivers live messages."""
+        """Queue catch-up for these threads ahead of anything held back (bot.core.queues): after every fresh
+        gateway session, before its own messages. A message seen both live and in the history is handled
+        once (the high-water mark, then the claim)."""
         for thread_id in thread_ids:
-            self._queues.submit(thread_id, functools.partial(self._catch_up, thread_id))
+            self._queues.submit(thread_id, functools.partial(self._catch_up, thread_id), first=True)
 
     def _in_background(self, thread_id: int, coro: Coroutine[Any, Any, Any]) -> None:
         self._background.spawn(coro, thread_id=thread_id)
@@ -148,7 +150,7 @@ class Intake:
                 project.last_message_id, limit=CATCH_UP_LIMIT
             )
         if missed:
-            log.info("catching up on %d message(s) sent while offline", len(missed))
+            log.info("catching up on %d message(s) posted while the bot could not see them", len(missed))
         for message in missed:
             await self._handle(message, catching_up=True)
 
