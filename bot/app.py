@@ -149,7 +149,10 @@ class CutawayBot(commands.Bot):
         )
         self.exports = Exports(self.sessions, self.queues, self.surfaces, self.renders)
         self.info = Info(self.nemo, self.sessions)
-        cdn = CdnStreamer(self._session(), max_bytes=settings.uploads.max_bytes)
+        # A redirect from the CDN is followed only to the hosts a user's `upload <url>` may name (bot.core.links).
+        cdn = CdnStreamer(
+            self._session(), max_bytes=settings.uploads.max_bytes, redirect_hosts=settings.uploads.url_hosts
+        )
         self.intake = Intake(
             self.repo,
             self.sessions,

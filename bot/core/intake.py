@@ -36,7 +36,8 @@ from .routing import Intent, route
 from .sessions import ProjectStart, Sessions
 from .tasks import TaskRegistry
 from .texts import t
-from .uploads import Uploads, links_in
+from .links import links_in
+from .uploads import Uploads
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reason_empty": "the file is empty",
         "reason_content": "its contents don't look like {ext}",
         "reason_download": "I couldn't download it from Discord — please attach it again",
+        "reason_download_expired": "its Discord link has expired or the file was removed — please attach it again",
+        "reason_download_cut": "the download from Discord broke off partway — please attach it again",
+        "upload_batch_aborted": (
+            "⚠️ The other files of that message went in the same upload, so they weren't uploaded either: "
+            "{names}. Attach them again."
+        ),
         "upload_url_refused": "⚠️ I only take links from Discord's own file CDN, not from {url}. Attach the file here.",
         "upload_hint": "To add media, attach files (video, image or audio, up to 500 MB each) to a message here.",
         "still_working": "⏳ Still working… ({elapsed})",
@@ -166,6 +172,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reason_empty": "文件是空的",
         "reason_content": "文件内容看起来不是 {ext}",
         "reason_download": "无法从 Discord 下载该文件，请重新上传",
+        "reason_download_expired": "它在 Discord 上的链接已过期或文件已被删除，请重新上传",
+        "reason_download_cut": "从 Discord 下载到一半中断了，请重新上传",
+        "upload_batch_aborted": "⚠️ 同一条消息中的其他文件在同一次上传中，因此也没有上传：{names}。请重新上传。",
         "upload_url_refused": "⚠️ 我只接受 Discord 文件 CDN 的链接，不接受来自 {url} 的链接。请直接在这里上传文件。",
         "upload_hint": "要添加素材，请在此帖子中发送附件（视频、图片或音频，每个不超过 500 MB）。",
         "still_working": "⏳ 仍在处理中…（{elapsed}）",
