@@ -76,6 +76,11 @@ _INSERT_RENDER: Final = (
     f"INSERT INTO renders ({_RENDER_COLUMNS}) "  # noqa: S608
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 )
+_RUNNING_RENDER: Final = (
+    f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = $1 "  # noqa: S608
+    "AND status IN ('starting', 'pending', 'processing') AND created_at > $2 "
+    "ORDER BY created_at DESC, seq DESC LIMIT 1"
+)
 _THREAD_RENDERS: Final = (
     f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = $1 "  # noqa: S608
     "ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3"
@@ -134,6 +139,25 @@ def _dt_from_db(value: datetime) -> datetime:
 
 def _opt_dt_to_db(value: datetime | None) -> datetime | None:
     return None if value is None else _dt_to_db(value)
+
+
+def _render_values(job: RenderJob) -> tuple[Any, ...]:
+    """A render's row, in _RENDER_COLUMNS order."""
+    return (
+        job.render_id,
+        job.thread_id,
+        job.session_id,
+        job.requested_by,
+        RenderStatus(job.status).value,
+        job.progress,
+        job.url,
+        job.error,
+        job.status_message_id,
+        job.language,
+        bool(job.link_posted),
+        _dt_to_db(job.created_at),
+        _dt_to_db(job.updated_at),
+    )
 
 
 def _opt_dt_from_db(value: datetime | None) -> datetime | None:
@@ -348,24 +372,31 @@ class PostgresRepository:
     async def add_render(self, job: RenderJob) -> None:
         """Raises AlreadyExistsError for a known render_id, NotFoundError if the thread is no project."""
         try:
-            await self._execute(
-                _INSERT_RENDER,
-                job.render_id,
-                job.thread_id,
-                job.session_id,
-                job.requested_by,
-                RenderStatus(job.status).value,
-                job.progress,
-                job.url,
-                job.error,
-                job.status_message_id,
-                job.language,
-                bool(job.link_posted),
-                _dt_to_db(job.created_at),
-                _dt_to_db(job.updated_at),
-            )
+            await self._execute(_INSERT_RENDER, *_render_values(job))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise _translate_integrity(exc, f"render {job.render_id}") from exc
+
+    async def add_render_unless_running(self, job: RenderJob, *, started_after: datetime) -> RenderJob | None:
+        """Store `job` unless its thread has a running render newer than `started_after` (returned instead).
+
+        The project's row is locked first (FOR UPDATE), so the check and the insert of concurrent calls for
+        one thread, from any process, run one after the other."""
+        cutoff = _dt_to_db(started_after)
+        try:
+            async with self._connection() as conn, conn.transaction():
+                if await conn.fetchval("SELECT 1 FROM projects WHERE thread_id = $1 FOR UPDATE", job.thread_id) is None:
+                    raise NotFoundError(f"project {job.thread_id} not found")
+                row = await conn.fetchrow(_RUNNING_RENDER, job.thread_id, cutoff)
+                if row is not None:
+                    return _render_from_row(row)
+                await conn.execute(_INSERT_RENDER, *_render_values(job))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise _translate_integrity(exc, f"render {job.render_id}") from exc
+        return None
+
+    async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
+        row = await self._fetchrow(_RUNNING_RENDER, thread_id, _dt_to_db(started_after))
+        return None if row is None else _render_from_row(row)
 
     async def update_render(
         self,

@@ -136,6 +136,18 @@ class Repository(Protocol):
         """Raises AlreadyExistsError for a known render_id, NotFoundError if the thread is no project."""
         ...
 
+    async def add_render_unless_running(self, job: RenderJob, *, started_after: datetime) -> RenderJob | None:
+        """Store `job` unless its thread already has a running render (starting, pending or processing)
+        created after `started_after`; that render is returned instead (None: `job` was stored).
+
+        Atomic across processes: of concurrent calls for one thread exactly one stores its job. Raises
+        like `add_render`."""
+        ...
+
+    async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
+        """The thread's newest running render (starting, pending or processing) created after `started_after`."""
+        ...
+
     async def update_render(
         self,
         render_id: str,

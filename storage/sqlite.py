@@ -83,6 +83,18 @@ _LEASE_FREE: Final = (
     "OR (? IS NOT NULL AND NOT EXISTS (SELECT 1 FROM processes p "
     "WHERE p.incarnation = renders.lease_owner AND p.last_seen >= ?)))"
 )
+_RUNNING_STATUSES: Final = "('starting', 'pending', 'processing')"
+_RUNNING_RENDER: Final = (
+    f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = ? AND status IN {_RUNNING_STATUSES} "  # noqa: S608
+    "AND created_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 1"
+)
+# One statement: SQLite runs it under its write lock, so the check and the insert cannot interleave
+# with another writer's (a stale read fails with SQLITE_BUSY_SNAPSHOT instead of inserting twice).
+_INSERT_RENDER_UNLESS_RUNNING: Final = (
+    f"INSERT INTO renders ({_RENDER_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "  # noqa: S608
+    f"WHERE NOT EXISTS (SELECT 1 FROM renders WHERE thread_id = ? AND status IN {_RUNNING_STATUSES} "
+    "AND created_at > ?)"
+)
 _THREAD_RENDERS: Final = (
     f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = ? "  # noqa: S608
     "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
@@ -113,6 +125,25 @@ def _opt_dt_from_db(value: str | None) -> datetime | None:
 
 def _now() -> str:
     return _dt_to_db(datetime.now(UTC))
+
+
+def _render_values(job: RenderJob) -> tuple[Any, ...]:
+    """A render's row, in _RENDER_COLUMNS order."""
+    return (
+        job.render_id,
+        job.thread_id,
+        job.session_id,
+        job.requested_by,
+        RenderStatus(job.status).value,
+        job.progress,
+        job.url,
+        job.error,
+        job.status_message_id,
+        job.language,
+        int(job.link_posted),
+        _dt_to_db(job.created_at),
+        _dt_to_db(job.updated_at),
+    )
 
 
 def _lease_free_params(now: datetime, alive_after: datetime | None, gone: Collection[str]) -> tuple[Any, ...]:
@@ -348,26 +379,28 @@ class SqliteRepository:
     async def add_render(self, job: RenderJob) -> None:
         """Raises AlreadyExistsError for a known render_id, NotFoundError if the thread is no project."""
         try:
-            await self._write(
-                _INSERT_RENDER,
-                (
-                    job.render_id,
-                    job.thread_id,
-                    job.session_id,
-                    job.requested_by,
-                    RenderStatus(job.status).value,
-                    job.progress,
-                    job.url,
-                    job.error,
-                    job.status_message_id,
-                    job.language,
-                    int(job.link_posted),
-                    _dt_to_db(job.created_at),
-                    _dt_to_db(job.updated_at),
-                ),
+            await self._write(_INSERT_RENDER, _render_values(job))
+        except sqlite3.IntegrityError as exc:
+            raise _translate_integrity(exc, f"render {job.render_id}") from exc
+
+    async def add_render_unless_running(self, job: RenderJob, *, started_after: datetime) -> RenderJob | None:
+        """Store `job` unless its thread has a running render newer than `started_after` (returned instead)."""
+        cutoff = _dt_to_db(started_after)
+        try:
+            stored = await self._write(
+                _INSERT_RENDER_UNLESS_RUNNING, (*_render_values(job), job.thread_id, cutoff)
             )
         except sqlite3.IntegrityError as exc:
             raise _translate_integrity(exc, f"render {job.render_id}") from exc
+        if stored:
+            return None
+        running = await self.running_render(job.thread_id, started_after=started_after)
+        # It finished in between: the thread is free again, so this job may go after all.
+        return running if running is not None else await self.add_render_unless_running(job, started_after=started_after)
+
+    async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
+        row = await self._fetchone(_RUNNING_RENDER, (thread_id, _dt_to_db(started_after)))
+        return None if row is None else _render_from_row(row)
 
     async def update_render(
         self,

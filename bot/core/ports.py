@@ -108,6 +108,10 @@ class ThreadSurface(Protocol):
 
     async def unreact(self, message_id: int, emoji: str) -> None: ...
 
+    def jump_url(self, message_id: int) -> str | None:
+        """A link that opens this thread at one of its messages (None when the platform cannot say)."""
+        ...
+
 
 class SurfaceFactory(Protocol):
     def for_thread(self, thread_id: int) -> ThreadSurface: ...

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import RenderSettings
@@ -44,6 +44,14 @@ class NothingToExport(Exception):
 
 class LeaseLost(Exception):
     """Another process took the render over (our lease expired): stop quietly, it will finish the job."""
+
+
+class ExportRunning(Exception):
+    """The thread already has an export running: one at a time per thread, across processes."""
+
+    def __init__(self, job: RenderJob) -> None:
+        super().__init__(job.render_id)
+        self.job = job
 
 
 class RenderService:
@@ -84,8 +92,14 @@ class RenderService:
     ) -> RenderJob:
         """Read the draft, store the job, start it, and poll in the background.
 
-        Raises NothingToExport when the draft is empty, NemoError when the backend refuses.
+        Raises ExportRunning when the thread has an export running already (two quick presses, two
+        processes), NothingToExport when the draft is empty, NemoError when the backend refuses.
         """
+        # A render older than the timeout is given up on at its next poll: it never blocks a new one.
+        started_after = datetime.now(UTC) - timedelta(seconds=self._settings.timeout_seconds)
+        running = await self._repo.running_render(project.thread_id, started_after=started_after)
+        if running is not None:
+            raise ExportRunning(running)
 
         async def read(p: Project) -> tuple[Project, SessionState]:
             return p, await self._backend.state(p.session_id)
@@ -107,7 +121,10 @@ class RenderService:
             status_message_id=status.message_id,
             language=lang,
         )
-        await self._repo.add_render(job)
+        running = await self._repo.add_render_unless_running(job, started_after=started_after)
+        if running is not None:  # another process (or press) got there between the check and now
+            await status.finish(None)
+            raise ExportRunning(running)
         await self._lease(job.render_id)
         try:
             started = await self._backend.start_render(

@@ -46,6 +46,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "queue_full": "🚦 This thread has too many messages waiting. Give me a moment, then send it again.",
         "export_starting": "🎞️ Starting the export…",
         "export_started": "🎞️ Export started — I'll post the link in this thread when it's ready.",
+        "export_already_running": (
+            "🎞️ An export is already running in this thread — I'll post its link here when it's ready. "
+            "Use `/export` again after it has finished."
+        ),
+        "export_already_running_at": (
+            "🎞️ An export is already running in this thread: {link} — I'll post its link here when it's ready. "
+            "Use `/export` again after it has finished."
+        ),
         "qa_mood": "Match the mood",
         "qa_quieter": "Music quieter",
         "qa_vertical": "Vertical 9:16",
@@ -185,6 +193,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "queue_full": "🚦 这个帖子里等待处理的消息太多了，请稍后再发送。",
         "export_starting": "🎞️ 正在开始导出…",
         "export_started": "🎞️ 已开始导出——完成后我会在这个帖子里发送链接。",
+        "export_already_running": "🎞️ 这个帖子里已经有一个导出正在进行——完成后我会在这里发送链接。结束后可以再次使用 `/export`。",
+        "export_already_running_at": (
+            "🎞️ 这个帖子里已经有一个导出正在进行：{link}——完成后我会在这里发送链接。结束后可以再次使用 `/export`。"
+        ),
         "qa_mood": "匹配氛围",
         "qa_quieter": "音乐小声点",
         "qa_vertical": "竖屏 9:16",
