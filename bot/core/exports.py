@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.log_context import thread_extra
-from bot.metrics import RENDERS
+from bot.metrics import RENDERS, count_error
 from bot.nemo.errors import NemoError
 
 from .feedback import error_text
@@ -111,6 +111,7 @@ class Exports:
             return
         except Exception:
             log.exception("export failed to start", extra=thread_extra(request.thread_id))
+            count_error("internal")
             await request.reply(t("err_internal", lang))
             return
         options = request.options

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.config import IntakeSettings
 from bot.log_context import thread_extra
+from bot.metrics import MESSAGES_HANDLED, count_error
 from bot.nemo.errors import NemoError
 from storage.repository import Project, Repository
 
@@ -185,6 +186,7 @@ class Intake:
             return
         surface = self._surfaces.for_thread(thread_id)
         lang = self._lang_of(message, project)
+        MESSAGES_HANDLED.labels(route(message.text).intent if message.text.strip() else "files").inc()
         if message.message_id in self._queued_ids:
             self._queued_ids.discard(message.message_id)
             await surface.unreact(message.message_id, QUEUED_EMOJI)
@@ -200,6 +202,7 @@ class Intake:
             await surface.post(error_text(exc, lang))
         except Exception:
             log.exception("message %s failed", message.message_id)
+            count_error("internal")
             await surface.post(t("err_internal", lang))
         finally:
             await self._sessions.mark_handled(thread_id, message.message_id)

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.config import RenderSettings
 from bot.log_context import thread_extra
-from bot.metrics import RENDERS
+from bot.metrics import RENDERS, count_error
 from bot.nemo.client import new_render_id
 from bot.nemo.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed, RenderTimedOut
 from bot.nemo.models import SessionState
@@ -299,6 +299,8 @@ class RenderService:
             await status.finish(error_text(exc, lang))
         except Exception:
             log.exception("render %s poller crashed", job.render_id)
+            RENDERS.labels("failed").inc()
+            count_error("internal")
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="internal error")
             await status.finish(t("err_render_failed", lang))
         finally:

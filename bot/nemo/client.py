@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import payload as aiohttp_payload
 
 from bot.config import BackendSettings
-from bot.metrics import BACKEND_ERRORS, BACKEND_LATENCY
+from bot.metrics import BACKEND_ERRORS, BACKEND_LATENCY, BACKEND_STREAM
 
 from .auth import TokenProvider
 from .errors import (
@@ -42,7 +42,7 @@ from .errors import (
     StreamTimeout,
     TokenInvalid,
 )
-from .events import ChatEvent, EndEvent
+from .events import ChatEvent, EndEvent, HeartbeatEvent
 from .models import AnonymousToken, Credits, RenderProgress, SessionInfo, SessionState, UploadResult
 from .sse import SseLineTooLong, iter_chat_events
 
@@ -424,8 +424,11 @@ class NemoClient:
         breaks; neither re-sends the message (the caller recovers by reading the state).
         """
         deadline = asyncio.get_running_loop().time() + self._sse_timeout
+        started = time.perf_counter()
         resp = await self._open_stream(session_id, text)
+        BACKEND_STREAM.labels("open").observe(time.perf_counter() - started)
         events = iter_chat_events(resp.content.iter_any())
+        waiting_for_first = True
         try:
             while True:
                 try:
@@ -437,9 +440,13 @@ class NemoClient:
                     raise StreamTimeout(f"stream ran past {self._sse_timeout:.0f}s") from exc
                 except (aiohttp.ClientError, ConnectionError, SseLineTooLong) as exc:
                     raise StreamDropped(f"stream broke: {type(exc).__name__}") from exc
+                if waiting_for_first and not isinstance(event, HeartbeatEvent):
+                    waiting_for_first = False  # the backend's first real answer (keep-alives do not count)
+                    BACKEND_STREAM.labels("first_event").observe(time.perf_counter() - started)
                 yield event
             yield EndEvent()
         finally:
+            BACKEND_STREAM.labels("whole").observe(time.perf_counter() - started)
             await events.aclose()
             resp.close()
 
