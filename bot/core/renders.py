@@ -267,6 +267,9 @@ class RenderService:
                     await status.finish(None)
                     await self._post_link(done, surface)
                     return
+                if progress.status in ("cancelled", "canceled"):
+                    await self._cancelled_elsewhere(job, status, generation)
+                    return
                 if progress.finished:
                     raise RenderFailed(progress.error or progress.status)
                 state = RenderStatus.PROCESSING if progress.status == "processing" else RenderStatus.PENDING
@@ -329,8 +332,24 @@ class RenderService:
         )
         await surface.set_forum_stage("done")
 
-    async def cancel(self, render_id: str, lang: str) -> str:
-        """Cancel a running render (the Cancel button). Returns what to tell the presser."""
+    async def _cancelled_elsewhere(self, job: RenderJob, status: StatusMessage, generation: int) -> None:
+        """The backend says cancelled: by the Cancel button on another process (which told the thread
+        already), or by the backend itself (then the thread hears it here, once)."""
+        current = await self._repo.get_render(job.render_id)
+        if current is not None and current.status is RenderStatus.CANCELLED:
+            log.info("render %s was cancelled", job.render_id)
+            return
+        if await self._repo.update_render(
+            job.render_id, status=RenderStatus.CANCELLED, lease_generation=generation
+        ):
+            RENDERS.labels("cancelled").inc()
+            await status.finish(t("export_cancelled", job.language))
+
+    async def cancel(self, render_id: str, lang: str) -> str | None:
+        """Cancel a running render (the Cancel button on its status message).
+
+        The status message then says "Export cancelled" for everyone in the thread, so the presser is told
+        nothing more (None): saying it twice read as two cancels. Otherwise returns what to tell them."""
         job = await self._repo.get_render(render_id)
         if job is None or job.status.finished:
             return t("export_cancel_late", lang)
@@ -342,11 +361,12 @@ class RenderService:
         await self._tasks.cancel(render_id)
         await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
         RENDERS.labels("cancelled").inc()
-        surface = self._surfaces.for_thread(job.thread_id)
-        if job.status_message_id is not None:
-            await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))
         log.info("render %s cancelled", render_id, extra=thread_extra(job.thread_id))
-        return t("export_cancelled", lang)
+        if job.status_message_id is None:
+            return t("export_cancelled", lang)
+        surface = self._surfaces.for_thread(job.thread_id)
+        await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))
+        return None
 
     async def join(self, timeout: float | None = None) -> None:
         await self._tasks.join(timeout)
