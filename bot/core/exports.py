@@ -57,8 +57,6 @@ class ExportRequest:
     reply: Reply
     """How the requester hears back: a post in the thread, or an interaction's follow-up."""
     options: ExportOptions = field(default_factory=ExportOptions)
-    confirm: bool = True
-    """Also answer "Export started": an interaction needs an answer; a typed request sees the status."""
 
 
 class Exports:
@@ -123,5 +121,6 @@ class Exports:
             options.resolution,
             extra=thread_extra(request.thread_id),
         )
-        if request.confirm:
-            await request.reply(t("export_started", lang))
+        # Every way in says it the same way (/export, the buttons, a typed "export"): the status message
+        # shows progress, this line says where the link will come.
+        await request.reply(t("export_started", lang))

@@ -212,7 +212,7 @@ class Intake:
         intent = route(message.text).intent
         if intent is Intent.EXPORT:
             # Already at its turn in the thread's queue: run it here rather than queue it again.
-            request = ExportRequest(project.thread_id, message.author_id, lang, surface.post, confirm=False)
+            request = ExportRequest(project.thread_id, message.author_id, lang, surface.post)
             await self._exports.run(request)
         elif intent is Intent.CREDITS:
             await surface.post(await self._info.credits_text(lang))
