@@ -387,16 +387,16 @@ class SqliteRepository:
         """Store `job` unless its thread has a running render newer than `started_after` (returned instead)."""
         cutoff = _dt_to_db(started_after)
         try:
-            stored = await self._write(
-                _INSERT_RENDER_UNLESS_RUNNING, (*_render_values(job), job.thread_id, cutoff)
-            )
+            stored = await self._write(_INSERT_RENDER_UNLESS_RUNNING, (*_render_values(job), job.thread_id, cutoff))
         except sqlite3.IntegrityError as exc:
             raise _translate_integrity(exc, f"render {job.render_id}") from exc
         if stored:
             return None
         running = await self.running_render(job.thread_id, started_after=started_after)
         # It finished in between: the thread is free again, so this job may go after all.
-        return running if running is not None else await self.add_render_unless_running(job, started_after=started_after)
+        return (
+            running if running is not None else await self.add_render_unless_running(job, started_after=started_after)
+        )
 
     async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
         row = await self._fetchone(_RUNNING_RENDER, (thread_id, _dt_to_db(started_after)))
@@ -474,7 +474,7 @@ class SqliteRepository:
         gone (see Repository); the new generation, or None. One statement: one winner."""
         now = datetime.now(UTC)
         rows = await self._returning(
-            "UPDATE renders SET lease_owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 "
+            "UPDATE renders SET lease_owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 "  # noqa: S608
             f"WHERE render_id = ? AND (lease_owner = ? OR {_LEASE_FREE}) RETURNING lease_generation",
             (
                 owner,

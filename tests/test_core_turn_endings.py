@@ -105,4 +105,3 @@ async def test_a_turn_cancelled_by_shutdown_stays_open_and_is_counted(core: Core
     assert turns("cancelled") == before + 1
     (turn,) = await core.repo.open_turns()  # reported at the next start-up, never re-sent
     assert turn.preview == "add music"
-

@@ -41,11 +41,15 @@ def already_running(link: str) -> str:
 async def test_a_thread_stores_one_running_render_at_a_time(repo: Repository) -> None:  # noqa: F811
     await repo.create_project(project(100))
     await repo.create_project(project(200))
-    assert await repo.add_render_unless_running(render("a", status=RenderStatus.STARTING), started_after=LONG_AGO) is None
+    assert (
+        await repo.add_render_unless_running(render("a", status=RenderStatus.STARTING), started_after=LONG_AGO) is None
+    )
     blocking = await repo.add_render_unless_running(render("b"), started_after=LONG_AGO)
     assert blocking is not None and blocking.render_id == "a"
     assert await repo.get_render("b") is None
-    assert await repo.add_render_unless_running(render("c", thread_id=200), started_after=LONG_AGO) is None  # other thread
+    assert (
+        await repo.add_render_unless_running(render("c", thread_id=200), started_after=LONG_AGO) is None
+    )  # other thread
     # Older than the cut-off (past RENDER_TIMEOUT_SECONDS): it does not count.
     later = render("a").created_at + timedelta(seconds=1)
     assert await repo.add_render_unless_running(render("d"), started_after=later) is None

@@ -87,10 +87,9 @@ async def test_metrics_endpoint_serves_the_counters_and_the_stream_timing(cutawa
     assert health is not None and health.port
 
     async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{health.port}/metrics") as resp:
-                assert resp.status == 200
-                text = await resp.text()
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{health.port}/metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
         return {
             (s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text)

@@ -117,22 +117,22 @@ def test_an_incarnation_starts_with_its_shard_identity() -> None:
 
 
 async def test_a_restart_replaces_the_earlier_incarnations_of_its_own_shard_range(tmp_path: Path) -> None:
-    repo = await open_sqlite(tmp_path / "bot.sqlite3")
+    store = await open_sqlite(tmp_path / "bot.sqlite3")
     try:
         old = new_incarnation("shards=0/2")
         other_shard = new_incarnation("shards=1/2")
         for incarnation in (old, other_shard, "host:1:legacy"):
-            await repo.heartbeat_process(incarnation)
-        liveness = Liveness(repo, interval=5.0, identity="shards=0/2")
+            await store.heartbeat_process(incarnation)
+        liveness = Liveness(store, interval=5.0, identity="shards=0/2")
         await liveness.start()
         try:
             assert liveness.predecessors == {old}
-            assert liveness.incarnation in await repo.known_processes()
+            assert liveness.incarnation in await store.known_processes()
         finally:
             await liveness.stop()
-        assert liveness.incarnation not in await repo.known_processes()
+        assert liveness.incarnation not in await store.known_processes()
     finally:
-        await repo.close()
+        await store.close()
 
 
 # --- the core: a restart's sweep takes the render over at once ------------------------------------
@@ -149,7 +149,7 @@ async def test_a_render_of_the_replaced_incarnation_is_resumed_at_once(core: Cor
     await core.repo.heartbeat_process(previous)  # its row is fresh: SIGKILL a moment ago
     assert await core.repo.acquire_render_lease("render_old", previous, 60) is not None  # a 60 s lease
     assert await core.renders.resume_all() == 0  # not known to be gone: the lease holds
-    core.renders._liveness.predecessors = frozenset({previous})  # type: ignore[union-attr]  # noqa: SLF001
+    core.renders._liveness.predecessors = frozenset({previous})  # type: ignore[union-attr]
     assert await core.renders.resume_all() == 1  # this process is its restart: taken over at once
     await core.renders.join(5)
     assert core.surface(100).find("https://renders.example/render_old.mp4") is not None

@@ -29,6 +29,7 @@ from .exports import ExportRequest, Exports
 from .feedback import error_text
 from .info import Info
 from .language import detect_language, ui_language
+from .links import links_in
 from .liveness import Liveness
 from .ports import IncomingMessage, SurfaceFactory, ThreadSurface
 from .queues import ThreadQueues
@@ -37,7 +38,6 @@ from .routing import Intent, route
 from .sessions import ProjectStart, Sessions
 from .tasks import TaskRegistry
 from .texts import t
-from .links import links_in
 from .uploads import Uploads
 
 log = logging.getLogger(__name__)

@@ -339,9 +339,7 @@ class RenderService:
         if current is not None and current.status is RenderStatus.CANCELLED:
             log.info("render %s was cancelled", job.render_id)
             return
-        if await self._repo.update_render(
-            job.render_id, status=RenderStatus.CANCELLED, lease_generation=generation
-        ):
+        if await self._repo.update_render(job.render_id, status=RenderStatus.CANCELLED, lease_generation=generation):
             RENDERS.labels("cancelled").inc()
             await status.finish(t("export_cancelled", job.language))
 

@@ -194,7 +194,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "queue_full": "🚦 这个帖子里等待处理的消息太多了，请稍后再发送。",
         "export_starting": "🎞️ 正在开始导出…",
         "export_started": "🎞️ 已开始导出——完成后我会在这个帖子里发送链接。",
-        "export_already_running": "🎞️ 这个帖子里已经有一个导出正在进行——完成后我会在这里发送链接。结束后可以再次使用 `/export`。",
+        "export_already_running": (
+            "🎞️ 这个帖子里已经有一个导出正在进行——完成后我会在这里发送链接。结束后可以再次使用 `/export`。"
+        ),
         "export_already_running_at": (
             "🎞️ 这个帖子里已经有一个导出正在进行：{link}——完成后我会在这里发送链接。结束后可以再次使用 `/export`。"
         ),

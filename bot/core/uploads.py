@@ -124,9 +124,7 @@ class CdnStreamer:
     Redirects are followed only to `redirect_hosts`, each hop checked by the rule of bot.core.links
     (none at all when the tuple is empty): a redirect elsewhere fails the download."""
 
-    def __init__(
-        self, http: aiohttp.ClientSession, *, max_bytes: int, redirect_hosts: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, http: aiohttp.ClientSession, *, max_bytes: int, redirect_hosts: tuple[str, ...] = ()) -> None:
         self._http = http
         self._max = max_bytes
         self._redirect_hosts = redirect_hosts
@@ -145,7 +143,9 @@ class CdnStreamer:
                     url = target
                     continue
                 if resp.status in _GONE:
-                    raise DownloadFailed(f"CDN answered {resp.status}", filename=filename, reason_key=DownloadFailed.EXPIRED)
+                    raise DownloadFailed(
+                        f"CDN answered {resp.status}", filename=filename, reason_key=DownloadFailed.EXPIRED
+                    )
                 yield resp
                 return
         raise DownloadFailed("too many redirects", filename=filename)
@@ -153,9 +153,7 @@ class CdnStreamer:
     async def head_bytes(self, url: str) -> bytes:
         headers = {"Range": f"bytes=0-{formats.SNIFF_BYTES - 1}"}
         try:
-            async with self._get(
-                url, filename="", headers=headers, timeout=aiohttp.ClientTimeout(total=60)
-            ) as resp:
+            async with self._get(url, filename="", headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as resp:
                 if resp.status not in (200, 206):
                     raise DownloadFailed(f"CDN answered {resp.status}")
                 head = b""
