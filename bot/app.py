@@ -233,8 +233,12 @@ class CutawayBot(commands.Bot):
         invalidated): what was posted meanwhile is read from each recently active thread's history.
 
         The hold comes before the first await, so before anything the new session delivers is queued;
-        catch-up jobs go first and the session's own messages follow, in order (bot.core.queues)."""
+        catch-up jobs go first and the session's own messages follow, in order (bot.core.queues). A thread
+        outside the eager list (quiet for longer than CATCH_UP_WINDOW, or past CATCH_UP_THREADS) is caught
+        up before its first job of the session, from the window's start."""
         self.queues.hold()
+        window_start = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
+        self.intake.begin_session(missed_after=window_start)
         try:
             async with asyncio.timeout(CATCH_UP_SCHEDULE_TIMEOUT):
                 await self._schedule_catch_up(shard_id)

@@ -116,9 +116,16 @@ class Intake:
     def start_project(self, start: ProjectStart, first_message: IncomingMessage | None = None) -> None:
         """Queue project creation (and the message that started it) without awaiting: keeps order."""
         self._sessions.forget(start.thread_id)
+        self._queues.mark_opened(start.thread_id)  # a new thread: nothing to catch up on
         self._queues.submit(start.thread_id, functools.partial(self._start, start))
         if first_message is not None:
             self._queues.submit(start.thread_id, functools.partial(self._handle, first_message))
+
+    def begin_session(self, *, missed_after: int) -> None:
+        """A fresh gateway session, which replays nothing: messages newer than `missed_after` (a message id)
+        may have gone undelivered. Every thread's first job of the session is preceded by its catch-up
+        from there (or from its high-water mark, when newer), unless `schedule_catch_up` covered it."""
+        self._queues.begin_session(lambda thread_id: functools.partial(self._catch_up, thread_id, floor=missed_after))
 
     def schedule_catch_up(self, thread_ids: list[int]) -> None:
         """Queue catch-up for these threads ahead of anything held back (bot.core.queues): after every fresh
@@ -143,13 +150,15 @@ class Intake:
         if created:
             await self._surfaces.for_thread(start.thread_id).post(t("welcome", ui_language(project.language)))
 
-    async def _catch_up(self, thread_id: int) -> None:
+    async def _catch_up(self, thread_id: int, *, floor: int = 0) -> None:
+        """Handle what the thread's history holds after its high-water mark (and after `floor`: older
+        backlog of a long-quiet thread is left alone rather than replayed wholesale)."""
         project = await self._sessions.get(thread_id)
         if project is None or project.last_message_id is None:
             return
         async with self._catch_up_slots:
             missed = await self._surfaces.for_thread(thread_id).messages_after(
-                project.last_message_id, limit=CATCH_UP_LIMIT
+                max(project.last_message_id, floor), limit=CATCH_UP_LIMIT
             )
         if missed:
             log.info("catching up on %d message(s) posted while the bot could not see them", len(missed))

@@ -8,7 +8,9 @@ nothing. Queues are bounded: a flood gets a friendly refusal, not memory growth.
 After a fresh gateway session, what was posted during the gap is read back from each thread's history
 (catch-up). That must run before anything the new session delivers, or a newer message would move the
 thread's high-water mark past the missed one: `hold()` keeps new jobs back, in order, while the
-catch-up jobs are queued with `first=True`, and `release()` lets them follow.
+catch-up jobs are queued with `first=True`, and `release()` lets them follow. Threads the eager
+catch-up does not cover (quiet for longer than its window) get theirs lazily: after `begin_session`,
+a thread's first job of the session is preceded by the session's opener for that thread.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .tasks import TaskRegistry
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
+OPENED_LIMIT = 100_000
 
 
 class ThreadQueues:
@@ -39,6 +42,8 @@ class ThreadQueues:
         self._holds = 0
         self._held: deque[tuple[int, Job]] = deque()
         self._held_per_thread: Counter[int] = Counter()
+        self._opener: Callable[[int], Job] | None = None
+        self._opened: set[int] = set()
 
     def waiting(self, thread_id: int) -> int:
         """How many jobs are ahead of a newly submitted one (the running job included)."""
@@ -55,12 +60,31 @@ class ThreadQueues:
         queue = self._queues.get(thread_id)
         if not first and (queue.qsize() if queue else 0) + self._held_per_thread[thread_id] >= self._limit:
             return False
-        if self._holds and not first:
-            self._held.append((thread_id, job))
-            self._held_per_thread[thread_id] += 1
-            return True
-        self._enqueue(thread_id, job)
+        jobs = [job]
+        if first:
+            self.mark_opened(thread_id)
+        elif self._opener is not None and thread_id not in self._opened:
+            self.mark_opened(thread_id)
+            jobs.insert(0, self._opener(thread_id))
+        for each in jobs:
+            if self._holds and not first:
+                self._held.append((thread_id, each))
+                self._held_per_thread[thread_id] += 1
+            else:
+                self._enqueue(thread_id, each)
         return True
+
+    def begin_session(self, opener: Callable[[int], Job]) -> None:
+        """A new session: each thread's first job from now on is preceded by `opener(thread_id)`, unless
+        the thread is marked opened (or gets a `first=True` job) before."""
+        self._opener = opener
+        self._opened.clear()
+
+    def mark_opened(self, thread_id: int) -> None:
+        """This thread needs no opener in this session (caught up already, or new)."""
+        if len(self._opened) >= OPENED_LIMIT:
+            self._opened.clear()  # at worst some thread is caught up twice: harmless, never unbounded
+        self._opened.add(thread_id)
 
     def _enqueue(self, thread_id: int, job: Job) -> None:
         queue = self._queues.get(thread_id)
