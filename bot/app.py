@@ -21,7 +21,7 @@ from bot.core.chat import Chat
 from bot.core.exports import Exports
 from bot.core.info import Info
 from bot.core.intake import Intake
-from bot.core.liveness import Liveness
+from bot.core.liveness import Liveness, shard_identity
 from bot.core.progress import status_budget
 from bot.core.queues import ThreadQueues
 from bot.core.renders import RenderService
@@ -47,6 +47,7 @@ COMMANDS_HASH_KEY = "app_commands_hash"
 CLAIM_RETENTION = timedelta(days=30)
 CATCH_UP_WINDOW = timedelta(days=7)
 CATCH_UP_THREADS = 500
+CATCH_UP_SCHEDULE_TIMEOUT = 30.0  # live messages are held back meanwhile: never for long
 USER_AGENT = "Cutaway (+https://github.com/cutaway-bot) aiohttp"
 
 
@@ -125,7 +126,11 @@ class CutawayBot(commands.Bot):
     async def setup_hook(self) -> None:
         settings = self.settings
         self.repo = await open_repository(settings.database)
-        self.liveness = Liveness(self.repo, interval=settings.liveness_seconds)
+        self.liveness = Liveness(
+            self.repo,
+            interval=settings.liveness_seconds,
+            identity=shard_identity(settings.shard_count, settings.shard_ids),
+        )
         await self.liveness.start()
         await self.repo.prune_message_claims(discord.utils.utcnow() - CLAIM_RETENTION)
         static = settings.nemo_token.get_secret_value() if settings.nemo_token else None
@@ -140,11 +145,14 @@ class CutawayBot(commands.Bot):
             self.sessions,
             self.surfaces,
             settings.renders,
-            owner=self.liveness.incarnation,
+            liveness=self.liveness,
         )
         self.exports = Exports(self.sessions, self.queues, self.surfaces, self.renders)
         self.info = Info(self.nemo, self.sessions)
-        cdn = CdnStreamer(self._session(), max_bytes=settings.uploads.max_bytes)
+        # A redirect from the CDN is followed only to the hosts a user's `upload <url>` may name (bot.core.links).
+        cdn = CdnStreamer(
+            self._session(), max_bytes=settings.uploads.max_bytes, redirect_hosts=settings.uploads.url_hosts
+        )
         self.intake = Intake(
             self.repo,
             self.sessions,
@@ -163,7 +171,6 @@ class CutawayBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
-        await self._schedule_catch_up()
         self._background.spawn(self._after_ready(), key="startup-recovery", name="startup-recovery")
         QUEUED_MESSAGES.set_function(lambda: self.queues.queued)
         RENDERS_POLLING.set_function(lambda: self.renders.active)
@@ -213,16 +220,49 @@ class CutawayBot(commands.Bot):
             await self.repo.set_guild_role(guild_id, role_id)
         self.guild_settings = {g.guild_id: g for g in await self.repo.all_guild_settings()}
 
-    async def _schedule_catch_up(self) -> None:
-        """Before the gateway connects: queue catch-up for threads active in the last week, so
-        messages sent while the bot was offline are handled first and in order."""
+    async def on_connect(self) -> None:
+        """Every fresh gateway session (READY after IDENTIFY, not a RESUME): catch up (sharded: per shard)."""
+        if not isinstance(self, commands.AutoShardedBot):
+            await self._catch_up_after_ready(None)
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        await self._catch_up_after_ready(shard_id)
+
+    async def _catch_up_after_ready(self, shard_id: int | None) -> None:
+        """Discord replays nothing across a new session (a start, or a re-IDENTIFY after the session was
+        invalidated): what was posted meanwhile is read from each recently active thread's history.
+
+        The hold comes before the first await, so before anything the new session delivers is queued;
+        catch-up jobs go first and the session's own messages follow, in order (bot.core.queues). A thread
+        outside the eager list (quiet for longer than CATCH_UP_WINDOW, or past CATCH_UP_THREADS) is caught
+        up before its first job of the session, from the window's start."""
+        self.queues.hold()
+        window_start = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
+        self.intake.begin_session(missed_after=window_start)
+        try:
+            async with asyncio.timeout(CATCH_UP_SCHEDULE_TIMEOUT):
+                await self._schedule_catch_up(shard_id)
+        except Exception:
+            log.exception("could not schedule catch-up after READY; live messages carry on")
+        finally:
+            self.queues.release()
+
+    async def _schedule_catch_up(self, shard_id: int | None) -> None:
+        """Queue catch-up for the threads active in the last week that this process (or this shard) owns."""
         since = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
         projects = [
-            p for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS) if self.owns_guild(p.guild_id)
+            p
+            for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS)
+            if self.owns_guild(p.guild_id) and (shard_id is None or self._shard_of(p.guild_id) == shard_id)
         ]
         self.intake.schedule_catch_up([p.thread_id for p in projects])
         if projects:
-            log.info("catching up on %d recently active thread(s)", len(projects))
+            where = "" if shard_id is None else f" on shard {shard_id}"
+            log.info("catching up on %d recently active thread(s)%s", len(projects), where)
+
+    def _shard_of(self, guild_id: int | None) -> int:
+        count = self.settings.shard_count or 1
+        return 0 if guild_id is None else (guild_id >> 22) % count
 
     async def commands_hash(self) -> str:
         """Hash what `tree.sync()` would send, translations included."""

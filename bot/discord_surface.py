@@ -298,6 +298,12 @@ class DiscordThreadSurface:
             log.warning("catch-up failed: %s %s", exc.status, exc.code, extra=thread_extra(self.thread_id))
         return found
 
+    def jump_url(self, message_id: int) -> str | None:
+        thread = self._client.get_channel(self.thread_id)
+        if not isinstance(thread, discord.Thread):
+            return None  # not cached (yet): without its guild there is no link
+        return thread.get_partial_message(message_id).jump_url
+
     async def unreact(self, message_id: int, emoji: str) -> None:
         user = self._client.user
         if user is None:

@@ -94,8 +94,12 @@ class CancelRenderButton(discord.ui.DynamicItem[discord.ui.Button[Any]], templat
         if not member_allowed(bot, interaction.user, interaction.guild_id):
             await reply(interaction, t("not_allowed", lang), ephemeral=True)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        await reply(interaction, await bot.renders.cancel(self.render_id, lang), ephemeral=True)
+        # Acknowledged without a message of its own: the status message this button sits on says
+        # "Export cancelled"; only a refusal or a late press gets a private answer.
+        await interaction.response.defer()
+        answer = await bot.renders.cancel(self.render_id, lang)
+        if answer is not None:
+            await reply(interaction, answer, ephemeral=True)
 
 
 class ButtonsCog(commands.Cog):

@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import formats
+from bot.core.filenames import clean_filename
 from bot.core.sessions import ProjectStart
 from bot.core.texts import t
 from bot.discord_surface import to_incoming
@@ -33,7 +34,7 @@ def thread_name_for(message: discord.Message) -> str:
     if text:
         return text[:THREAD_NAME_LIMIT]
     for attachment in message.attachments:
-        stem = PurePosixPath(attachment.filename).stem.replace("_", " ").replace("-", " ").strip()
+        stem = PurePosixPath(clean_filename(attachment.filename)).stem.replace("_", " ").replace("-", " ").strip()
         if stem:
             return stem[:THREAD_NAME_LIMIT]
     return t("project_default_name", "en", user=message.author.display_name)[:THREAD_NAME_LIMIT]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -76,6 +76,11 @@ _INSERT_RENDER: Final = (
     f"INSERT INTO renders ({_RENDER_COLUMNS}) "  # noqa: S608
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 )
+_RUNNING_RENDER: Final = (
+    f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = $1 "  # noqa: S608
+    "AND status IN ('starting', 'pending', 'processing') AND created_at > $2 "
+    "ORDER BY created_at DESC, seq DESC LIMIT 1"
+)
 _THREAD_RENDERS: Final = (
     f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = $1 "  # noqa: S608
     "ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3"
@@ -91,9 +96,23 @@ _UPDATE_RENDER: Final = (
     "updated_at = now() "
     "WHERE render_id = $7 AND ($8::integer IS NULL OR lease_generation = $8)"
 )
+# A render lease a newcomer may take: free, expired, held by an incarnation listed as gone ($N), or (when a
+# liveness cut-off $M is given) by a process whose liveness row is stale or missing.
+_LEASE_FREE: Final = (
+    "(lease_owner IS NULL OR lease_expires_at < now() OR lease_owner = ANY({gone}::text[]) "
+    "OR ({cutoff}::timestamptz IS NOT NULL AND NOT EXISTS (SELECT 1 FROM processes p "
+    "WHERE p.incarnation = renders.lease_owner AND p.last_seen >= {cutoff}::timestamptz)))"
+)
+# Assembled from the constants above only (never from input), hence the S608 exemption.
+_ACQUIRE_LEASE: Final = (
+    "UPDATE renders SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3), "  # noqa: S608
+    "lease_generation = lease_generation + 1 "
+    "WHERE render_id = $1 AND (lease_owner = $2 OR " + _LEASE_FREE.format(gone="$4", cutoff="$5") + ") "
+    "RETURNING lease_generation"
+)
 _CLAIMABLE_RENDERS: Final = (
     f"SELECT {_RENDER_COLUMNS} FROM renders WHERE {UNFINISHED_RENDERS_WHERE} "  # noqa: S608
-    "AND (lease_owner IS NULL OR lease_expires_at < now()) ORDER BY created_at, seq LIMIT $1"
+    "AND " + _LEASE_FREE.format(gone="$2", cutoff="$3") + " ORDER BY created_at, seq LIMIT $1"
 )
 _CLAIM_MESSAGE: Final = (
     "INSERT INTO message_claims (message_id, thread_id, claimed_by, claimed_at) VALUES ($1, $2, $3, now()) "
@@ -121,6 +140,25 @@ def _dt_from_db(value: datetime) -> datetime:
 
 def _opt_dt_to_db(value: datetime | None) -> datetime | None:
     return None if value is None else _dt_to_db(value)
+
+
+def _render_values(job: RenderJob) -> tuple[Any, ...]:
+    """A render's row, in _RENDER_COLUMNS order."""
+    return (
+        job.render_id,
+        job.thread_id,
+        job.session_id,
+        job.requested_by,
+        RenderStatus(job.status).value,
+        job.progress,
+        job.url,
+        job.error,
+        job.status_message_id,
+        job.language,
+        bool(job.link_posted),
+        _dt_to_db(job.created_at),
+        _dt_to_db(job.updated_at),
+    )
 
 
 def _opt_dt_from_db(value: datetime | None) -> datetime | None:
@@ -335,24 +373,31 @@ class PostgresRepository:
     async def add_render(self, job: RenderJob) -> None:
         """Raises AlreadyExistsError for a known render_id, NotFoundError if the thread is no project."""
         try:
-            await self._execute(
-                _INSERT_RENDER,
-                job.render_id,
-                job.thread_id,
-                job.session_id,
-                job.requested_by,
-                RenderStatus(job.status).value,
-                job.progress,
-                job.url,
-                job.error,
-                job.status_message_id,
-                job.language,
-                bool(job.link_posted),
-                _dt_to_db(job.created_at),
-                _dt_to_db(job.updated_at),
-            )
+            await self._execute(_INSERT_RENDER, *_render_values(job))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise _translate_integrity(exc, f"render {job.render_id}") from exc
+
+    async def add_render_unless_running(self, job: RenderJob, *, started_after: datetime) -> RenderJob | None:
+        """Store `job` unless its thread has a running render newer than `started_after` (returned instead).
+
+        The project's row is locked first (FOR UPDATE), so the check and the insert of concurrent calls for
+        one thread, from any process, run one after the other."""
+        cutoff = _dt_to_db(started_after)
+        try:
+            async with self._connection() as conn, conn.transaction():
+                if await conn.fetchval("SELECT 1 FROM projects WHERE thread_id = $1 FOR UPDATE", job.thread_id) is None:
+                    raise NotFoundError(f"project {job.thread_id} not found")
+                row = await conn.fetchrow(_RUNNING_RENDER, job.thread_id, cutoff)
+                if row is not None:
+                    return _render_from_row(row)
+                await conn.execute(_INSERT_RENDER, *_render_values(job))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise _translate_integrity(exc, f"render {job.render_id}") from exc
+        return None
+
+    async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
+        row = await self._fetchrow(_RUNNING_RENDER, thread_id, _dt_to_db(started_after))
+        return None if row is None else _render_from_row(row)
 
     async def update_render(
         self,
@@ -403,17 +448,23 @@ class PostgresRepository:
 
     # -- render leases (times from the database clock, which every process shares)
 
-    async def acquire_render_lease(self, render_id: str, owner: str, ttl_seconds: float) -> int | None:
-        """Take the render's lease when it is free, expired or already ours; the new generation, or None."""
+    async def acquire_render_lease(
+        self,
+        render_id: str,
+        owner: str,
+        ttl_seconds: float,
+        *,
+        alive_after: datetime | None = None,
+        gone: Collection[str] = (),
+    ) -> int | None:
+        """Take the render's lease when it is free, expired, already ours, or its holder is known to be
+        gone (see Repository); the new generation, or None.
+
+        Concurrent takers serialise on the row: the later one re-checks the winner's committed row, whose
+        holder is alive and whose lease is fresh, so exactly one wins."""
         async with self._connection() as conn:
             generation = await conn.fetchval(
-                "UPDATE renders SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3), "
-                "lease_generation = lease_generation + 1 "
-                "WHERE render_id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now()) "
-                "RETURNING lease_generation",
-                render_id,
-                owner,
-                float(ttl_seconds),
+                _ACQUIRE_LEASE, render_id, owner, float(ttl_seconds), sorted(gone), _opt_dt_to_db(alive_after)
             )
         return None if generation is None else int(generation)
 
@@ -439,9 +490,13 @@ class PostgresRepository:
             generation,
         )
 
-    async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]:
-        """Unfinished renders nobody holds (no lease, or an expired one), oldest first."""
-        rows = await self._fetch(_CLAIMABLE_RENDERS, None if limit < 0 else limit)
+    async def claimable_renders(
+        self, *, limit: int = 50, alive_after: datetime | None = None, gone: Collection[str] = ()
+    ) -> list[RenderJob]:
+        """Unfinished renders nobody holds (no lease, an expired one, or a holder known to be gone), oldest first."""
+        rows = await self._fetch(
+            _CLAIMABLE_RENDERS, None if limit < 0 else limit, sorted(gone), _opt_dt_to_db(alive_after)
+        )
         return [_render_from_row(row) for row in rows]
 
     # -- message claims and process liveness
@@ -469,6 +524,10 @@ class PostgresRepository:
 
     async def forget_process(self, incarnation: str) -> None:
         await self._execute("DELETE FROM processes WHERE incarnation = $1", incarnation)
+
+    async def known_processes(self) -> list[str]:
+        rows = await self._fetch("SELECT incarnation FROM processes ORDER BY last_seen")
+        return [str(row["incarnation"]) for row in rows]
 
     async def prune_message_claims(self, older_than: datetime) -> int:
         """Drop liveness rows and claims older than `older_than`; returns the number of claims dropped."""

@@ -7,6 +7,7 @@ Callers never see SQL. A PostgreSQL backend can be added later by implementing
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,6 +136,18 @@ class Repository(Protocol):
         """Raises AlreadyExistsError for a known render_id, NotFoundError if the thread is no project."""
         ...
 
+    async def add_render_unless_running(self, job: RenderJob, *, started_after: datetime) -> RenderJob | None:
+        """Store `job` unless its thread already has a running render (starting, pending or processing)
+        created after `started_after`; that render is returned instead (None: `job` was stored).
+
+        Atomic across processes: of concurrent calls for one thread exactly one stores its job. Raises
+        like `add_render`."""
+        ...
+
+    async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
+        """The thread's newest running render (starting, pending or processing) created after `started_after`."""
+        ...
+
     async def update_render(
         self,
         render_id: str,
@@ -168,10 +181,29 @@ class Repository(Protocol):
         ...
 
     # render leases: exactly one process polls a render; a crashed owner's renders are taken over
-    async def acquire_render_lease(self, render_id: str, owner: str, ttl_seconds: float) -> int | None: ...
+    async def acquire_render_lease(
+        self,
+        render_id: str,
+        owner: str,
+        ttl_seconds: float,
+        *,
+        alive_after: datetime | None = None,
+        gone: Collection[str] = (),
+    ) -> int | None:
+        """Take the lease when it is free, expired, already ours, or held by a process known to be gone;
+        the new generation, or None.
+
+        Known to be gone: with `alive_after`, a holder whose liveness row is older (or missing); and any
+        holder listed in `gone` (earlier incarnations of this installation, which a restart replaces)."""
+        ...
+
     async def renew_render_lease(self, render_id: str, owner: str, generation: int, ttl_seconds: float) -> bool: ...
     async def release_render_lease(self, render_id: str, owner: str, generation: int) -> None: ...
-    async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]: ...
+    async def claimable_renders(
+        self, *, limit: int = 50, alive_after: datetime | None = None, gone: Collection[str] = ()
+    ) -> list[RenderJob]:
+        """Unfinished renders whose lease `acquire_render_lease` would grant to a newcomer, oldest first."""
+        ...
 
     # message claims: every Discord message is acted on once, by one live process
     async def claim_message(self, thread_id: int, message_id: int, owner: str, *, alive_after: datetime) -> bool:
@@ -182,6 +214,10 @@ class Repository(Protocol):
     async def finish_message(self, message_id: int) -> None: ...
     async def heartbeat_process(self, incarnation: str) -> None: ...
     async def forget_process(self, incarnation: str) -> None: ...
+    async def known_processes(self) -> list[str]:
+        """The incarnations that have a liveness row (alive, or died without `forget_process`)."""
+        ...
+
     async def prune_message_claims(self, older_than: datetime) -> int: ...
 
     # auth

@@ -12,10 +12,11 @@ being killed (not necessarily a power cut, which is the accepted trade-off).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,26 @@ _ACTIVE_PROJECTS: Final = (
 _INSERT_PROJECT: Final = f"INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _GET_RENDER: Final = f"SELECT {_RENDER_COLUMNS} FROM renders WHERE render_id = ?"  # noqa: S608
 _INSERT_RENDER: Final = f"INSERT INTO renders ({_RENDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+# A render lease a newcomer may take: free, expired, held by an incarnation listed as gone (a JSON
+# array), or (when a liveness cut-off is given) by a process whose liveness row is stale or missing.
+_LEASE_FREE: Final = (
+    "(lease_owner IS NULL OR lease_expires_at < ? "
+    "OR lease_owner IN (SELECT value FROM json_each(?)) "
+    "OR (? IS NOT NULL AND NOT EXISTS (SELECT 1 FROM processes p "
+    "WHERE p.incarnation = renders.lease_owner AND p.last_seen >= ?)))"
+)
+_RUNNING_STATUSES: Final = "('starting', 'pending', 'processing')"
+_RUNNING_RENDER: Final = (
+    f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = ? AND status IN {_RUNNING_STATUSES} "  # noqa: S608
+    "AND created_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 1"
+)
+# One statement: SQLite runs it under its write lock, so the check and the insert cannot interleave
+# with another writer's (a stale read fails with SQLITE_BUSY_SNAPSHOT instead of inserting twice).
+_INSERT_RENDER_UNLESS_RUNNING: Final = (
+    f"INSERT INTO renders ({_RENDER_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "  # noqa: S608
+    f"WHERE NOT EXISTS (SELECT 1 FROM renders WHERE thread_id = ? AND status IN {_RUNNING_STATUSES} "
+    "AND created_at > ?)"
+)
 _THREAD_RENDERS: Final = (
     f"SELECT {_RENDER_COLUMNS} FROM renders WHERE thread_id = ? "  # noqa: S608
     "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
@@ -104,6 +125,31 @@ def _opt_dt_from_db(value: str | None) -> datetime | None:
 
 def _now() -> str:
     return _dt_to_db(datetime.now(UTC))
+
+
+def _render_values(job: RenderJob) -> tuple[Any, ...]:
+    """A render's row, in _RENDER_COLUMNS order."""
+    return (
+        job.render_id,
+        job.thread_id,
+        job.session_id,
+        job.requested_by,
+        RenderStatus(job.status).value,
+        job.progress,
+        job.url,
+        job.error,
+        job.status_message_id,
+        job.language,
+        int(job.link_posted),
+        _dt_to_db(job.created_at),
+        _dt_to_db(job.updated_at),
+    )
+
+
+def _lease_free_params(now: datetime, alive_after: datetime | None, gone: Collection[str]) -> tuple[Any, ...]:
+    """The parameters of _LEASE_FREE, in its order."""
+    cutoff = None if alive_after is None else _dt_to_db(alive_after)
+    return (_dt_to_db(now), json.dumps(sorted(gone)), cutoff, cutoff)
 
 
 def _project_from_row(row: sqlite3.Row) -> Project:
@@ -333,26 +379,28 @@ class SqliteRepository:
     async def add_render(self, job: RenderJob) -> None:
         """Raises AlreadyExistsError for a known render_id, NotFoundError if the thread is no project."""
         try:
-            await self._write(
-                _INSERT_RENDER,
-                (
-                    job.render_id,
-                    job.thread_id,
-                    job.session_id,
-                    job.requested_by,
-                    RenderStatus(job.status).value,
-                    job.progress,
-                    job.url,
-                    job.error,
-                    job.status_message_id,
-                    job.language,
-                    int(job.link_posted),
-                    _dt_to_db(job.created_at),
-                    _dt_to_db(job.updated_at),
-                ),
-            )
+            await self._write(_INSERT_RENDER, _render_values(job))
         except sqlite3.IntegrityError as exc:
             raise _translate_integrity(exc, f"render {job.render_id}") from exc
+
+    async def add_render_unless_running(self, job: RenderJob, *, started_after: datetime) -> RenderJob | None:
+        """Store `job` unless its thread has a running render newer than `started_after` (returned instead)."""
+        cutoff = _dt_to_db(started_after)
+        try:
+            stored = await self._write(_INSERT_RENDER_UNLESS_RUNNING, (*_render_values(job), job.thread_id, cutoff))
+        except sqlite3.IntegrityError as exc:
+            raise _translate_integrity(exc, f"render {job.render_id}") from exc
+        if stored:
+            return None
+        running = await self.running_render(job.thread_id, started_after=started_after)
+        # It finished in between: the thread is free again, so this job may go after all.
+        return (
+            running if running is not None else await self.add_render_unless_running(job, started_after=started_after)
+        )
+
+    async def running_render(self, thread_id: int, *, started_after: datetime) -> RenderJob | None:
+        row = await self._fetchone(_RUNNING_RENDER, (thread_id, _dt_to_db(started_after)))
+        return None if row is None else _render_from_row(row)
 
     async def update_render(
         self,
@@ -413,14 +461,28 @@ class SqliteRepository:
         """
         return [_render_from_row(row) for row in await self._fetchall(_UNFINISHED_QUERY)]
 
-    async def acquire_render_lease(self, render_id: str, owner: str, ttl_seconds: float) -> int | None:
-        """Take the render's lease when it is free, expired or already ours; the new generation, or None."""
+    async def acquire_render_lease(
+        self,
+        render_id: str,
+        owner: str,
+        ttl_seconds: float,
+        *,
+        alive_after: datetime | None = None,
+        gone: Collection[str] = (),
+    ) -> int | None:
+        """Take the render's lease when it is free, expired, already ours, or its holder is known to be
+        gone (see Repository); the new generation, or None. One statement: one winner."""
         now = datetime.now(UTC)
         rows = await self._returning(
-            "UPDATE renders SET lease_owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 "
-            "WHERE render_id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires_at < ?) "
-            "RETURNING lease_generation",
-            (owner, _dt_to_db(now + timedelta(seconds=ttl_seconds)), render_id, owner, _dt_to_db(now)),
+            "UPDATE renders SET lease_owner = ?, lease_expires_at = ?, lease_generation = lease_generation + 1 "  # noqa: S608
+            f"WHERE render_id = ? AND (lease_owner = ? OR {_LEASE_FREE}) RETURNING lease_generation",
+            (
+                owner,
+                _dt_to_db(now + timedelta(seconds=ttl_seconds)),
+                render_id,
+                owner,
+                *_lease_free_params(now, alive_after, gone),
+            ),
         )
         return int(rows[0][0]) if rows else None
 
@@ -439,13 +501,14 @@ class SqliteRepository:
             (render_id, owner, generation),
         )
 
-    async def claimable_renders(self, *, limit: int = 50) -> list[RenderJob]:
-        """Unfinished renders nobody holds (no lease, or an expired one), oldest first."""
-        now = _dt_to_db(datetime.now(UTC))
+    async def claimable_renders(
+        self, *, limit: int = 50, alive_after: datetime | None = None, gone: Collection[str] = ()
+    ) -> list[RenderJob]:
+        """Unfinished renders nobody holds (no lease, an expired one, or a holder known to be gone), oldest first."""
         rows = await self._fetchall(
             f"SELECT {_RENDER_COLUMNS} FROM renders WHERE ({UNFINISHED_RENDERS_WHERE}) "  # noqa: S608
-            "AND (lease_owner IS NULL OR lease_expires_at < ?) ORDER BY created_at, rowid LIMIT ?",
-            (now, limit),
+            f"AND {_LEASE_FREE} ORDER BY created_at, rowid LIMIT ?",
+            (*_lease_free_params(datetime.now(UTC), alive_after, gone), limit),
         )
         return [_render_from_row(row) for row in rows]
 
@@ -475,6 +538,9 @@ class SqliteRepository:
 
     async def forget_process(self, incarnation: str) -> None:
         await self._write("DELETE FROM processes WHERE incarnation = ?", (incarnation,))
+
+    async def known_processes(self) -> list[str]:
+        return [str(row[0]) for row in await self._fetchall("SELECT incarnation FROM processes ORDER BY last_seen")]
 
     async def prune_message_claims(self, older_than: datetime) -> int:
         await self._write("DELETE FROM processes WHERE last_seen < ?", (_dt_to_db(older_than),))

@@ -99,9 +99,10 @@ async def open_core(
     queues = ThreadQueues(limit=replace(intake, **intake_overrides).queue_limit)
     budget = status_budget(clock.now)
     seams: dict[str, Any] = {"clock": clock.now, "sleep": clock.sleep}
-    render_service = RenderService(repo, backend, sessions, surfaces, renders, **seams)
+    liveness = Liveness(repo, interval=5.0, incarnation="shards=all|test-process")
+    await repo.heartbeat_process(liveness.incarnation)  # alive, as Liveness.start leaves it (without its timer)
+    render_service = RenderService(repo, backend, sessions, surfaces, renders, liveness=liveness, **seams)
     exports = Exports(sessions, queues, surfaces, render_service)
-    liveness = Liveness(repo, interval=5.0, incarnation="test-process")
     intake_service = Intake(
         repo,
         sessions,

@@ -78,16 +78,22 @@ async def test_a_turn_that_closes_without_text_or_change_says_so(core: Core) -> 
     assert core.surface(100).texts[-1].startswith("I finished, but the timeline didn't change.")
 
 
-async def test_an_error_in_the_stream_is_reported_only_when_nothing_was_said(core: Core) -> None:
+async def test_an_error_in_the_stream_is_reported_whatever_was_said_before(core: Core) -> None:
+    """Issue 15, item 1: an error after a friendly opening line used to end the turn in silence."""
     await core.project(100)
     core.backend.script(ErrorEvent("RuntimeError: boom"))
     core.backend.script(TextEvent("Added a title."), ErrorEvent("late failure"))
+    core.backend.script(ErrorEvent("a retried tool failed"), TextEvent("Done anyway: title added."))
     core.send(100, "one")
     core.send(100, "two")
+    core.send(100, "three")
     await core.idle()
     assert core.surface(100).texts[1:] == [
         "⚠️ The editor hit a problem while working on that. Please try again.",
         "Added a title.",
+        "⚠️ The editor hit a problem before it finished that, so it may be only partly done. "
+        "Check `status`, then ask again for what's missing.",
+        "Done anyway: title added.",  # the editor carried on after the error and answered: not an error
     ]
 
 

@@ -157,7 +157,9 @@ async def test_typed_export_runs_in_turn_without_a_chat_turn_and_posts_the_link(
     status = surface.statuses[0]
     await eventually(lambda: len(status.texts) == 2, what="the first poll's progress")
     assert status.texts[0] == "🎞️ 正在开始导出…" and status.texts[1].startswith("🎞️ 渲染中… 10%")
-    assert not any("导出" in text for text in surface.texts)  # no "Export started": the status says it
+    # "Export started", as /export says it (issue 16: a typed export used to skip it), after the status.
+    assert surface.texts[-1] == "🎞️ 已开始导出——完成后我会在这个帖子里发送链接。"
+    assert surface.log.index(("status", "🎞️ 正在开始导出…")) < surface.log.index(("post", surface.texts[-1]))
     (render,) = core.backend.renders.values()
     await core.clock.advance(30)  # the next poll: the fake render has completed
     await core.renders.join(5)

@@ -5,6 +5,10 @@ recorded as open → sent once → typed events → replies posted as they come,
 the "⏳ Still working…" status → at the end: quick actions under the newest reply and, after a long
 turn, one mention of the requester; a turn that closed without text says what changed in the
 timeline; a dropped stream is never re-sent, the state is watched for a while instead.
+
+Every turn ends by saying how it ended, whatever it showed before: answered, what changed, the
+editor's error (also after a friendly opening line), a drop, a timeout, or a failure. A turn cut
+by shutdown stays open, and the next start-up says so (docs/faults.md).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from bot.config import ChatSettings
-from bot.metrics import ACTIVE_TURNS
+from bot.metrics import ACTIVE_TURNS, CHAT_TURNS, count_error
 from bot.nemo.errors import NemoError, StreamDropped, StreamTimeout
 from bot.nemo.events import ErrorEvent, TextEvent, ToolCallEvent
 from bot.nemo.models import SessionState
@@ -115,11 +120,30 @@ class Chat:
             self._actions_on.pop(next(iter(self._actions_on)))
 
 
+class Ending(StrEnum):
+    """How a turn ended: the label of cutaway_chat_turns_total{outcome}."""
+
+    ANSWERED = "answered"
+    SILENT = "silent"  # closed without text: the user is told what changed
+    ERROR = "error"  # the editor reported an error in the stream
+    DROPPED = "dropped"
+    TIMEOUT = "timeout"
+    FAILED = "failed"  # a backend error around the stream (refused, unreachable, …)
+    INTERNAL = "internal"  # a bug of ours
+    CANCELLED = "cancelled"  # shutdown: reported at the next start-up
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (Ending.ANSWERED, Ending.SILENT)
+
+
 @dataclass(slots=True)
 class _Outcome:
     texts_posted: int = 0
     last_reply_id: int | None = None
     errors: int = 0
+    error_pending: bool = False
+    """An error event came after the last text shown: the turn ended in that error."""
 
 
 class ChatTurn:
@@ -157,21 +181,31 @@ class ChatTurn:
         )
         await chat.sessions.mark_handled(thread_id, message.message_id)
         ACTIVE_TURNS.inc()
-        cancelled = False
         try:
             async with self.progress:
-                await self._converse()
+                ending = await self._converse()
         except asyncio.CancelledError:
             # Shutdown mid-turn: the turn stays open, so the next start-up tells the thread (never re-sends).
-            cancelled = True
+            CHAT_TURNS.labels(Ending.CANCELLED).inc()
             raise
+        except NemoError as exc:
+            log.warning("chat turn failed: %s (code=%s http=%s)", type(exc).__name__, exc.code, exc.http_status)
+            ending = Ending.FAILED
+            await self.surface.post(error_text(exc, self.lang))
+        except Exception:
+            log.exception("chat turn failed")
+            ending = Ending.INTERNAL
+            count_error("internal")
+            await self.surface.post(t("err_internal", self.lang))
         finally:
             ACTIVE_TURNS.dec()
-            if not cancelled:  # answered, or failed with an error the caller reports: the turn is over
-                await self._end()
-                await chat.repo.close_turn(thread_id, message.message_id)
+        CHAT_TURNS.labels(ending).inc()
+        try:
+            await self._end(ending)
+        finally:
+            await chat.repo.close_turn(thread_id, message.message_id)
 
-    async def _converse(self) -> None:
+    async def _converse(self) -> Ending:
         before = await self._state()
         async with self.surface.typing():
             try:
@@ -180,20 +214,26 @@ class ChatTurn:
                 )
             except StreamDropped as exc:
                 log.warning("stream dropped: %s", exc.detail)
+                count_error(exc)
                 await self._recover(before)
-                return
+                return Ending.DROPPED
             except StreamTimeout as exc:
                 log.warning("stream timed out")
                 await self.surface.post(
                     error_text(exc, self.lang, stream_timeout_seconds=self.chat.settings.sse_timeout_seconds)
                 )
-                return
-        if self.outcome.texts_posted:
-            return
-        if self.outcome.errors:
-            await self.surface.post(t("err_stream", self.lang))
-        else:
-            await self._report_silent(before)
+                return Ending.TIMEOUT
+        outcome = self.outcome
+        if outcome.error_pending:
+            # The editor's last word was an error: say so even after a friendly opening line, which
+            # otherwise reads as if the work were still coming.
+            count_error("stream_error")
+            await self.surface.post(t("err_stream_partial" if outcome.texts_posted else "err_stream", self.lang))
+            return Ending.ERROR
+        if outcome.texts_posted:
+            return Ending.ANSWERED
+        await self._report_silent(before)
+        return Ending.SILENT
 
     async def _stream(self, project: Project) -> None:
         self.project = project
@@ -209,14 +249,17 @@ class ChatTurn:
             reply_id = await self.surface.post(translate_gui(text))
             outcome.last_reply_id = reply_id or outcome.last_reply_id
             outcome.texts_posted += 1
+            outcome.error_pending = False  # the editor carried on after the error and answered
         elif isinstance(event, ToolCallEvent):
             self.progress.stage = tool_stage(event.name, self.lang)
         elif isinstance(event, ErrorEvent):
             outcome.errors += 1
+            outcome.error_pending = True
             log.warning("stream error: %s", event.message[:200])
 
-    async def _end(self) -> None:
-        """Quick actions go under the newest reply; a long turn's status gives way to one mention."""
+    async def _end(self, ending: Ending) -> None:
+        """Quick actions go under the newest reply; a long turn's status gives way to one mention,
+        which says "done" only when it was."""
         if self.outcome.last_reply_id is not None:
             await self.chat.move_actions(self.surface, self.outcome.last_reply_id, self.lang)
         status = self.progress.status
@@ -225,9 +268,9 @@ class ChatTurn:
             await status.finish(None)
             # Only long turns showed a status; the requester may have looked away: ping them, only them.
             requester = self.message.author_id
+            key = "turn_done_mention" if ending.succeeded else "turn_failed_mention"
             await self.surface.post_result(
-                t("turn_done_mention", self.lang, elapsed=elapsed, mention=f"<@{requester}>"),
-                mention_user=requester,
+                t(key, self.lang, elapsed=elapsed, mention=f"<@{requester}>"), mention_user=requester
             )
 
     async def _state(self) -> SessionState | None:

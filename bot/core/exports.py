@@ -3,8 +3,9 @@
 A request (typed "export"/"导出", /export, the Export button, "Export again") runs in the thread's
 queue (bot.core.queues), so it renders the draft as of every edit sent before it: /export and the
 buttons enter through `request`, a typed "export" is already in the queue and runs `run` directly.
-Here are the export defaults (ExportOptions) and what the requester is told (error → text); the
-render itself is bot.core.renders.
+One export runs per thread at a time (two quick presses, or two processes): the second requester is
+told where the running one is. Here are the export defaults (ExportOptions) and what the requester is
+told (error → text); the render itself is bot.core.renders.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.log_context import thread_extra
+from bot.metrics import RENDERS, count_error
 from bot.nemo.errors import NemoError
 
 from .feedback import error_text
 from .ports import SurfaceFactory
 from .queues import ThreadQueues
-from .renders import NothingToExport, RenderService
+from .renders import ExportRunning, NothingToExport, RenderService
 from .sessions import Sessions
 from .texts import t
 
@@ -55,8 +57,6 @@ class ExportRequest:
     reply: Reply
     """How the requester hears back: a post in the thread, or an interaction's follow-up."""
     options: ExportOptions = field(default_factory=ExportOptions)
-    confirm: bool = True
-    """Also answer "Export started": an interaction needs an answer; a typed request sees the status."""
 
 
 class Exports:
@@ -83,10 +83,21 @@ class Exports:
         surface = self._surfaces.for_thread(request.thread_id)
         try:
             job = await self._renders.start(project, request.requester_id, lang, surface, request.options.output())
+        except ExportRunning as exc:
+            RENDERS.labels("already_running").inc()
+            log.info("export refused: %s is running", exc.job.render_id, extra=thread_extra(request.thread_id))
+            status_id = exc.job.status_message_id
+            link = surface.jump_url(status_id) if status_id is not None else None
+            if link:
+                await request.reply(t("export_already_running_at", lang, link=link))
+            else:
+                await request.reply(t("export_already_running", lang))
+            return
         except NothingToExport:
             await request.reply(t("export_nothing", lang))
             return
         except NemoError as exc:
+            RENDERS.labels("refused").inc()
             log.warning(
                 "export failed to start: %s (code=%s http=%s)",
                 type(exc).__name__,
@@ -98,6 +109,7 @@ class Exports:
             return
         except Exception:
             log.exception("export failed to start", extra=thread_extra(request.thread_id))
+            count_error("internal")
             await request.reply(t("err_internal", lang))
             return
         options = request.options
@@ -109,5 +121,6 @@ class Exports:
             options.resolution,
             extra=thread_extra(request.thread_id),
         )
-        if request.confirm:
-            await request.reply(t("export_started", lang))
+        # Every way in says it the same way (/export, the buttons, a typed "export"): the status message
+        # shows progress, this line says where the link will come.
+        await request.reply(t("export_started", lang))

@@ -1,9 +1,14 @@
-"""Turn typed backend errors into the short, friendly text users see (never raw backend text)."""
+"""Turn typed backend errors into the short, friendly text users see (never raw backend text).
+
+Every typed error a user is told about passes through here once, so it is also counted here
+(cutaway_errors_total{kind}); errors that are not backend errors are counted where they are told.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
+from bot.metrics import count_error
 from bot.nemo.errors import NemoError, OutOfCredits
 
 from .texts import REGISTER_URL, SUPPORTED_FORMATS_TEXT, t
@@ -11,6 +16,7 @@ from .texts import REGISTER_URL, SUPPORTED_FORMATS_TEXT, t
 
 def error_text(exc: NemoError, lang: str, *, stream_timeout_seconds: float | None = None) -> str:
     """`stream_timeout_seconds`: SSE_TIMEOUT_SECONDS, given where a stream can time out (a chat turn)."""
+    count_error(exc)
     if isinstance(exc, OutOfCredits):
         if exc.registered or not exc.bind_id:
             return t("err_credits", lang)

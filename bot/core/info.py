@@ -33,7 +33,8 @@ class Info:
         )
 
     async def status_text(self, project: Project, surface: ThreadSurface, lang: str) -> str:
-        """The timeline in one line; a project without a session has an empty one (none is created)."""
+        """The timeline in one line, and the canvas (aspect ratio and size) when the state has one; a
+        project without a session has an empty timeline (none is created)."""
         if not project.session_id:
             return t("timeline_empty", lang)
 
@@ -41,4 +42,6 @@ class Info:
             return await self._backend.state(p.session_id)
 
         state = await self._sessions.with_session(project, surface, lang, read)
-        return t("status", lang, summary=timeline.summarise(state.draft, lang))
+        text = t("status", lang, summary=timeline.summarise(state.draft, lang))
+        canvas = timeline.describe_canvas(state.canvas_config)
+        return f"{text}\n{t('status_canvas', lang, canvas=canvas)}" if canvas else text

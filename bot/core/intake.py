@@ -3,8 +3,8 @@
 One message, as data: IncomingMessage → per-user rate limit → the thread's queue (one at a time, in
 order; 🕒 while it waits) → claimed in the database (one process, once) → its attachments uploaded
 → its text routed by keyword to export / credits / status / upload, or sent as a chat turn.
-Also queued here: a new thread becoming a project, and at start-up the catch-up on what was
-posted while the bot was offline.
+Also queued here: a new thread becoming a project, and after every fresh gateway session (start-up,
+or a re-IDENTIFY) the catch-up on what was posted while the bot could not see it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.config import IntakeSettings
 from bot.log_context import thread_extra
+from bot.metrics import MESSAGES_HANDLED, count_error
 from bot.nemo.errors import NemoError
 from storage.repository import Project, Repository
 
@@ -28,6 +29,7 @@ from .exports import ExportRequest, Exports
 from .feedback import error_text
 from .info import Info
 from .language import detect_language, ui_language
+from .links import links_in
 from .liveness import Liveness
 from .ports import IncomingMessage, SurfaceFactory, ThreadSurface
 from .queues import ThreadQueues
@@ -36,7 +38,7 @@ from .routing import Intent, route
 from .sessions import ProjectStart, Sessions
 from .tasks import TaskRegistry
 from .texts import t
-from .uploads import Uploads, links_in
+from .uploads import Uploads
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +116,23 @@ class Intake:
     def start_project(self, start: ProjectStart, first_message: IncomingMessage | None = None) -> None:
         """Queue project creation (and the message that started it) without awaiting: keeps order."""
         self._sessions.forget(start.thread_id)
+        self._queues.mark_opened(start.thread_id)  # a new thread: nothing to catch up on
         self._queues.submit(start.thread_id, functools.partial(self._start, start))
         if first_message is not None:
             self._queues.submit(start.thread_id, functools.partial(self._handle, first_message))
 
+    def begin_session(self, *, missed_after: int) -> None:
+        """A fresh gateway session, which replays nothing: messages newer than `missed_after` (a message id)
+        may have gone undelivered. Every thread's first job of the session is preceded by its catch-up
+        from there (or from its high-water mark, when newer), unless `schedule_catch_up` covered it."""
+        self._queues.begin_session(lambda thread_id: functools.partial(self._catch_up, thread_id, floor=missed_after))
+
     def schedule_catch_up(self, thread_ids: list[int]) -> None:
-        """Queue catch-up for these threads; call before the gateway delivers live messages."""
+        """Queue catch-up for these threads ahead of anything held back (bot.core.queues): after every fresh
+        gateway session, before its own messages. A message seen both live and in the history is handled
+        once (the high-water mark, then the claim)."""
         for thread_id in thread_ids:
-            self._queues.submit(thread_id, functools.partial(self._catch_up, thread_id))
+            self._queues.submit(thread_id, functools.partial(self._catch_up, thread_id), first=True)
 
     def _in_background(self, thread_id: int, coro: Coroutine[Any, Any, Any]) -> None:
         self._background.spawn(coro, thread_id=thread_id)
@@ -139,16 +150,18 @@ class Intake:
         if created:
             await self._surfaces.for_thread(start.thread_id).post(t("welcome", ui_language(project.language)))
 
-    async def _catch_up(self, thread_id: int) -> None:
+    async def _catch_up(self, thread_id: int, *, floor: int = 0) -> None:
+        """Handle what the thread's history holds after its high-water mark (and after `floor`: older
+        backlog of a long-quiet thread is left alone rather than replayed wholesale)."""
         project = await self._sessions.get(thread_id)
         if project is None or project.last_message_id is None:
             return
         async with self._catch_up_slots:
             missed = await self._surfaces.for_thread(thread_id).messages_after(
-                project.last_message_id, limit=CATCH_UP_LIMIT
+                max(project.last_message_id, floor), limit=CATCH_UP_LIMIT
             )
         if missed:
-            log.info("catching up on %d message(s) sent while offline", len(missed))
+            log.info("catching up on %d message(s) posted while the bot could not see them", len(missed))
         for message in missed:
             await self._handle(message, catching_up=True)
 
@@ -182,6 +195,7 @@ class Intake:
             return
         surface = self._surfaces.for_thread(thread_id)
         lang = self._lang_of(message, project)
+        MESSAGES_HANDLED.labels(route(message.text).intent if message.text.strip() else "files").inc()
         if message.message_id in self._queued_ids:
             self._queued_ids.discard(message.message_id)
             await surface.unreact(message.message_id, QUEUED_EMOJI)
@@ -197,6 +211,7 @@ class Intake:
             await surface.post(error_text(exc, lang))
         except Exception:
             log.exception("message %s failed", message.message_id)
+            count_error("internal")
             await surface.post(t("err_internal", lang))
         finally:
             await self._sessions.mark_handled(thread_id, message.message_id)
@@ -206,7 +221,7 @@ class Intake:
         intent = route(message.text).intent
         if intent is Intent.EXPORT:
             # Already at its turn in the thread's queue: run it here rather than queue it again.
-            request = ExportRequest(project.thread_id, message.author_id, lang, surface.post, confirm=False)
+            request = ExportRequest(project.thread_id, message.author_id, lang, surface.post)
             await self._exports.run(request)
         elif intent is Intent.CREDITS:
             await surface.post(await self._info.credits_text(lang))

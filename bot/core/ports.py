@@ -17,18 +17,25 @@ from bot.nemo.events import ChatEvent
 from bot.nemo.models import Credits, RenderProgress, SessionInfo, SessionState, UploadResult
 
 from .actions import ActionButton
+from .filenames import clean_filename
 
 ForumStage = Literal["rendering", "done"]
 
 
 @dataclass(frozen=True, slots=True)
 class IncomingFile:
-    """An attachment as the core sees it. The URL is used at once and never stored (it expires)."""
+    """An attachment as the core sees it. The URL is used at once and never stored (it expires).
+
+    `filename` is cleaned here, once, as the file enters the core (bot.core.filenames): every check,
+    the upload, and every text and log line after this use the clean name."""
 
     filename: str
     url: str
     size: int
     content_type: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filename", clean_filename(self.filename))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,10 @@ class ThreadSurface(Protocol):
         ...
 
     async def unreact(self, message_id: int, emoji: str) -> None: ...
+
+    def jump_url(self, message_id: int) -> str | None:
+        """A link that opens this thread at one of its messages (None when the platform cannot say)."""
+        ...
 
 
 class SurfaceFactory(Protocol):

@@ -15,11 +15,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.config import RenderSettings
 from bot.log_context import thread_extra
-from bot.metrics import RENDERS_FINISHED
+from bot.metrics import RENDERS, count_error
 from bot.nemo.client import new_render_id
 from bot.nemo.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed, RenderTimedOut
 from bot.nemo.models import SessionState
@@ -28,6 +29,7 @@ from storage.repository import Project, RenderJob, RenderStatus, Repository
 from . import timeline
 from .actions import export_result_actions, render_status_actions
 from .feedback import error_text
+from .liveness import Liveness
 from .ports import Backend, StatusMessage, SurfaceFactory, ThreadSurface
 from .sessions import Sessions
 from .tasks import TaskRegistry
@@ -44,6 +46,14 @@ class LeaseLost(Exception):
     """Another process took the render over (our lease expired): stop quietly, it will finish the job."""
 
 
+class ExportRunning(Exception):
+    """The thread already has an export running: one at a time per thread, across processes."""
+
+    def __init__(self, job: RenderJob) -> None:
+        super().__init__(job.render_id)
+        self.job = job
+
+
 class RenderService:
     def __init__(
         self,
@@ -53,10 +63,13 @@ class RenderService:
         surfaces: SurfaceFactory,
         settings: RenderSettings,
         *,
-        owner: str = "local",
+        liveness: Liveness | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """With `liveness`, leases are held under this process's incarnation, and a lease whose holder is
+        known to be gone (its liveness row went stale, or this process is its restart) is taken over at
+        once rather than when it runs out."""
         self._repo = repo
         self._backend = backend
         self._sessions = sessions
@@ -67,7 +80,8 @@ class RenderService:
         self._tasks = TaskRegistry("renders")  # one per render: its poller, or the post of its link
         self._sweeper = TaskRegistry("render-sweeper")
         self._leases: dict[str, int] = {}
-        self._owner = owner
+        self._liveness = liveness
+        self._owner = liveness.incarnation if liveness is not None else "local"
 
     @property
     def active(self) -> int:
@@ -78,8 +92,14 @@ class RenderService:
     ) -> RenderJob:
         """Read the draft, store the job, start it, and poll in the background.
 
-        Raises NothingToExport when the draft is empty, NemoError when the backend refuses.
+        Raises ExportRunning when the thread has an export running already (two quick presses, two
+        processes), NothingToExport when the draft is empty, NemoError when the backend refuses.
         """
+        # A render older than the timeout is given up on at its next poll: it never blocks a new one.
+        started_after = datetime.now(UTC) - timedelta(seconds=self._settings.timeout_seconds)
+        running = await self._repo.running_render(project.thread_id, started_after=started_after)
+        if running is not None:
+            raise ExportRunning(running)
 
         async def read(p: Project) -> tuple[Project, SessionState]:
             return p, await self._backend.state(p.session_id)
@@ -101,7 +121,10 @@ class RenderService:
             status_message_id=status.message_id,
             language=lang,
         )
-        await self._repo.add_render(job)
+        running = await self._repo.add_render_unless_running(job, started_after=started_after)
+        if running is not None:  # another process (or press) got there between the check and now
+            await status.finish(None)
+            raise ExportRunning(running)
         await self._lease(job.render_id)
         try:
             started = await self._backend.start_render(
@@ -125,8 +148,16 @@ class RenderService:
         self._spawn(job, status)
         return job
 
+    def _gone(self) -> dict[str, Any]:
+        """Which holders count as gone: stale liveness rows, and the incarnations this process replaces."""
+        if self._liveness is None:
+            return {}
+        return {"alive_after": self._liveness.alive_after(), "gone": self._liveness.predecessors}
+
     async def _lease(self, render_id: str) -> bool:
-        generation = await self._repo.acquire_render_lease(render_id, self._owner, self._settings.lease_seconds)
+        generation = await self._repo.acquire_render_lease(
+            render_id, self._owner, self._settings.lease_seconds, **self._gone()
+        )
         if generation is None:
             return False
         self._leases[render_id] = generation
@@ -142,7 +173,7 @@ class RenderService:
     async def resume_all(self) -> int:
         """Start-up (and the sweeper): take every render nobody holds, including links never posted."""
         taken = 0
-        for job in await self._repo.claimable_renders(limit=100):
+        for job in await self._repo.claimable_renders(limit=100, **self._gone()):
             if self._tasks.running(job.render_id) or not await self._lease(job.render_id):
                 continue  # ours already, or another process was quicker
             taken += 1
@@ -166,17 +197,21 @@ class RenderService:
         return taken
 
     def start_sweeper(self) -> None:
-        """Pick up renders whose holder died (its lease ran out), every half lease."""
+        """Pick up renders whose holder died: at once, then every half lease (or every liveness interval,
+        when that is shorter, so a holder whose liveness row went stale is replaced soon after)."""
         if not self._sweeper.running("sweep"):
             self._sweeper.spawn(self._sweep(), key="sweep", name="render-sweeper")
 
     async def _sweep(self) -> None:
+        interval = self._settings.lease_seconds / 2
+        if self._liveness is not None:
+            interval = min(interval, self._liveness.interval)
         while True:
             try:
                 await self.resume_all()
             except Exception:
                 log.exception("render sweep failed")
-            await self._sleep(self._settings.lease_seconds / 2)
+            await self._sleep(interval)
 
     async def _finish_link(self, job: RenderJob, surface: ThreadSurface) -> None:
         try:
@@ -227,10 +262,13 @@ class RenderService:
                         lease_generation=generation,
                     ):
                         raise LeaseLost(job.render_id)
-                    RENDERS_FINISHED.labels("completed").inc()
+                    RENDERS.labels("completed").inc()
                     done = replace(job, status=RenderStatus.COMPLETED, url=progress.url)
                     await status.finish(None)
                     await self._post_link(done, surface)
+                    return
+                if progress.status in ("cancelled", "canceled"):
+                    await self._cancelled_elsewhere(job, status, generation)
                     return
                 if progress.finished:
                     raise RenderFailed(progress.error or progress.status)
@@ -260,10 +298,12 @@ class RenderService:
                 lease_generation=self._leases.get(job.render_id, -1),
             ):
                 return
-            RENDERS_FINISHED.labels("failed").inc()
+            RENDERS.labels("timed_out" if isinstance(exc, RenderTimedOut) else "failed").inc()
             await status.finish(error_text(exc, lang))
         except Exception:
             log.exception("render %s poller crashed", job.render_id)
+            RENDERS.labels("failed").inc()
+            count_error("internal")
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="internal error")
             await status.finish(t("err_render_failed", lang))
         finally:
@@ -292,8 +332,22 @@ class RenderService:
         )
         await surface.set_forum_stage("done")
 
-    async def cancel(self, render_id: str, lang: str) -> str:
-        """Cancel a running render (the Cancel button). Returns what to tell the presser."""
+    async def _cancelled_elsewhere(self, job: RenderJob, status: StatusMessage, generation: int) -> None:
+        """The backend says cancelled: by the Cancel button on another process (which told the thread
+        already), or by the backend itself (then the thread hears it here, once)."""
+        current = await self._repo.get_render(job.render_id)
+        if current is not None and current.status is RenderStatus.CANCELLED:
+            log.info("render %s was cancelled", job.render_id)
+            return
+        if await self._repo.update_render(job.render_id, status=RenderStatus.CANCELLED, lease_generation=generation):
+            RENDERS.labels("cancelled").inc()
+            await status.finish(t("export_cancelled", job.language))
+
+    async def cancel(self, render_id: str, lang: str) -> str | None:
+        """Cancel a running render (the Cancel button on its status message).
+
+        The status message then says "Export cancelled" for everyone in the thread, so the presser is told
+        nothing more (None): saying it twice read as two cancels. Otherwise returns what to tell them."""
         job = await self._repo.get_render(render_id)
         if job is None or job.status.finished:
             return t("export_cancel_late", lang)
@@ -304,12 +358,13 @@ class RenderService:
             return error_text(exc, lang)
         await self._tasks.cancel(render_id)
         await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
-        RENDERS_FINISHED.labels("cancelled").inc()
-        surface = self._surfaces.for_thread(job.thread_id)
-        if job.status_message_id is not None:
-            await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))
+        RENDERS.labels("cancelled").inc()
         log.info("render %s cancelled", render_id, extra=thread_extra(job.thread_id))
-        return t("export_cancelled", lang)
+        if job.status_message_id is None:
+            return t("export_cancelled", lang)
+        surface = self._surfaces.for_thread(job.thread_id)
+        await surface.resume_status(job.status_message_id).finish(t("export_cancelled", job.language))
+        return None
 
     async def join(self, timeout: float | None = None) -> None:
         await self._tasks.join(timeout)

@@ -27,6 +27,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reason_empty": "the file is empty",
         "reason_content": "its contents don't look like {ext}",
         "reason_download": "I couldn't download it from Discord — please attach it again",
+        "reason_download_expired": "its Discord link has expired or the file was removed — please attach it again",
+        "reason_download_cut": "the download from Discord broke off partway — please attach it again",
+        "upload_batch_aborted": (
+            "⚠️ The other files of that message went in the same upload, so they weren't uploaded either: "
+            "{names}. Attach them again."
+        ),
         "upload_url_refused": "⚠️ I only take links from Discord's own file CDN, not from {url}. Attach the file here.",
         "upload_hint": "To add media, attach files (video, image or audio, up to 500 MB each) to a message here.",
         "still_working": "⏳ Still working… ({elapsed})",
@@ -40,6 +46,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "queue_full": "🚦 This thread has too many messages waiting. Give me a moment, then send it again.",
         "export_starting": "🎞️ Starting the export…",
         "export_started": "🎞️ Export started — I'll post the link in this thread when it's ready.",
+        "export_already_running": (
+            "🎞️ An export is already running in this thread — I'll post its link here when it's ready. "
+            "Use `/export` again after it has finished."
+        ),
+        "export_already_running_at": (
+            "🎞️ An export is already running in this thread: {link} — I'll post its link here when it's ready. "
+            "Use `/export` again after it has finished."
+        ),
         "qa_mood": "Match the mood",
         "qa_quieter": "Music quieter",
         "qa_vertical": "Vertical 9:16",
@@ -60,6 +74,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "stage_uploading": "uploading {names}",
         "stage_waiting": "{count} more waiting",
         "turn_done_mention": "✅ Done in {elapsed}, {mention}.",
+        "turn_failed_mention": "⚠️ Stopped after {elapsed}, {mention} — see above.",
         "history_title": "🎞️ Exports in this thread, newest first (page {page})",
         "history_row": "{when} {status} by {who} — {link}",
         "history_empty": "No exports in this thread yet. Use `/export`.",
@@ -96,6 +111,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "💳 This project runs on Cutaway's local engine, on this server: edits and exports cost no credits."
         ),
         "status": "📋 {summary}",
+        "status_canvas": "Canvas: {canvas}",
         "timeline_empty": "The timeline is empty so far — upload a clip to start.",
         "not_project": "This isn't a project thread. Use `/project` in a text channel to start one.",
         "project_created": "🎬 Your project is ready: {mention}",
@@ -122,6 +138,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "err_rate_limited": "⚠️ The editing service is busy right now. Please try again in a minute.",
         "err_unavailable": "⚠️ I can't reach the editing service right now. Please try again in a few minutes.",
         "err_stream": "⚠️ The editor hit a problem while working on that. Please try again.",
+        "err_stream_partial": (
+            "⚠️ The editor hit a problem before it finished that, so it may be only partly done. "
+            "Check `status`, then ask again for what's missing."
+        ),
         "err_stream_timeout": (
             "⚠️ That took longer than {minutes} minutes, so I stopped waiting. Check `status` before asking again."
         ),
@@ -164,6 +184,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reason_empty": "文件是空的",
         "reason_content": "文件内容看起来不是 {ext}",
         "reason_download": "无法从 Discord 下载该文件，请重新上传",
+        "reason_download_expired": "它在 Discord 上的链接已过期或文件已被删除，请重新上传",
+        "reason_download_cut": "从 Discord 下载到一半中断了，请重新上传",
+        "upload_batch_aborted": "⚠️ 同一条消息中的其他文件在同一次上传中，因此也没有上传：{names}。请重新上传。",
         "upload_url_refused": "⚠️ 我只接受 Discord 文件 CDN 的链接，不接受来自 {url} 的链接。请直接在这里上传文件。",
         "upload_hint": "要添加素材，请在此帖子中发送附件（视频、图片或音频，每个不超过 500 MB）。",
         "still_working": "⏳ 仍在处理中…（{elapsed}）",
@@ -174,6 +197,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "queue_full": "🚦 这个帖子里等待处理的消息太多了，请稍后再发送。",
         "export_starting": "🎞️ 正在开始导出…",
         "export_started": "🎞️ 已开始导出——完成后我会在这个帖子里发送链接。",
+        "export_already_running": (
+            "🎞️ 这个帖子里已经有一个导出正在进行——完成后我会在这里发送链接。结束后可以再次使用 `/export`。"
+        ),
+        "export_already_running_at": (
+            "🎞️ 这个帖子里已经有一个导出正在进行：{link}——完成后我会在这里发送链接。结束后可以再次使用 `/export`。"
+        ),
         "qa_mood": "匹配氛围",
         "qa_quieter": "音乐小声点",
         "qa_vertical": "竖屏 9:16",
@@ -192,6 +221,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "stage_uploading": "正在上传 {names}",
         "stage_waiting": "还有 {count} 条在等待",
         "turn_done_mention": "✅ 完成（用时 {elapsed}），{mention}。",
+        "turn_failed_mention": "⚠️ 已在 {elapsed} 后停止，{mention}——详见上方。",
         "history_title": "🎞️ 本帖子的导出记录，最新在前（第 {page} 页）",
         "history_row": "{when} {status} 由 {who} 发起 — {link}",
         "history_empty": "这个帖子还没有导出记录。使用 `/export` 导出。",
@@ -226,6 +256,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "credits": "💳 积分——可用：**{available}**，冻结：**{frozen}**，总计：**{total}**",
         "credits_local": "💳 这个项目由 Cutaway 本地引擎在这台服务器上处理：编辑和导出都不消耗积分。",
         "status": "📋 {summary}",
+        "status_canvas": "画布：{canvas}",
         "timeline_empty": "时间线还是空的——先上传一个素材吧。",
         "not_project": "这里不是项目帖子。请在文字频道中使用 `/project` 创建项目。",
         "project_created": "🎬 项目已创建：{mention}",
@@ -248,6 +279,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "err_rate_limited": "⚠️ 编辑服务当前繁忙，请一分钟后再试。",
         "err_unavailable": "⚠️ 暂时无法连接编辑服务，请几分钟后再试。",
         "err_stream": "⚠️ 编辑器处理时出现问题，请重试。",
+        "err_stream_partial": "⚠️ 编辑器在完成之前出了问题，可能只完成了一部分。请先用 `状态` 查看，再补充还缺的部分。",
         "err_stream_timeout": "⚠️ 处理超过了 {minutes} 分钟，我已停止等待。再次请求前请先查看 `状态`。",
         "err_stream_dropped": "⚠️ 与编辑器的连接在处理中断开了。为避免重复扣费，我没有重新发送你的消息。",
         "recovered_changed": "不过时间线已经更新：\n{changes}",

@@ -159,6 +159,24 @@ def _canvas(canvas: dict[str, Any] | None) -> str | None:
     return None
 
 
+def describe_canvas(canvas: dict[str, Any] | None) -> str | None:
+    """The canvas in words, e.g. "9:16 (1080×1920)": its aspect ratio (stated, or reduced from the size
+    when that gives a plain one) and its size when known; None when the state has no canvas."""
+    data = _as_dict(canvas)
+    ratio = data.get("aspect_ratio") or data.get("aspectRatio") or data.get("ratio")
+    ratio = ratio.strip() if isinstance(ratio, str) and ratio.strip() else None
+    width, height = _number(data.get("width"), data.get("w")), _number(data.get("height"), data.get("h"))
+    size = f"{int(width)}×{int(height)}" if width and height and width > 0 and height > 0 else None
+    if ratio is None and width and height and size is not None:
+        divisor = math.gcd(int(width), int(height)) or 1
+        across, down = int(width) // divisor, int(height) // divisor
+        if across <= 32 and down <= 32:  # 9:16, 4:5, 21:9; not 683:384
+            ratio = f"{across}:{down}"
+    if ratio and size:
+        return f"{ratio} ({size})"
+    return ratio or size
+
+
 def describe_changes(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,

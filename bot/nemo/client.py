@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import payload as aiohttp_payload
 
 from bot.config import BackendSettings
-from bot.metrics import BACKEND_ERRORS, BACKEND_LATENCY
+from bot.metrics import BACKEND_ERRORS, BACKEND_LATENCY, BACKEND_STREAM
 
 from .auth import TokenProvider
 from .errors import (
@@ -42,7 +42,7 @@ from .errors import (
     StreamTimeout,
     TokenInvalid,
 )
-from .events import ChatEvent, EndEvent
+from .events import ChatEvent, EndEvent, HeartbeatEvent
 from .models import AnonymousToken, Credits, RenderProgress, SessionInfo, SessionState, UploadResult
 from .sse import SseLineTooLong, iter_chat_events
 
@@ -328,24 +328,37 @@ class NemoClient:
         """Stream every file as a `files` part of one multipart request (never buffered whole)."""
         if not files:
             return UploadResult()
+        # aiohttp reports an error raised by a body stream as a broken connection (ClientConnectionError
+        # or ClientOSError), which reads as "the backend is unreachable". The stream's own error (the file
+        # was larger than it said, its download broke off) is what happened: it is kept and raised instead.
+        source_errors: list[Exception] = []
 
         def build() -> aiohttp.MultipartWriter:
+            source_errors.clear()
             writer = aiohttp.MultipartWriter("form-data")
             for source in files:
-                part = aiohttp_payload.AsyncIterablePayload(source.open(), content_type=source.content_type)
+                stream = _recording_errors(source.open(), source_errors)
+                part = aiohttp_payload.AsyncIterablePayload(stream, content_type=source.content_type)
                 part.set_content_disposition("form-data", name="files", filename=source.filename)
                 writer.append_payload(part)
             return writer
 
         # A 500 MB upload outlives any total timeout: only a stalled transfer is an error. Once bytes went
         # out, a network failure is not retried (that would stream the whole file again, up to 3 times).
-        body = await self._call(
-            "POST",
-            f"/api/upload-video/{APP_NAME}/me/{session_id}",
-            form=build,
-            idempotent=False,
-            timeout=UPLOAD_TIMEOUT,
-        )
+        try:
+            body = await self._call(
+                "POST",
+                f"/api/upload-video/{APP_NAME}/me/{session_id}",
+                form=build,
+                idempotent=False,
+                timeout=UPLOAD_TIMEOUT,
+            )
+        except Exception as exc:
+            if source_errors:
+                raise source_errors[0] from exc
+            raise
+        if source_errors:  # the request ended without noticing: the backend got a truncated file
+            raise source_errors[0]
         return self._upload_result(body)
 
     async def upload_urls(self, session_id: str, urls: Sequence[str]) -> UploadResult:
@@ -418,8 +431,11 @@ class NemoClient:
         breaks; neither re-sends the message (the caller recovers by reading the state).
         """
         deadline = asyncio.get_running_loop().time() + self._sse_timeout
+        started = time.perf_counter()
         resp = await self._open_stream(session_id, text)
+        BACKEND_STREAM.labels("open").observe(time.perf_counter() - started)
         events = iter_chat_events(resp.content.iter_any())
+        waiting_for_first = True
         try:
             while True:
                 try:
@@ -431,9 +447,13 @@ class NemoClient:
                     raise StreamTimeout(f"stream ran past {self._sse_timeout:.0f}s") from exc
                 except (aiohttp.ClientError, ConnectionError, SseLineTooLong) as exc:
                     raise StreamDropped(f"stream broke: {type(exc).__name__}") from exc
+                if waiting_for_first and not isinstance(event, HeartbeatEvent):
+                    waiting_for_first = False  # the backend's first real answer (keep-alives do not count)
+                    BACKEND_STREAM.labels("first_event").observe(time.perf_counter() - started)
                 yield event
             yield EndEvent()
         finally:
+            BACKEND_STREAM.labels("whole").observe(time.perf_counter() - started)
             await events.aclose()
             resp.close()
 
@@ -480,6 +500,16 @@ class NemoClient:
                     await self._sleep(retry.delay)
                 continue
             raise BadResponse(f"chat answered HTTP {resp.status} without an event stream")
+
+
+async def _recording_errors(stream: AsyncIterator[bytes], errors: list[Exception]) -> AsyncIterator[bytes]:
+    """`stream`, with any error it raises also appended to `errors` (see upload_files)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    except Exception as exc:
+        errors.append(exc)
+        raise
 
 
 _ID_SEGMENT = re.compile(r"/(?:\d{6,}|render_[\w-]+)(?=/|$)")

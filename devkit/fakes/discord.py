@@ -468,12 +468,19 @@ class FakeDiscord(InteractionWorld):
         no socket is attached) reach the client through the RESUME replay."""
         await self.gateway.force_reconnect(during=during, timeout=timeout)
 
-    async def invalidate_session(self, *, resumable: bool = False, timeout: float = 10.0) -> None:
-        """Send op 9 INVALID_SESSION; wait for the RESUME or the fresh IDENTIFY.
+    async def invalidate_session(
+        self,
+        *,
+        resumable: bool = False,
+        during: Callable[[], Awaitable[None]] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """Send op 9 INVALID_SESSION; wait for the RESUME or the fresh IDENTIFY. Events dispatched by
+        ``during`` (run after the session is gone, before a new IDENTIFY is answered) reach no session.
 
         discord.py's ``Client.before_identify_hook`` sleeps 5 s before re-identifying;
         override it in tests (or allow for it in ``timeout``)."""
-        await self.gateway.invalidate_session(resumable=resumable, timeout=timeout)
+        await self.gateway.invalidate_session(resumable=resumable, during=during, timeout=timeout)
 
     @property
     def identifies(self) -> list[JSON]:

@@ -168,6 +168,8 @@ class Gateway:
         self.heartbeats = 0
         self._resume_gate = asyncio.Event()
         self._resume_gate.set()
+        self._identify_gate = asyncio.Event()
+        self._identify_gate.set()
 
     # ----------------------------------------------------------------- routing
 
@@ -241,6 +243,7 @@ class Gateway:
         self.world.changed()
 
     async def _identify(self, conn: GatewayConnection, data: JSON) -> None:
+        await self._identify_gate.wait()
         if conn.session is not None:
             await conn.flush_and_close(4005)
             return
@@ -364,16 +367,33 @@ class Gateway:
             lambda: all(s.resumes > before[s.id] for s in sessions), timeout, "the client to RESUME"
         )
 
-    async def invalidate_session(self, *, resumable: bool = False, timeout: float = 10.0) -> None:
-        """Send op 9 INVALID_SESSION; wait for the RESUME (``resumable``) or a new IDENTIFY."""
+    async def invalidate_session(
+        self,
+        *,
+        resumable: bool = False,
+        during: Callable[[], Awaitable[None]] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """Send op 9 INVALID_SESSION; wait for the RESUME (``resumable``) or a new IDENTIFY.
+
+        ``during`` runs once the sessions are gone and before any new IDENTIFY is answered: what it
+        dispatches reaches no session (Discord replays nothing to a new one), so only reading the
+        channel's history finds it."""
         sessions = self._connected()
         before_resumes = {s.id: s.resumes for s in sessions}
         before_identifies = len(self.identifies)
-        for session in sessions:
-            if session.conn is not None:
-                session.conn.send_op(9, resumable)
-            if not resumable:
-                self.sessions.pop(session.id, None)
+        if during is not None:
+            self._identify_gate.clear()
+        try:
+            for session in sessions:
+                if session.conn is not None:
+                    session.conn.send_op(9, resumable)
+                if not resumable:
+                    self.sessions.pop(session.id, None)
+            if during is not None:
+                await during()
+        finally:
+            self._identify_gate.set()
         if resumable:
             await self.world.wait_for(
                 lambda: all(s.resumes > before_resumes[s.id] for s in sessions), timeout, "the client to RESUME"
@@ -386,5 +406,6 @@ class Gateway:
     async def close(self) -> None:
         """Close every websocket (1001 going away)."""
         self._resume_gate.set()
+        self._identify_gate.set()
         for conn in list(self.connections):
             await conn.flush_and_close(1001)

@@ -155,6 +155,9 @@ class MemorySurface:
     async def messages_after(self, message_id: int, *, limit: int = 100) -> list[IncomingMessage]:
         return [m for m in self.history if m.message_id > message_id][:limit]
 
+    def jump_url(self, message_id: int) -> str | None:
+        return f"https://discord.test/channels/1/{self.thread_id}/{message_id}"
+
 
 class MemorySurfaces:
     def __init__(self) -> None:

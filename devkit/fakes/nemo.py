@@ -572,7 +572,14 @@ class FakeNemo:
                     raise self._error(4002, f"file too large (limit {limit_mb:g} MB)", drain=False)
                 digest.update(chunk)
             records.append(
-                UploadRecord(session.session_id, filename, size, digest.hexdigest(), part.headers.get("Content-Type"))
+                UploadRecord(
+                    session.session_id,
+                    filename,
+                    size,
+                    digest.hexdigest(),
+                    part.headers.get("Content-Type"),
+                    sent_filename=part.filename,
+                )
             )
         if not records:
             raise self._error(400, "no parts named 'files'", status=400)

@@ -69,6 +69,8 @@ class UploadRecord:
     size: int
     sha256: str
     content_type: str | None
+    sent_filename: str | None = None
+    """The multipart file name exactly as the client sent it (`filename` is its last path part)."""
 
 
 @dataclass(slots=True)

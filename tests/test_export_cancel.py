@@ -1,0 +1,74 @@
+"""Cancelling an export says "Export cancelled" once (issue 16): on the status message the Cancel button
+sits on, for everyone in the thread; the presser gets no second copy. A render cancelled on another
+process, or by the backend itself, ends the same way, never as "The export failed"."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.actions import cancel_id
+from bot.core.exports import ExportRequest
+from storage import RenderStatus
+from tests.core_kit import ALICE, Core, eventually
+from tests.harness import Cutaway
+
+DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
+CANCELLED = "🛑 Export cancelled. Chat edits already made are still charged; the export itself was free."
+
+
+async def _no_reply(text: str) -> None:
+    return None
+
+
+async def _running_export(core: Core) -> str:
+    project = await core.project(100)
+    core.backend.sessions[project.session_id].draft = DRAFT
+    core.backend.polls_to_complete = 10_000
+    core.exports.request(ExportRequest(100, ALICE, "en", _no_reply))
+    await core.idle()
+    await eventually(lambda: core.clock.sleeping == 1, what="the poller asleep after its first poll")
+    (render,) = core.backend.renders.values()
+    return render.render_id
+
+
+async def test_a_render_cancelled_on_another_process_is_not_reported_again(core: Core) -> None:
+    render_id = await _running_export(core)
+    status = core.surface(100).statuses[0]
+    core.backend.renders[render_id].status = "cancelled"  # the other process's Cancel reached the backend
+    await core.repo.update_render(render_id, status=RenderStatus.CANCELLED)  # and said so on the status
+    edits = len(status.texts)
+    await core.clock.advance(30)
+    await core.renders.join(5)
+    assert len(status.texts) == edits and not status.text.startswith("❌")
+    job = await core.repo.get_render(render_id)
+    assert job is not None and job.status == "cancelled"
+
+
+async def test_a_render_the_backend_cancelled_says_so_once_not_failed(core: Core) -> None:
+    render_id = await _running_export(core)
+    status = core.surface(100).statuses[0]
+    core.backend.renders[render_id].status = "cancelled"
+    await core.clock.advance(30)
+    await core.renders.join(5)
+    assert status.text == CANCELLED and [t for t in status.texts if "cancelled" in t] == [CANCELLED]
+    job = await core.repo.get_render(render_id)
+    assert job is not None and job.status == "cancelled"
+
+
+@pytest.mark.e2e
+async def test_cancel_is_said_once_in_the_thread_and_not_again_to_the_presser(cutaway: Cutaway) -> None:
+    fake, nemo = cutaway.discord, cutaway.nemo
+    thread_id = await cutaway.project_with_draft(DRAFT)
+    nemo.render_mode = "never"
+    inter = await fake.slash(thread_id, "export")
+    await inter.wait_followup()
+    status = await fake.wait_for_bot_message(thread_id, contains="Rendering")
+    render_id = next(r.json["id"] for r in nemo.requests if r.path == "/api/render/proxy/lambda")
+    press = await fake.press_button(status.id, cancel_id(render_id))
+    await fake.wait_for(lambda: "cancelled" in fake.message(status.id).text, what="the status says cancelled")
+    await cutaway.app.renders.join(5)
+    response = await press.wait_response()
+    assert response.type == 6  # acknowledged without a message of its own
+    said = [m.text for m in cutaway.all_bot_messages() if "Export cancelled" in m.text]
+    assert said == [CANCELLED] and press.followups == []
+    assert fake.message(status.id).buttons == []  # no second press: the button went with the render
