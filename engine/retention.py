@@ -1,9 +1,11 @@
-"""Keeping the disk in check: exported MP4s are removed ENGINE_RETENTION_DAYS after they were made.
+"""Keeping the disk in check: exported MP4s are removed ENGINE_RETENTION_DAYS after they were made,
+and cached music beds and video analyses once unused for as long.
 
 A sweep runs at start and then periodically. An expired export keeps its row (so its id stays
 taken and its poll can say what happened): the poll answers `failed` with "this export expired
-…", and its link answers 410 Gone (docs/engine-api.md, "Results"). Uploads are not swept: they
-belong to sessions, which are kept.
+…", and its link answers 410 Gone (docs/engine-api.md, "Results"). A cache entry is made again
+when it is next needed (reading one refreshes its age). Uploads are not swept: they belong to
+sessions, which are kept.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ async def sweep(store: Store, settings: EngineSettings, now: float | None = None
         removed += 1
     kept = {settings.data_dir / f for f in await store.result_files()}
     removed += await asyncio.to_thread(_strays, settings.results_dir, kept, cutoff)
+    unused = await asyncio.to_thread(_unused_cache, settings.cache_dir, cutoff)
+    if unused:
+        log.info("removed %d cache file(s) unused for %g days", unused, settings.retention_days)
     return removed
 
 
@@ -58,6 +63,19 @@ def _strays(folder: Path, kept: set[Path], cutoff: float) -> int:
     for path in folder.iterdir():
         with contextlib.suppress(OSError):
             if path.is_file() and path not in kept and path.stat().st_mtime < cutoff:
+                path.unlink()
+                count += 1
+    return count
+
+
+def _unused_cache(folder: Path, cutoff: float) -> int:
+    """Cache files (music beds, analyses, and leftovers of interrupted writes) not used since `cutoff`."""
+    if not folder.is_dir():
+        return 0
+    count = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 count += 1
     return count

@@ -245,6 +245,28 @@ async def test_expired_results_are_swept_at_start(
         assert (await client.render_status(rid)).status == "failed"
 
 
+async def test_cached_music_and_analyses_go_once_unused_for_the_retention_period(tmp_path: Path) -> None:
+    from engine.music.facade import _load
+
+    data = tmp_path / "engine"
+    async with make_engine(data, retention_days=1) as engine:
+        music = engine.settings.cache_dir / "music"
+        music.mkdir(parents=True, exist_ok=True)
+        old_wav, old_meta = music / "old.wav", music / "old.json"
+        used_wav, used_meta = music / "used.wav", music / "used.json"
+        for path in (old_wav, used_wav):
+            path.write_bytes(b"RIFF")
+        for path in (old_meta, used_meta):
+            path.write_text('{"duration_s": 1.0}')
+        two_days_ago = time.time() - 2 * 86_400
+        for path in (old_wav, old_meta, used_wav, used_meta):
+            os.utime(path, (two_days_ago, two_days_ago))
+        assert _load(music, "used") is not None  # reading an entry makes it recent again
+        await sweep(engine.store, engine.settings)
+    assert not old_wav.exists() and not old_meta.exists()
+    assert used_wav.exists() and used_meta.exists()
+
+
 # ---------------------------------------------------------------------------- store
 
 

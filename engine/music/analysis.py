@@ -154,6 +154,7 @@ def _mean(values: list[float], default: float) -> float:
 def _load(path: Path) -> VideoFeatures | None:
     try:
         raw = json.loads(path.read_text())
+        os.utime(path)  # used now: the retention sweep removes what has not been for a while
         return VideoFeatures(
             duration_s=float(raw["duration_s"]),
             brightness=float(raw["brightness"]),

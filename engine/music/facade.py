@@ -10,9 +10,11 @@ CPU work runs in a worker thread and ffmpeg in a child process, never on the eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -300,6 +302,7 @@ def _load(folder: Path, key: str) -> MusicResult | None:
         return None
     if not wav.is_file():
         return None
+    _mark_used(wav, meta)
     return MusicResult(
         path=wav,
         duration_s=float(raw["duration_s"]),
@@ -307,6 +310,13 @@ def _load(folder: Path, key: str) -> MusicResult | None:
         tempo_bpm=raw.get("tempo_bpm"),
         downbeats_s=tuple(float(t) for t in raw.get("downbeats_s") or ()),
     )
+
+
+def _mark_used(*paths: Path) -> None:
+    """A cache entry's age is the time since it was last used: the retention sweep removes old ones."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.utime(path)
 
 
 def _store_meta(path: Path, meta: dict[str, object]) -> None:
