@@ -10,10 +10,11 @@ COPY cogs ./cogs
 COPY storage ./storage
 COPY engine ./engine
 COPY devkit ./devkit
-RUN pip install --no-cache-dir --prefix=/install .
+RUN pip install --no-cache-dir --prefix=/install ".[soundfont]"
 
 FROM python:3.11-slim
-# Debian's FluidR3 General MIDI soundfont (MIT): the engine's composer renders music through it.
+# Debian's FluidR3 General MIDI soundfont (MIT): the engine's composer renders music through it (with the
+# [soundfont] extra's renderer, installed above).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fluid-soundfont-gm \
     && rm -rf /var/lib/apt/lists/*

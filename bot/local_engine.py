@@ -18,8 +18,11 @@ import re
 import socket
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from dotenv import dotenv_values
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,12 @@ _URL = re.compile(r"http://[^\s]+")
 
 class EngineStartFailed(RuntimeError):
     """The engine did not print its URL: the message is one line for the operator."""
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 def is_local(nemo_api_base: str) -> bool:
@@ -48,7 +57,9 @@ class LocalEngine:
     """The engine as a supervised child process; `base_url` is valid once entered."""
 
     def __init__(self, env: Mapping[str, str] | None = None, *, python: str = sys.executable) -> None:
-        self._env = dict(os.environ if env is None else env)
+        # The engine reads `.env` itself, but its host and port are decided here (a free port is chosen
+        # once and kept across restarts): so the same file counts here too, the environment winning.
+        self._env = dict(env) if env is not None else {**_dotenv(Path(".env")), **os.environ}
         self._python = python
         self._host = self._env.get("ENGINE_HOST") or "127.0.0.1"
         port = self._env.get("ENGINE_PORT") or "8765"

@@ -22,8 +22,9 @@ def _commands(section: str) -> list[str]:
 
 
 def test_each_readme_command_stands_alone_in_a_new_terminal() -> None:
-    commands = _commands(_section("Try it first")) + _commands(_section("Set-up (two commands)"))
-    assert len(commands) == 3
+    setup = _commands(_section("Set-up (two commands)"))
+    assert len(setup) == 2  # one installs and runs the product, one runs the tests
+    commands = setup + _commands(_section("Run it on your Discord server"))
     for command in commands:
         assert "\n" not in command, command
         # It makes (or reuses) the virtual environment, then only runs what is inside it: no system pip
@@ -31,14 +32,14 @@ def test_each_readme_command_stands_alone_in_a_new_terminal() -> None:
         assert command.startswith(VENV), command
         for step in command.removeprefix(VENV).split(" && "):
             assert shlex.split(step)[0].startswith(".venv/bin/"), step
-    try_it, run, test = commands
+    try_it, test, run = commands
     assert try_it.endswith(".venv/bin/python -m bot playground")
     assert run.endswith(".venv/bin/python -m bot")
     assert test.endswith(".venv/bin/python -m pytest") and '-e ".[dev]"' in test
 
 
 def test_ci_runs_exactly_the_readme_test_command_last() -> None:
-    test = _commands(_section("Set-up (two commands)"))[-1]
+    test = _commands(_section("Set-up (two commands)"))[1]
     lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert lines[-1] == test
     # Nothing before it leaves a virtual environment active that the command could silently rely on.
