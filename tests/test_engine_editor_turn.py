@@ -19,6 +19,7 @@ from engine.config import EngineSettings
 from engine.draft import Draft
 from engine.editor import Call, Result, Say
 from engine.editor.drafting import mood_name
+from engine.editor.replies import with_article
 from tests import mediagen
 from tests.editor_support import (
     BEACH,
@@ -311,7 +312,7 @@ async def test_the_video_chooses_the_mood_and_the_reply_says_why(tmp_path: Path)
         moods.append(music.m.mood)
         reason = calls(events)[1].args["actions"][0]["reason"]["en"]
         closing = says(events)[-1]
-        assert f"Added a {mood_name(music.m.mood)} track" in closing
+        assert f"Added {with_article(mood_name(music.m.mood))} track" in closing
         assert reason in closing and mood_name(music.m.mood).lower() in reason.lower()
     assert moods[0] != moods[1]  # a dark still shot and a bright busy one do not get the same music
 
@@ -382,3 +383,7 @@ async def test_quoted_words_do_not_decide_the_language() -> None:
     assert says(events)[-1].startswith("Done! Added the title “夏天” (top, large, 0-3s).")
     events = await turn(session(language="en"), "添加标题“Summer”")
     assert says(events)[-1].startswith("搞定！已添加标题“Summer”")
+
+
+def test_the_article_before_a_mood_name_fits_it() -> None:
+    assert with_article("Upbeat") == "an Upbeat" and with_article("Calm") == "a Calm"

@@ -67,7 +67,7 @@ T: dict[str, tuple[str, str]] = {
     "and": (" and ", "、"),
     # -- changes
     "music_added": (
-        "Added a {Mood} track (composed for this clip, {start}-{end}s, {volume}% volume).",
+        "Added {a_Mood} track (composed for this clip, {start}-{end}s, {volume}% volume).",
         "已添加{Mood}风格的背景音乐（为这段视频创作，{start}-{end}秒，音量{volume}%）。",
     ),
     "music_changed": (
@@ -471,6 +471,11 @@ def t(key: str, lang: Lang, **values: Any) -> str:
     return template.format(**values) if values else template
 
 
+def with_article(word: str) -> str:
+    """ "an Upbeat", "a Calm" (English only: Chinese templates do not use it)."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def s(ms: int | float) -> str:
     return format_seconds(int(ms))
 
@@ -566,6 +571,7 @@ def change_text(change: Change, lang: Lang) -> str:
             key.replace("music_", "library_") if v.get("source") == "library" else key,
             lang,
             Mood=mood_name(v["mood"], lang),
+            a_Mood=with_article(mood_name(v["mood"], lang)),
             start=s(v["start"]),
             end=s(v["end"]),
             volume=round(v["volume"] * 100),
