@@ -710,12 +710,14 @@ async def migrate(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, m
                     "upgrade the bot or restore a matching backup"
                 )
             if version == target:
+                if applied:  # one line per start, not one per step
+                    log.info("PostgreSQL database migrated from schema version %d to %d", version - applied, version)
                 return applied
             for statement in migrations[version]:
                 await conn.execute(statement)
             await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version + 1)
             applied += 1
-            log.info("PostgreSQL database migrated to schema version %d", version + 1)
+            log.debug("PostgreSQL database migrated to schema version %d", version + 1)
 
 
 async def open_postgres(

@@ -700,21 +700,25 @@ async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration]) -
     SchemaTooNewError before anything is written.
     """
     target = len(migrations)
+    started: int | None = None
     while True:
         async with _immediate_transaction(conn):
             version = await _user_version(conn)
+            started = version if started is None else started
             if version > target:
                 raise SchemaTooNewError(
                     f"database schema version {version} is newer than this bot supports ({target}); "
                     "upgrade the bot or restore a matching backup"
                 )
             if version == target:
+                if version != started:  # one line per start, not one per step
+                    log.info("database migrated from schema version %d to %d", started, version)
                 return version
             for statement in migrations[version]:
                 await _exec(conn, statement)
             # PRAGMA takes no parameters; `version + 1` is an int we computed.
             await _exec(conn, f"PRAGMA user_version = {int(version) + 1}")
-            log.info("database migrated to schema version %d", version + 1)
+            log.debug("database migrated to schema version %d", version + 1)
 
 
 async def _configure(conn: aiosqlite.Connection, in_memory: bool) -> None:

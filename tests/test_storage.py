@@ -1059,7 +1059,7 @@ async def main(dsn: str) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("LOG %(message)s"))
     logging.getLogger("storage").addHandler(handler)
-    logging.getLogger("storage").setLevel(logging.INFO)
+    logging.getLogger("storage").setLevel(logging.DEBUG)  # each step (DEBUG), not only the summary (INFO)
     sys.stdout.write("READY\n")
     sys.stdout.flush()
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # the starting gun
@@ -1109,7 +1109,7 @@ async def test_pg_five_processes_starting_together_migrate_exactly_once(pg_dsn: 
         assert proc.returncode == 0, err.decode()
     for out in outputs:
         assert f"VERSION {PG_VERSION}" in out.splitlines(), out
-    applied = sorted(line for out in outputs for line in out.splitlines() if "migrated to schema version" in line)
+    applied = sorted(line for out in outputs for line in out.splitlines() if "migrated to schema version " in line)
     assert applied == [f"LOG PostgreSQL database migrated to schema version {v}" for v in range(1, PG_VERSION + 1)]
     conn = await asyncpg.connect(pg_dsn)
     try:
