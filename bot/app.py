@@ -47,7 +47,7 @@ COMMANDS_HASH_KEY = "app_commands_hash"
 CLAIM_RETENTION = timedelta(days=30)
 CATCH_UP_WINDOW = timedelta(days=7)
 CATCH_UP_THREADS = 500
-CATCH_UP_SCHEDULE_TIMEOUT = 30.0  # live messages are held back meanwhile: never for long
+CATCH_UP_SCHEDULE_TIMEOUT = 30.0  # reading the active threads from the database
 USER_AGENT = "Cutaway (+https://github.com/cutaway-bot) aiohttp"
 
 
@@ -230,26 +230,23 @@ class CutawayBot(commands.Bot):
 
     async def _catch_up_after_ready(self, shard_id: int | None) -> None:
         """Discord replays nothing across a new session (a start, or a re-IDENTIFY after the session was
-        invalidated): what was posted meanwhile is read from each recently active thread's history.
+        invalidated): what was posted meanwhile is read from the threads' histories (bot.core.queues).
 
-        The hold comes before the first await, so before anything the new session delivers is queued;
-        catch-up jobs go first and the session's own messages follow, in order (bot.core.queues). A thread
-        outside the eager list (quiet for longer than CATCH_UP_WINDOW, or past CATCH_UP_THREADS) is caught
-        up before its first job of the session, from the window's start."""
-        self.queues.hold()
+        The session begins before the first await, so before anything the new session delivers is queued:
+        every thread's first job of the session is preceded by its catch-up, from the window's start at
+        the earliest. The recently active threads (the last CATCH_UP_WINDOW, at most CATCH_UP_THREADS) are
+        caught up at once as well, whether or not anything new arrives in them."""
         window_start = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
         self.intake.begin_session(missed_after=window_start)
         try:
             async with asyncio.timeout(CATCH_UP_SCHEDULE_TIMEOUT):
-                await self._schedule_catch_up(shard_id)
+                await self._schedule_catch_up(shard_id, since=window_start)
         except Exception:
-            log.exception("could not schedule catch-up after READY; live messages carry on")
-        finally:
-            self.queues.release()
+            log.exception("could not schedule catch-up after READY; threads catch up at their next message")
 
-    async def _schedule_catch_up(self, shard_id: int | None) -> None:
-        """Queue catch-up for the threads active in the last week that this process (or this shard) owns."""
-        since = discord.utils.time_snowflake(discord.utils.utcnow() - CATCH_UP_WINDOW)
+    async def _schedule_catch_up(self, shard_id: int | None, *, since: int) -> None:
+        """Queue catch-up for the threads active since `since` (a message id) that this process (or this
+        shard) owns."""
         projects = [
             p
             for p in await self.repo.active_projects(since, limit=CATCH_UP_THREADS)

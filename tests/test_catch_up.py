@@ -19,15 +19,33 @@ async def test_catch_up_runs_before_what_the_new_session_delivers(core: Core) ->
     await core.idle()
     surface = core.surface(100)
     gap = core.message(100, "add a title")  # posted while no session was connected
-    core.queues.hold()  # a fresh READY: bot/app.py holds before its first await
-    live = core.send(100, "add music")  # the new session's first event, queued before catch-up is
+    core.intake.begin_session(missed_after=0)  # a fresh READY: bot/app.py begins it before its first await
+    live = core.send(100, "add music")  # the new session's first event, queued before the eager catch-up is
     surface.history = [gap, live]
     core.intake.schedule_catch_up([100])
-    core.queues.release()
     await core.idle()
     assert [text for _, text in core.backend.chat_messages] == ["hello", "add a title", "add music"]
     project = await core.sessions.get(100)
     assert project is not None and project.last_message_id == live.message_id
+
+
+async def test_the_eager_catch_up_reads_a_thread_once_per_session(core: Core) -> None:
+    """A thread on the eager list is caught up at READY even when nothing new arrives in it, and a live
+    message after that does not read its history again."""
+    await core.project(100)
+    core.send(100, "hello")
+    await core.idle()
+    surface = core.surface(100)
+    surface.history = [core.message(100, "add a title")]
+    core.intake.begin_session(missed_after=0)
+    core.intake.schedule_catch_up([100])
+    await core.idle()
+    assert [text for _, text in core.backend.chat_messages] == ["hello", "add a title"]
+    surface.history.append(core.message(100, "never delivered, and not read again this session"))
+    core.send(100, "add music")
+    core.intake.schedule_catch_up([100])  # a second schedule in the same session reads nothing either
+    await core.idle()
+    assert [text for _, text in core.backend.chat_messages] == ["hello", "add a title", "add music"]
 
 
 async def test_a_thread_outside_the_eager_catch_up_is_caught_up_before_its_first_job(core: Core) -> None:
@@ -39,12 +57,10 @@ async def test_a_thread_outside_the_eager_catch_up_is_caught_up_before_its_first
     surface = core.surface(100)
     backlog = core.message(100, "from long ago, while the bot was down")  # before the gap: left alone
     gap = core.message(100, "add a title")
-    core.queues.hold()
     core.intake.begin_session(missed_after=gap.message_id - 1)
     live = core.send(100, "add music")
     surface.history = [backlog, gap, live]
     core.intake.schedule_catch_up([])  # the eager list does not have this thread
-    core.queues.release()
     await core.idle()
     assert [text for _, text in core.backend.chat_messages] == ["hello", "add a title", "add music"]
     core.send(100, "and then")  # the thread is caught up for this session: no second read
@@ -62,15 +78,19 @@ async def test_a_thread_started_in_the_session_needs_no_catch_up(core: Core) -> 
     assert [text for _, text in core.backend.chat_messages] == ["hello"]
 
 
-async def test_a_held_thread_still_refuses_a_flood(core: Core) -> None:
+async def test_a_full_thread_still_gets_its_catch_up(core: Core) -> None:
+    """A flood is refused at the thread's limit, but the catch-up of a new session never is: it is queued
+    behind what the old session delivered (older than anything in the gap), so nothing is lost."""
     await core.project(100)
-    core.queues.hold()
     accepted = [core.intake.submit(core.message(100, f"m{i}", author=i)) for i in range(30)]
-    assert accepted.count(True) == 25  # THREAD_QUEUE_LIMIT, held jobs counted
+    assert accepted.count(True) == 25  # THREAD_QUEUE_LIMIT
+    gap = core.message(100, "add a title")
+    core.surface(100).history = [gap]
+    core.intake.begin_session(missed_after=0)
     core.intake.schedule_catch_up([100])  # the catch-up itself is never refused
-    core.queues.release()
     await core.idle()
-    assert len(core.backend.chat_messages) == 25
+    texts = [text for _, text in core.backend.chat_messages]
+    assert len(texts) == 26 and texts[-1] == "add a title"
 
 
 @pytest.mark.e2e

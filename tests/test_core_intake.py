@@ -113,11 +113,13 @@ async def test_catch_up_handles_what_was_posted_while_offline_in_order_once(core
     await core.project(100)
     surface = core.surface(100)
     surface.history = [core.message(100, "add a title"), core.message(100, "add music")]
+    core.intake.begin_session(missed_after=0)  # start-up: the first READY
     core.intake.schedule_catch_up([100])
     live = core.send(100, "live one")
     await core.idle()
     assert [text for _, text in core.backend.chat_messages] == ["add a title", "add music", "live one"]
-    core.intake.schedule_catch_up([100])  # a second start-up finds nothing new
+    core.intake.begin_session(missed_after=0)  # a second start-up finds nothing new
+    core.intake.schedule_catch_up([100])
     await core.idle()
     assert len(core.backend.chat_messages) == 3
     assert (await core.sessions.get(100)).last_message_id == live.message_id  # type: ignore[union-attr]

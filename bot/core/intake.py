@@ -124,15 +124,17 @@ class Intake:
     def begin_session(self, *, missed_after: int) -> None:
         """A fresh gateway session, which replays nothing: messages newer than `missed_after` (a message id)
         may have gone undelivered. Every thread's first job of the session is preceded by its catch-up
-        from there (or from its high-water mark, when newer), unless `schedule_catch_up` covered it."""
+        from there (or from its high-water mark, when newer), unless `schedule_catch_up` covered it.
+
+        Call it before anything of the new session is submitted (bot/app.py: before its first await)."""
         self._queues.begin_session(lambda thread_id: functools.partial(self._catch_up, thread_id, floor=missed_after))
 
     def schedule_catch_up(self, thread_ids: list[int]) -> None:
-        """Queue catch-up for these threads ahead of anything held back (bot.core.queues): after every fresh
-        gateway session, before its own messages. A message seen both live and in the history is handled
-        once (the high-water mark, then the claim)."""
+        """Catch these threads up now (the recently active ones), not only when something new arrives for
+        them; a thread that already got its catch-up in this session is not read twice. A message seen both
+        live and in the history is handled once (the high-water mark, then the claim)."""
         for thread_id in thread_ids:
-            self._queues.submit(thread_id, functools.partial(self._catch_up, thread_id), first=True)
+            self._queues.open(thread_id)
 
     def _in_background(self, thread_id: int, coro: Coroutine[Any, Any, Any]) -> None:
         self._background.spawn(coro, thread_id=thread_id)
