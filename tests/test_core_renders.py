@@ -64,6 +64,8 @@ async def test_cancel_stops_polling_and_says_so_on_the_status(core: Core) -> Non
     (render,) = core.backend.renders.values()
     assert await core.renders.cancel(render.render_id, "en") is None  # the status says it, once
     assert core.renders.active == 0 and render.status == "cancelled"
+    # Its lease is handed back, not kept until shutdown (one entry per cancel, for the process's life).
+    assert await core.repo.acquire_render_lease(render.render_id, "another-process", 60) is not None
     assert core.surface(100).statuses[0].text.startswith("🛑 Export cancelled.")
     assert not any("cancelled" in text for text in core.surface(100).texts)
     assert await core.renders.cancel(render.render_id, "en") == "This export has already finished."

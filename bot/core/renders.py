@@ -356,8 +356,9 @@ class RenderService:
         except NemoError as exc:
             log.warning("render %s cancel failed: %s", render_id, type(exc).__name__, extra=thread_extra(job.thread_id))
             return error_text(exc, lang)
-        await self._tasks.cancel(render_id)
+        await self._tasks.cancel(render_id)  # a cancelled poller keeps its lease (shutdown hands it back)
         await self._repo.update_render(render_id, status=RenderStatus.CANCELLED)
+        await self._release(render_id)
         RENDERS.labels("cancelled").inc()
         log.info("render %s cancelled", render_id, extra=thread_extra(job.thread_id))
         if job.status_message_id is None:
