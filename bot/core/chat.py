@@ -141,7 +141,6 @@ class Ending(StrEnum):
 class _Outcome:
     texts_posted: int = 0
     last_reply_id: int | None = None
-    errors: int = 0
     error_pending: bool = False
     """An error event came after the last text shown: the turn ended in that error."""
 
@@ -253,7 +252,6 @@ class ChatTurn:
         elif isinstance(event, ToolCallEvent):
             self.progress.stage = tool_stage(event.name, self.lang)
         elif isinstance(event, ErrorEvent):
-            outcome.errors += 1
             outcome.error_pending = True
             log.warning("stream error: %s", event.message[:200])
 

@@ -197,15 +197,16 @@ class Intake:
             return
         surface = self._surfaces.for_thread(thread_id)
         lang = self._lang_of(message, project)
-        MESSAGES_HANDLED.labels(route(message.text).intent if message.text.strip() else "files").inc()
+        intent = route(message.text).intent if message.text.strip() else None
+        MESSAGES_HANDLED.labels(intent or "files").inc()
         if message.message_id in self._queued_ids:
             self._queued_ids.discard(message.message_id)
             await surface.unreact(message.message_id, QUEUED_EMOJI)
         try:
             if message.files:
                 await self._uploads.upload_files(project, message, surface, lang)
-            if message.text.strip():
-                await self._route(project, message, surface, lang)
+            if intent is not None:
+                await self._route(intent, project, message, surface, lang)
         except NemoError as exc:
             log.warning(
                 "backend error %s (code=%s http=%s): %s", type(exc).__name__, exc.code, exc.http_status, exc.detail
@@ -219,8 +220,9 @@ class Intake:
             await self._sessions.mark_handled(thread_id, message.message_id)
             await self._repo.finish_message(message.message_id)
 
-    async def _route(self, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str) -> None:
-        intent = route(message.text).intent
+    async def _route(
+        self, intent: Intent, project: Project, message: IncomingMessage, surface: ThreadSurface, lang: str
+    ) -> None:
         if intent is Intent.EXPORT:
             # Already at its turn in the thread's queue: run it here rather than queue it again.
             request = ExportRequest(project.thread_id, message.author_id, lang, surface.post)

@@ -34,7 +34,7 @@ from storage.repository import Project
 
 from . import formats
 from .filenames import clean_filename
-from .links import MAX_REDIRECTS, link_allowed, links_in
+from .links import MAX_REDIRECTS, link_allowed
 from .ports import Attachments, Backend, IncomingFile, IncomingMessage, ThreadSurface
 from .progress import Progress
 from .queues import ThreadQueues
@@ -51,7 +51,6 @@ __all__ = [
     "Uploads",
     "check_declared",
     "display_name",
-    "links_in",
     "sniff_verdict",
 ]
 
