@@ -40,6 +40,18 @@ def thread_name_for(message: discord.Message) -> str:
     return t("project_default_name", "en", user=message.author.display_name)[:THREAD_NAME_LIMIT]
 
 
+def project_start(thread: discord.Thread, owner_id: int, seed_text: str) -> ProjectStart:
+    """The thread as a new project: its ids and name, who started it, and the text that sets its language."""
+    return ProjectStart(
+        thread_id=thread.id,
+        guild_id=thread.guild.id,
+        parent_id=thread.parent_id,
+        owner_id=owner_id,
+        name=thread.name,
+        seed_text=seed_text,
+    )
+
+
 class ProjectsCog(commands.Cog):
     def __init__(self, bot: CutawayBot) -> None:
         self.bot = bot
@@ -75,16 +87,7 @@ class ProjectsCog(commands.Cog):
         except discord.Forbidden:
             await reply(interaction, t("no_permission_thread", lang))
             return
-        self.bot.intake.start_project(
-            ProjectStart(
-                thread_id=thread.id,
-                guild_id=channel.guild.id,
-                parent_id=channel.id,
-                owner_id=interaction.user.id,
-                name=thread.name,
-                seed_text=name or "",
-            )
-        )
+        self.bot.intake.start_project(project_start(thread, interaction.user.id, name or ""))
         await reply(interaction, t("project_created", lang, mention=thread.mention))
 
     @commands.Cog.listener()
@@ -108,17 +111,7 @@ class ProjectsCog(commands.Cog):
             and isinstance(thread.parent, discord.ForumChannel)
         )
         if is_forum_post and member_allowed(self.bot, message.author):
-            self.bot.intake.start_project(
-                ProjectStart(
-                    thread_id=thread.id,
-                    guild_id=thread.guild.id,
-                    parent_id=thread.parent_id,
-                    owner_id=message.author.id,
-                    name=thread.name,
-                    seed_text=message.content,
-                ),
-                incoming,
-            )
+            self.bot.intake.start_project(project_start(thread, message.author.id, message.content), incoming)
             return
         self.bot.intake.submit(incoming)
 
@@ -140,15 +133,7 @@ class ProjectsCog(commands.Cog):
             log.warning("thread creation failed in %s: %s %s", channel.id, exc.status, exc.code)
             return
         self.bot.intake.start_project(
-            ProjectStart(
-                thread_id=thread.id,
-                guild_id=channel.guild.id,
-                parent_id=channel.id,
-                owner_id=message.author.id,
-                name=thread.name,
-                seed_text=message.content,
-            ),
-            to_incoming(message, thread.id),
+            project_start(thread, message.author.id, message.content), to_incoming(message, thread.id)
         )
 
 
