@@ -21,7 +21,7 @@ from bot.core.ports import ForumStage, IncomingFile, IncomingMessage
 from bot.core.uploads import DownloadFailed
 from bot.nemo.client import RenderStarted, UploadSource
 from bot.nemo.errors import NemoError, StreamDropped, StreamTimeout
-from bot.nemo.events import ChatEvent, EndEvent
+from bot.nemo.events import ChatEvent, EndEvent, TextEvent
 from bot.nemo.models import Credits, RenderProgress, SessionInfo, SessionState, UploadResult
 
 _ids = itertools.count(10_000)
@@ -100,12 +100,7 @@ class MemorySurface:
         return next((post for post in self.posts if needle in post.text), None)
 
     async def post(self, text: str, *, actions: Sequence[ActionButton] = ()) -> int | None:
-        post = Post(next(_ids), text, tuple(actions))
-        self.posts.append(post)
-        if actions:
-            self.actions[post.message_id] = tuple(actions)
-        self.log.append(("post", text))
-        return post.message_id
+        return await self.post_result(text, actions=actions)
 
     async def post_result(
         self,
@@ -270,8 +265,6 @@ class MemoryBackend:
         return self._play(self.sessions[session_id], steps)
 
     async def _play(self, session: MemorySession, steps: list[Step] | None) -> AsyncIterator[ChatEvent]:
-        from bot.nemo.events import TextEvent
-
         for step in steps if steps is not None else [TextEvent("Done.")]:
             if isinstance(step, Gate):
                 step.reached.set()

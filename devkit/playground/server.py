@@ -21,15 +21,13 @@ from typing import Any
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
 from devkit.fakes.discord import FakeDiscord, FakeInteraction, FakeThread, FakeUser, StoredMessage
-from devkit.fakes.discord_models import ChannelType, DiscordAPIError
+from devkit.fakes.discord_models import ChannelType, DiscordAPIError, MessageFlag
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 """Largest file the page may attach (the fake CDN keeps files in memory)."""
-SUPPRESS_EMBEDS = 1 << 2
-"""Message flag: Discord shows no link previews for this message."""
 NO_RESPONSE_SECONDS = 3.0
 """Discord shows "The application did not respond" when an interaction is not answered in 3 s."""
 SEND_TIMEOUT = 5.0
@@ -280,7 +278,7 @@ class PlaygroundServer:
             "edited_at": int(msg.edited_at * 1000) if msg.edited_at is not None else None,
             "edits": len(msg.edits),
             "ephemeral_for": _sid(msg.ephemeral_for),
-            "suppress_embeds": bool(msg.flags & SUPPRESS_EMBEDS),
+            "suppress_embeds": bool(msg.flags & MessageFlag.SUPPRESS_EMBEDS),
             "loading": msg.loading,
             "type": msg.type,
             "webhook": msg.webhook_id is not None,
