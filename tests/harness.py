@@ -7,9 +7,11 @@ process is BotProcess.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,28 @@ from bot.app import CutawayBot
 from bot.config import Settings
 from devkit.fakes.discord import FakeDiscord, StoredMessage
 from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo_steps import Text, ToolResult
 from devkit.stack import RunningBot, bot_settings, restored_discord_globals
 
-__all__ = ["TOKEN", "BotProcess", "Cutaway", "assert_nothing_leaked", "restored_discord_globals", "test_settings"]
+__all__ = [
+    "DRAFT",
+    "TOKEN",
+    "BotProcess",
+    "Cutaway",
+    "assert_nothing_leaked",
+    "assert_one_render_one_link",
+    "bot_process_against_fakes",
+    "export_in_progress",
+    "finish_renders_at_next_poll",
+    "new_project",
+    "restored_discord_globals",
+    "test_settings",
+]
 
 TOKEN = "test-discord-token-abcdef"
 SECRETS = (TOKEN,)
+DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
+"""A draft with one 5 s clip: something to export."""
 
 
 def test_settings(discord_fake: FakeDiscord, nemo: FakeNemo, db: Path, **overrides: Any) -> Settings:
@@ -83,19 +101,10 @@ class Cutaway:
 
     async def new_project(self, name: str = "My project") -> int:
         """`/project` in the text channel; returns the new thread id once the welcome is posted."""
-        before = set(self.discord.threads)
-        inter = await self.discord.slash(self.discord.text_channel_id, "project", {"name": name})
-        await inter.wait_followup()
-        thread_id = await self.discord.wait_for(
-            lambda: next(iter(set(self.discord.threads) - before), None), what="thread created"
-        )
-        await self.discord.wait_for_bot_message(thread_id, contains="Cutaway video project")
-        return int(thread_id)
+        return await new_project(self.discord, name, timeout=5.0)
 
     async def project_with_draft(self, draft: dict[str, Any], name: str = "My project") -> int:
         """A new project whose backend session already holds `draft` (via a scripted edit turn)."""
-        from devkit.fakes.nemo_steps import Text, ToolResult
-
         thread_id = await self.new_project(name)
         self.nemo.script_turn([ToolResult("edit_multitrack", {}, draft=draft), Text("drafted")])
         await self.discord.send_message(thread_id, "draft it")
@@ -108,6 +117,45 @@ class Cutaway:
 
     def all_bot_messages(self) -> list[StoredMessage]:
         return [m for m in self.discord.all_messages() if m.author_id == self.discord.bot_user_id]
+
+
+async def new_project(
+    discord_fake: FakeDiscord, name: str, *, channel_id: int | None = None, timeout: float = 15.0
+) -> int:
+    """`/project` in a text channel (the default one unless given); the new thread's id once the bot
+    welcomed it there."""
+    before = set(discord_fake.threads)
+    inter = await discord_fake.slash(channel_id or discord_fake.text_channel_id, "project", {"name": name})
+    await inter.wait_followup(timeout=timeout)
+    thread_id = await discord_fake.wait_for(
+        lambda: next(iter(set(discord_fake.threads) - before), None), timeout, what="thread created"
+    )
+    await discord_fake.wait_for_bot_message(thread_id, contains="Cutaway video project", timeout=timeout)
+    return int(thread_id)
+
+
+async def export_in_progress(discord_fake: FakeDiscord, nemo: FakeNemo, thread_id: int, *, polls: int) -> None:
+    """A draft, then a typed `export` whose render never finishes by itself; returns once the bot has polled
+    it `polls` times. `finish_renders_at_next_poll` lets it end."""
+    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
+    await discord_fake.send_message(thread_id, "draft")
+    await discord_fake.wait_for_bot_message(thread_id, contains="drafted", timeout=15)
+    nemo.render_polls_to_complete = 10_000
+    await discord_fake.send_message(thread_id, "export")
+    await nemo.wait_for(
+        lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= polls, timeout=15
+    )
+
+
+def finish_renders_at_next_poll(nemo: FakeNemo) -> None:
+    for job in nemo.renders.values():
+        job.polls_to_complete = 1
+
+
+def assert_one_render_one_link(discord_fake: FakeDiscord, nemo: FakeNemo, thread_id: int) -> None:
+    """Whatever happened to the processes: the render was started once and its link posted once."""
+    assert len([m for m in discord_fake.bot_messages(thread_id) if "video is ready" in m.text]) == 1
+    assert len([r for r in nemo.requests if r.path == "/api/render/proxy/lambda"]) == 1
 
 
 def assert_nothing_leaked(cutaway: Cutaway, extra_secrets: tuple[str, ...] = ()) -> None:
@@ -123,6 +171,21 @@ def assert_nothing_leaked(cutaway: Cutaway, extra_secrets: tuple[str, ...] = ())
                 assert secret not in text, f"secret leaked in {text!r}"
             for marker in ('{"code"', '"success":', "Traceback", 'File "', "nmv_usr_"):
                 assert marker not in text, f"raw backend output leaked in {text!r}"
+
+
+@contextlib.asynccontextmanager
+async def bot_process_against_fakes(workdir: Path, **env: str) -> AsyncIterator[BotProcess]:
+    """A `BotProcess` (not started) with a fresh fake Discord and fake backend; stopped afterwards, and
+    every run's log printed (pytest shows it when the test fails)."""
+    async with FakeDiscord(token=TOKEN) as discord_fake, FakeNemo() as nemo:
+        process = BotProcess(discord_fake, nemo, workdir, **env)
+        try:
+            yield process
+        finally:
+            try:
+                await process.stop()
+            finally:
+                process.print_logs()
 
 
 class BotProcess:
@@ -164,6 +227,10 @@ class BotProcess:
         await self.discord.wait_for(
             lambda: len(self.discord.identifies) > identified, timeout=30, what="the bot process to IDENTIFY"
         )
+
+    def print_logs(self) -> None:
+        for index, log in enumerate(self.logs):
+            print(f"--- bot process run {index} ---\n{log[-4000:]}")
 
     async def kill(self) -> None:
         assert self.proc is not None

@@ -11,13 +11,17 @@ import pytest
 
 from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.nemo import FakeNemo
-from devkit.fakes.nemo_steps import Text, ToolResult
-from tests.harness import TOKEN, BotProcess
+from tests.harness import (
+    TOKEN,
+    BotProcess,
+    assert_one_render_one_link,
+    export_in_progress,
+    finish_renders_at_next_poll,
+    new_project,
+)
 from tests.test_storage import fresh_pg_database
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 @pytest.fixture
@@ -58,22 +62,14 @@ def _channel_on_shard(fake: FakeDiscord, shard: int) -> int:
     return int(fake.add_text_channel("general", guild_id=guild.id).id)
 
 
-async def _project_in(fake: FakeDiscord, channel_id: int, name: str) -> int:
-    inter = await fake.slash(channel_id, "project", {"name": name})
-    await inter.wait_followup(timeout=15)
-    thread = next(t for t in fake.threads.values() if t.name == name)
-    await fake.wait_for_bot_message(thread.id, contains="Cutaway video project", timeout=15)
-    return int(thread.id)
-
-
 async def test_two_processes_on_disjoint_shards_share_one_database(world, tmp_path: Path) -> None:
     fake, nemo, _ = world
     channel_a = _channel_on_shard(fake, 0)
     channel_b = _channel_on_shard(fake, 1)
     procs = await _processes(world, tmp_path, ["0", "1"], 2)
     try:
-        thread_a = await _project_in(fake, channel_a, "Alpha")
-        thread_b = await _project_in(fake, channel_b, "Beta")
+        thread_a = await new_project(fake, "Alpha", channel_id=channel_a)
+        thread_b = await new_project(fake, "Beta", channel_id=channel_b)
         await fake.send_message(thread_a, "add music")
         await fake.send_message(thread_b, "add a title")
         await fake.wait_for_bot_message(thread_a, contains="Lo-fi", timeout=15)
@@ -93,7 +89,7 @@ async def test_message_delivered_to_two_processes_is_handled_once(world, tmp_pat
     # A hand-over: two processes run the same shard range, so both receive every event.
     procs = await _processes(world, tmp_path, ["0", "0"], 1)
     try:
-        thread_id = await _project_in(fake, fake.text_channel_id, "Handover")
+        thread_id = await new_project(fake, "Handover", channel_id=fake.text_channel_id)
         for text in ("add music", "add a title", "make it square 1:1"):
             await fake.send_message(thread_id, text)
         await fake.wait_for(lambda: len(nemo.chat_messages) >= 3, timeout=20)
@@ -114,26 +110,17 @@ async def test_sigkilled_process_render_is_taken_over_and_linked_once(world, tmp
     channel_a = _channel_on_shard(fake, 0)
     procs = await _processes(world, tmp_path, ["0", "1"], 2)
     try:
-        thread_id = await _project_in(fake, channel_a, "Takeover")
-        nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-        await fake.send_message(thread_id, "draft")
-        await fake.wait_for_bot_message(thread_id, contains="drafted", timeout=15)
-        nemo.render_polls_to_complete = 10_000
-        await fake.send_message(thread_id, "export")
-        await nemo.wait_for(
-            lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 2, timeout=15
-        )
+        thread_id = await new_project(fake, "Takeover", channel_id=channel_a)
+        await export_in_progress(fake, nemo, thread_id, polls=2)
         await procs[0].kill()
         killed_at = time.monotonic()
-        for job in nemo.renders.values():
-            job.polls_to_complete = 1
+        finish_renders_at_next_poll(nemo)
         await fake.wait_for_bot_message(thread_id, contains="video is ready", timeout=20)
         takeover = time.monotonic() - killed_at
         print(f"render takeover after SIGKILL: {takeover:.2f}s (lease 1.5 s)")
         assert takeover < 10
         await procs[1].stop()
-        assert len([m for m in fake.bot_messages(thread_id) if "video is ready" in m.text]) == 1
-        assert len([r for r in nemo.requests if r.path == "/api/render/proxy/lambda"]) == 1
+        assert_one_render_one_link(fake, nemo, thread_id)
     finally:
         for proc in procs:
             await proc.stop()

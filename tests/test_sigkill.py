@@ -7,42 +7,29 @@ from pathlib import Path
 
 import pytest
 
-from devkit.fakes.discord import FakeDiscord
-from devkit.fakes.nemo import FakeNemo
-from devkit.fakes.nemo_steps import Pause, Text, ToolResult
-from tests.harness import TOKEN, BotProcess
+from devkit.fakes.nemo_steps import Pause
+from tests.harness import (
+    BotProcess,
+    assert_one_render_one_link,
+    bot_process_against_fakes,
+    export_in_progress,
+    finish_renders_at_next_poll,
+    new_project,
+)
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 @pytest.fixture
 async def bot_process(tmp_path: Path) -> AsyncIterator[BotProcess]:
-    async with FakeDiscord(token=TOKEN) as discord_fake, FakeNemo() as nemo:
-        process = BotProcess(discord_fake, nemo, tmp_path)
-        try:
-            yield process
-        finally:
-            try:
-                await process.stop()
-            finally:
-                for index, log in enumerate(process.logs):  # shown by pytest when a test fails
-                    print(f"--- bot process run {index} ---\n{log[-4000:]}")
-
-
-async def _project(bot: BotProcess) -> int:
-    inter = await bot.discord.slash(bot.discord.text_channel_id, "project", {"name": "Kill test"})
-    await inter.wait_followup(timeout=15)
-    thread = next(t for t in bot.discord.threads.values() if t.name == "Kill test")
-    await bot.discord.wait_for_bot_message(thread.id, contains="Cutaway video project", timeout=15)
-    return int(thread.id)
+    async with bot_process_against_fakes(tmp_path) as process:
+        yield process
 
 
 async def test_kill_during_upload_reuploads_once_after_restart(bot_process: BotProcess) -> None:
     fake, nemo = bot_process.discord, bot_process.nemo
     await bot_process.start()
-    thread_id = await _project(bot_process)
+    thread_id = await new_project(fake, "Kill test")
     fake.cdn.chunk_delay = 0.01  # ~6 MB/s: the kill lands mid-transfer
     att = fake.add_attachment("long_take.mp4", size=8 * 1024 * 1024, content_type="video/mp4")
     await fake.send_message(thread_id, "", attachments=[att])
@@ -60,7 +47,7 @@ async def test_kill_during_upload_reuploads_once_after_restart(bot_process: BotP
 async def test_kill_during_stream_reports_and_never_resends(bot_process: BotProcess) -> None:
     fake, nemo = bot_process.discord, bot_process.nemo
     await bot_process.start()
-    thread_id = await _project(bot_process)
+    thread_id = await new_project(fake, "Kill test")
     nemo.script_turn([Pause(60)])
     await fake.send_message(thread_id, "make it cinematic")
     await nemo.wait_for(lambda: any(t.status == "running" for t in nemo.turns), timeout=15)
@@ -79,23 +66,14 @@ async def test_kill_during_stream_reports_and_never_resends(bot_process: BotProc
 async def test_kill_during_render_poll_posts_link_once(bot_process: BotProcess) -> None:
     fake, nemo = bot_process.discord, bot_process.nemo
     await bot_process.start()
-    thread_id = await _project(bot_process)
-    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-    await fake.send_message(thread_id, "draft")
-    await fake.wait_for_bot_message(thread_id, contains="drafted", timeout=15)
-    nemo.render_polls_to_complete = 10_000
-    await fake.send_message(thread_id, "export")
-    await nemo.wait_for(
-        lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 3, timeout=15
-    )
+    thread_id = await new_project(fake, "Kill test")
+    await export_in_progress(fake, nemo, thread_id, polls=3)
     await bot_process.kill()
-    for job in nemo.renders.values():
-        job.polls_to_complete = 1
+    finish_renders_at_next_poll(nemo)
     await bot_process.start()
     await fake.wait_for_bot_message(thread_id, contains="video is ready", timeout=20)
     await bot_process.stop()
     await bot_process.start()
     await fake.send_message(thread_id, "status")
     await fake.wait_for_bot_message(thread_id, contains="📋", timeout=20)
-    assert len([m for m in fake.bot_messages(thread_id) if "video is ready" in m.text]) == 1
-    assert len([r for r in nemo.requests if r.path == "/api/render/proxy/lambda"]) == 1
+    assert_one_render_one_link(fake, nemo, thread_id)

@@ -16,17 +16,19 @@ from pathlib import Path
 import pytest
 
 from bot.core.liveness import Liveness, identity_of, new_incarnation, shard_identity
-from devkit.fakes.discord import FakeDiscord
 from devkit.fakes.memory import MemoryRender
-from devkit.fakes.nemo import FakeNemo
-from devkit.fakes.nemo_steps import Text, ToolResult
 from storage import RenderJob, RenderStatus, Repository, open_sqlite
 from tests.core_kit import ALICE, Core
-from tests.harness import TOKEN, BotProcess
+from tests.harness import (
+    DRAFT,
+    BotProcess,
+    assert_one_render_one_link,
+    bot_process_against_fakes,
+    export_in_progress,
+    finish_renders_at_next_poll,
+    new_project,
+)
 from tests.test_storage import backend, project, render, repo  # noqa: F401 - fixtures: every backend
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
-
 
 # --- storage: who may take a held lease ---------------------------------------------------------
 
@@ -161,18 +163,9 @@ async def test_a_render_of_the_replaced_incarnation_is_resumed_at_once(core: Cor
 @pytest.fixture
 async def bot_process(tmp_path: Path) -> AsyncIterator[BotProcess]:
     # Leases and liveness far longer than the test may wait: only knowing the predecessor is gone helps.
-    async with FakeDiscord(token=TOKEN) as discord_fake, FakeNemo() as nemo:
-        process = BotProcess(
-            discord_fake, nemo, tmp_path, RENDER_LEASE_SECONDS="60", LIVENESS_SECONDS="30", RENDER_POLL_SECONDS="0.2"
-        )
-        try:
-            yield process
-        finally:
-            try:
-                await process.stop()
-            finally:
-                for index, log in enumerate(process.logs):
-                    print(f"--- bot process run {index} ---\n{log[-4000:]}")
+    env = {"RENDER_LEASE_SECONDS": "60", "LIVENESS_SECONDS": "30", "RENDER_POLL_SECONDS": "0.2"}
+    async with bot_process_against_fakes(tmp_path, **env) as process:
+        yield process
 
 
 @pytest.mark.e2e
@@ -181,26 +174,14 @@ async def test_a_restarted_bot_posts_the_link_without_waiting_for_its_dead_prede
 ) -> None:
     fake, nemo = bot_process.discord, bot_process.nemo
     await bot_process.start()
-    inter = await fake.slash(fake.text_channel_id, "project", {"name": "Restart export"})
-    await inter.wait_followup(timeout=15)
-    thread_id = int(next(t for t in fake.threads.values() if t.name == "Restart export").id)
-    await fake.wait_for_bot_message(thread_id, contains="Cutaway video project", timeout=15)
-    nemo.script_turn([ToolResult("edit_multitrack", {}, draft=DRAFT), Text("drafted")])
-    await fake.send_message(thread_id, "draft")
-    await fake.wait_for_bot_message(thread_id, contains="drafted", timeout=15)
-    nemo.render_polls_to_complete = 10_000
-    await fake.send_message(thread_id, "export")
-    await nemo.wait_for(
-        lambda: sum(r.path.startswith("/api/render/proxy/lambda/") for r in nemo.requests) >= 2, timeout=15
-    )
+    thread_id = await new_project(fake, "Restart export")
+    await export_in_progress(fake, nemo, thread_id, polls=2)
     await bot_process.kill()
-    for job in nemo.renders.values():
-        job.polls_to_complete = 1  # done by now: the link can come at the first poll
+    finish_renders_at_next_poll(nemo)  # done by now: the link can come at the first poll
     restarted = time.monotonic()
     await bot_process.start()
     await fake.wait_for_bot_message(thread_id, contains="video is ready", timeout=20)
     waited = time.monotonic() - restarted
     print(f"link after restart: {waited:.2f}s (lease 60 s, liveness window 90 s)")
     await bot_process.stop()
-    assert len([m for m in fake.bot_messages(thread_id) if "video is ready" in m.text]) == 1
-    assert len([r for r in nemo.requests if r.path == "/api/render/proxy/lambda"]) == 1
+    assert_one_render_one_link(fake, nemo, thread_id)
