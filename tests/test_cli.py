@@ -22,30 +22,37 @@ from tests.harness import TOKEN
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEMO_", "DATABASE_"))}
     env.update(extra)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-async def test_missing_token_is_one_clear_line_and_nonzero_exit(tmp_path: Path) -> None:
+async def _run_bot(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
+        *args,
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=_env(**env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(60):
         out, err = await proc.communicate()
-    assert proc.returncode != 0
-    lines = err.decode().strip().splitlines()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_missing_token_is_one_clear_line_and_nonzero_exit(tmp_path: Path) -> None:
+    code, out, err = await _run_bot(tmp_path)
+    assert code == 2  # EXIT_CONFIG, as `python -m bot --help` lists it
+    lines = err.strip().splitlines()
     assert len(lines) == 1, lines
     assert "DISCORD_TOKEN is not set" in lines[0]
-    assert out == b""
+    assert out == ""
 
 
 async def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
@@ -59,7 +66,7 @@ async def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
         "-c",
         code,
         cwd=tmp_path,
-        env=_env(tmp_path, HEARTBEAT_SECONDS="2.5"),
+        env=_env(HEARTBEAT_SECONDS="2.5"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -72,7 +79,6 @@ async def test_bot_process_runs_against_fakes_and_stops_cleanly_on_sigterm(tmp_p
     async with FakeDiscord(token=TOKEN) as discord_fake, FakeNemo() as nemo:
         db = tmp_path / "data" / "bot.sqlite3"
         env = _env(
-            tmp_path,
             DISCORD_TOKEN=TOKEN,
             DISCORD_API_BASE=discord_fake.api_base,
             NEMO_API_BASE=nemo.base_url,
@@ -112,43 +118,15 @@ async def test_bot_process_runs_against_fakes_and_stops_cleanly_on_sigterm(tmp_p
 
 async def test_refused_message_content_intent_is_one_clear_line(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN, privileged_intents_allowed=False) as discord_fake, FakeNemo() as nemo:
-        env = _env(
+        code, _, err = await _run_bot(
             tmp_path,
             DISCORD_TOKEN=TOKEN,
             DISCORD_API_BASE=discord_fake.api_base,
             NEMO_API_BASE=nemo.base_url,
             DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        async with asyncio.timeout(30):
-            _, err = await proc.communicate()
-    assert proc.returncode == 3
-    assert "Message Content intent" in err.decode().strip().splitlines()[-1]
-
-
-async def _run_bot(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=tmp_path,
-        env=_env(tmp_path, **env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    assert code == 3
+    assert "Message Content intent" in err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
