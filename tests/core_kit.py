@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.config import ChatSettings, IntakeSettings, RenderSettings, UploadSettings
 from bot.core.chat import Chat
-from bot.core.exports import Exports
+from bot.core.exports import ExportRequest, Exports
 from bot.core.info import Info
 from bot.core.intake import Intake
 from bot.core.liveness import Liveness
@@ -19,10 +19,10 @@ from bot.core.renders import RenderService
 from bot.core.sessions import ProjectStart, Sessions
 from bot.core.uploads import Uploads
 from devkit.fakes.clock import FakeClock, eventually
-from devkit.fakes.memory import MemoryAttachments, MemoryBackend, MemorySurface, MemorySurfaces
+from devkit.fakes.memory import MemoryAttachments, MemoryBackend, MemoryRender, MemorySurface, MemorySurfaces
 from storage import MEMORY, Project, Repository, open_sqlite
 
-__all__ = ["Core", "eventually", "open_core"]
+__all__ = ["DRAFT", "Core", "Replies", "eventually", "open_core"]
 
 # The production defaults (bot.config.Settings), spelled out: these tests pin the schedules.
 CHAT = ChatSettings(heartbeat_seconds=120.0, sse_timeout_seconds=900.0, recovery_delays=(30.0, 60.0, 60.0, 60.0, 60.0))
@@ -30,6 +30,15 @@ UPLOADS = UploadSettings(max_bytes=500 * 1024 * 1024, url_hosts=("cdn.discordapp
 RENDERS = RenderSettings(poll_seconds=30.0, timeout_seconds=1800.0, lease_seconds=60.0)
 INTAKE = IntakeSettings(queue_limit=25, user_messages_per_minute=20)
 ALICE, BOB = 7, 8
+DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
+"""A draft with one 5 s clip: something to export."""
+
+
+class Replies(list[str]):
+    """An ExportRequest's reply port: what the requester was told."""
+
+    async def __call__(self, text: str) -> None:
+        self.append(text)
 
 
 @dataclass
@@ -70,6 +79,18 @@ class Core:
         if with_session:
             project = await self.sessions.ensure(project)
         return project
+
+    async def running_export(self, thread_id: int = 100, reply: Replies | None = None) -> MemoryRender:
+        """A project with a one-clip draft and an export of it whose render never finishes by itself;
+        returns once its poller sleeps after the first poll."""
+        project = await self.project(thread_id)
+        self.backend.sessions[project.session_id].draft = DRAFT
+        self.backend.polls_to_complete = 10_000
+        assert self.exports.request(ExportRequest(thread_id, ALICE, "en", reply if reply is not None else Replies()))
+        await self.idle()
+        await eventually(lambda: self.clock.sleeping == 1, what="the poller asleep after its first poll")
+        (render,) = self.backend.renders.values()
+        return render
 
     async def idle(self) -> None:
         """Every queued job done (jobs wait on the SQLite driver's thread, so this waits in real time)."""

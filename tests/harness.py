@@ -22,6 +22,7 @@ from devkit.fakes.discord import FakeDiscord, StoredMessage
 from devkit.fakes.nemo import FakeNemo
 from devkit.fakes.nemo_steps import Text, ToolResult
 from devkit.stack import RunningBot, bot_settings, restored_discord_globals
+from tests.core_kit import DRAFT
 
 __all__ = [
     "DRAFT",
@@ -40,8 +41,6 @@ __all__ = [
 
 TOKEN = "test-discord-token-abcdef"
 SECRETS = (TOKEN,)
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
-"""A draft with one 5 s clip: something to export."""
 
 
 def test_settings(discord_fake: FakeDiscord, nemo: FakeNemo, db: Path, **overrides: Any) -> Settings:

@@ -9,9 +9,8 @@ from bot.core.exports import ExportOptions, ExportRequest
 from bot.core.renders import render_nonce
 from bot.nemo.events import TextEvent, ToolCallEvent
 from devkit.fakes.memory import Gate, SetDraft
-from tests.core_kit import ALICE, BOB, Core, eventually, open_core
+from tests.core_kit import ALICE, BOB, DRAFT, Core, Replies, eventually, open_core
 
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 EDITED = {
     "t": [
         {"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]},
@@ -20,13 +19,6 @@ EDITED = {
     "d": 5000,
 }
 STARTED = "🎞️ Export started — I'll post the link in this thread when it's ready."
-
-
-class Replies(list[str]):
-    """An ExportRequest's reply port: what the requester was told."""
-
-    async def __call__(self, text: str) -> None:
-        self.append(text)
 
 
 async def test_messages_of_one_thread_run_one_at_a_time_in_order(core: Core) -> None:

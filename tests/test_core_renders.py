@@ -5,15 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.core.exports import ExportRequest
 from storage import RenderJob, RenderStatus
 from tests.core_kit import ALICE, Core, eventually
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
-
-
-async def _no_reply(text: str) -> None:
-    return None
 
 
 async def test_a_resumed_link_post_leaves_the_registry(core: Core) -> None:
@@ -36,11 +29,7 @@ async def test_a_resumed_link_post_leaves_the_registry(core: Core) -> None:
 
 
 async def test_a_render_that_never_finishes_gives_up_at_the_timeout(core: Core) -> None:
-    project = await core.project(100)
-    core.backend.sessions[project.session_id].draft = DRAFT
-    core.backend.polls_to_complete = 10_000
-    core.exports.request(ExportRequest(100, ALICE, "en", _no_reply))
-    await core.idle()
+    await core.running_export()
     status = core.surface(100).statuses[0]
     await eventually(lambda: len(status.texts) >= 2, what="the first progress")
     for _ in range(59):  # a poll every 30 s, up to RENDER_TIMEOUT_SECONDS (1800 s)
@@ -56,12 +45,7 @@ async def test_a_render_that_never_finishes_gives_up_at_the_timeout(core: Core) 
 
 
 async def test_cancel_stops_polling_and_says_so_on_the_status(core: Core) -> None:
-    project = await core.project(100)
-    core.backend.sessions[project.session_id].draft = DRAFT
-    core.backend.polls_to_complete = 10_000
-    core.exports.request(ExportRequest(100, ALICE, "en", _no_reply))
-    await core.idle()
-    (render,) = core.backend.renders.values()
+    render = await core.running_export()
     assert await core.renders.cancel(render.render_id, "en") is None  # the status says it, once
     assert core.renders.active == 0 and render.status == "cancelled"
     # Its lease is handed back, not kept until shutdown (one entry per cancel, for the process's life).

@@ -7,32 +7,15 @@ from __future__ import annotations
 import pytest
 
 from bot.core.actions import cancel_id
-from bot.core.exports import ExportRequest
 from storage import RenderStatus
-from tests.core_kit import ALICE, Core, eventually
+from tests.core_kit import DRAFT, Core
 from tests.harness import Cutaway
 
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 CANCELLED = "🛑 Export cancelled. Chat edits already made are still charged; the export itself was free."
 
 
-async def _no_reply(text: str) -> None:
-    return None
-
-
-async def _running_export(core: Core) -> str:
-    project = await core.project(100)
-    core.backend.sessions[project.session_id].draft = DRAFT
-    core.backend.polls_to_complete = 10_000
-    core.exports.request(ExportRequest(100, ALICE, "en", _no_reply))
-    await core.idle()
-    await eventually(lambda: core.clock.sleeping == 1, what="the poller asleep after its first poll")
-    (render,) = core.backend.renders.values()
-    return render.render_id
-
-
 async def test_a_render_cancelled_on_another_process_is_not_reported_again(core: Core) -> None:
-    render_id = await _running_export(core)
+    render_id = (await core.running_export()).render_id
     status = core.surface(100).statuses[0]
     core.backend.renders[render_id].status = "cancelled"  # the other process's Cancel reached the backend
     await core.repo.update_render(render_id, status=RenderStatus.CANCELLED)  # and said so on the status
@@ -45,7 +28,7 @@ async def test_a_render_cancelled_on_another_process_is_not_reported_again(core:
 
 
 async def test_a_render_the_backend_cancelled_says_so_once_not_failed(core: Core) -> None:
-    render_id = await _running_export(core)
+    render_id = (await core.running_export()).render_id
     status = core.surface(100).statuses[0]
     core.backend.renders[render_id].status = "cancelled"
     await core.clock.advance(30)

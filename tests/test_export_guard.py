@@ -14,18 +14,12 @@ from bot.core.exports import ExportRequest
 from bot.metrics import REGISTRY
 from bot.nemo.errors import RenderFailed
 from storage import RenderStatus, Repository
-from tests.core_kit import ALICE, BOB, Core, eventually
+from tests.core_kit import ALICE, BOB, DRAFT, Core, Replies, eventually
 from tests.harness import Cutaway
 from tests.test_storage import backend, project, render, repo  # noqa: F401 - fixtures: every backend
 
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 STARTED = "🎞️ Export started — I'll post the link in this thread when it's ready."
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class Replies(list[str]):
-    async def __call__(self, text: str) -> None:
-        self.append(text)
 
 
 def already_running(link: str) -> str:
@@ -115,13 +109,7 @@ async def test_a_typed_export_during_a_running_one_is_told_too(core: Core) -> No
 
 @pytest.mark.parametrize("end", ["failed", "cancelled"])
 async def test_a_failed_or_cancelled_export_does_not_block_the_next(core: Core, end: str) -> None:
-    project = await core.project(100)
-    core.backend.sessions[project.session_id].draft = DRAFT
-    core.backend.polls_to_complete = 10_000
-    core.exports.request(ExportRequest(100, ALICE, "en", Replies()))
-    await core.idle()
-    (render_,) = core.backend.renders.values()
-    await eventually(lambda: core.clock.sleeping == 1, what="the poller asleep after its first poll")
+    render_ = await core.running_export()
     if end == "cancelled":
         await core.renders.cancel(render_.render_id, "en")
     else:
