@@ -22,7 +22,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
 from urllib.parse import unquote
@@ -202,23 +202,29 @@ class Ingest:
             raise
         return kept
 
-    async def _receive_part(self, part: BodyPartReader, session_id: str, name: str) -> MediaInfo:
-        media_id = new_media_id()
-        sink = _Sink(self._folder(session_id) / f"{media_id}.part")
+    @contextlib.asynccontextmanager
+    async def _receiving(self, session_id: str) -> AsyncIterator[_Sink]:
+        """A new file to receive into, removed again if anything goes wrong while it is received
+        (a disk error becomes 507 or 500)."""
+        sink = _Sink(self._folder(session_id) / f"{new_media_id()}.part")
         await sink.open()
         try:
-            while chunk := await part.read_chunk(CHUNK):
-                if sink.size + len(chunk) > self.settings.max_upload_bytes:
-                    raise self._too_large(name)
-                await sink.write(chunk)
-            digest = await sink.finish()
+            yield sink
         except OSError as exc:
             await sink.discard()
             raise _disk_error(exc) from exc
         except BaseException:
             await sink.discard()
             raise
-        return await self._accept(sink.path, media_id, session_id, name, sink.size, digest)
+
+    async def _receive_part(self, part: BodyPartReader, session_id: str, name: str) -> MediaInfo:
+        async with self._receiving(session_id) as sink:
+            while chunk := await part.read_chunk(CHUNK):
+                if sink.size + len(chunk) > self.settings.max_upload_bytes:
+                    raise self._too_large(name)
+                await sink.write(chunk)
+            digest = await sink.finish()
+        return await self._accept(sink, session_id, name, digest)
 
     async def from_urls(self, urls: Sequence[str], session_id: str) -> list[MediaInfo]:
         """Download every link, in order; all or nothing."""
@@ -234,34 +240,23 @@ class Ingest:
         return kept
 
     async def _receive_url(self, url: str, session_id: str, number: int) -> MediaInfo:
-        media_id = new_media_id()
-        sink = _Sink(self._folder(session_id) / f"{media_id}.part")
-        await sink.open()
         fallback = f"link {number}"
-        try:
-            download = await self.fetcher.download(url, sink.write, max_bytes=self.settings.max_upload_bytes)
+        async with self._receiving(session_id) as sink:
+            try:
+                download = await self.fetcher.download(url, sink.write, max_bytes=self.settings.max_upload_bytes)
+            except UrlRefused as exc:
+                raise IngestError(4003, exc.reason) from None
+            except UrlFailed as exc:
+                raise IngestError(4004, exc.reason) from None
+            except TooLarge:
+                raise self._too_large(fallback) from None
             digest = await sink.finish()
-        except UrlRefused as exc:
-            await sink.discard()
-            raise IngestError(4003, exc.reason) from None
-        except UrlFailed as exc:
-            await sink.discard()
-            raise IngestError(4004, exc.reason) from None
-        except TooLarge:
-            await sink.discard()
-            raise self._too_large(fallback) from None
-        except OSError as exc:
-            await sink.discard()
-            raise _disk_error(exc) from exc
-        except BaseException:
-            await sink.discard()
-            raise
-        name = clean_filename(download.filename, fallback=fallback)
-        return await self._accept(sink.path, media_id, session_id, name, download.size, digest)
+        return await self._accept(sink, session_id, clean_filename(download.filename, fallback=fallback), digest)
 
-    async def _accept(self, part: Path, media_id: str, session_id: str, name: str, size: int, digest: str) -> MediaInfo:
+    async def _accept(self, sink: _Sink, session_id: str, name: str, digest: str) -> MediaInfo:
         """Probe the received file; keep it under its media id and the extension its content
         deserves, or remove it and refuse with 4001."""
+        part, media_id = sink.path, sink.path.stem
         try:
             found = await probe(part)
         except ProbeRefused as exc:
@@ -273,30 +268,21 @@ class Ingest:
         final = part.with_name(f"{media_id}.{found.extension}")
         await asyncio.to_thread(part.rename, final)
         log.info(
-            "session=%s stored upload %s (%s, %s, %d bytes)", session_id, media_id, found.kind, found.container, size
+            "session=%s stored upload %s (%s, %s, %d bytes)",
+            session_id,
+            media_id,
+            found.kind,
+            found.container,
+            sink.size,
         )
-        return MediaInfo(
+        return MediaInfo.of(
+            found,
             media_id=media_id,
             session_id=session_id,
             filename=name,
-            kind=found.kind,
             path=final,
-            size=size,
+            size=sink.size,
             sha256=digest,
-            container=found.container,
-            duration_s=found.duration_s,
-            width=found.width,
-            height=found.height,
-            rotation=found.rotation,
-            fps=found.fps,
-            vfr=found.vfr,
-            has_audio=found.has_audio,
-            video_codec=found.video_codec,
-            video_profile=found.video_profile,
-            pix_fmt=found.pix_fmt,
-            audio_codec=found.audio_codec,
-            audio_rate=found.audio_rate,
-            audio_channels=found.audio_channels,
             uploaded_at=time.time(),
         )
 

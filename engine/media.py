@@ -7,24 +7,18 @@ and the music analysis. Sizes are the *displayed* ones: a phone clip stored 1920
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 MediaKind = Literal["video", "image", "audio"]
 
 
-@dataclass(frozen=True, slots=True)
-class MediaInfo:
-    media_id: str
-    session_id: str
-    filename: str
-    """The cleaned name the user gave the file (what replies and the summary show)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Content:
+    """What a file's content is, as engine/probe.py reads it (never from the file's name)."""
+
     kind: MediaKind
-    path: Path
-    """The stored file, inside the engine's data folder."""
-    size: int
-    sha256: str
     container: str
     """The container as probed from the content (e.g. "mov,mp4,m4a,3gp,3g2,mj2", "png_pipe")."""
     duration_s: float | None
@@ -42,8 +36,51 @@ class MediaInfo:
     audio_codec: str | None = None
     audio_rate: int | None = None
     audio_channels: int | None = None
+
+
+_CONTENT_FIELDS = tuple(f.name for f in fields(Content))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaInfo(Content):
+    """A stored upload: its content, and which upload of which session it is."""
+
+    media_id: str
+    session_id: str
+    filename: str
+    """The cleaned name the user gave the file (what replies and the summary show)."""
+    path: Path
+    """The stored file, inside the engine's data folder."""
+    size: int
+    sha256: str
     uploaded_at: float = 0.0
     """Epoch seconds; clips are joined in this order."""
+
+    @classmethod
+    def of(
+        cls,
+        content: Content,
+        *,
+        media_id: str,
+        session_id: str,
+        filename: str,
+        path: Path,
+        size: int,
+        sha256: str,
+        uploaded_at: float = 0.0,
+    ) -> Self:
+        """The upload whose content the probe found to be `content`."""
+        found: dict[str, Any] = {name: getattr(content, name) for name in _CONTENT_FIELDS}
+        return cls(
+            **found,
+            media_id=media_id,
+            session_id=session_id,
+            filename=filename,
+            path=path,
+            size=size,
+            sha256=sha256,
+            uploaded_at=uploaded_at,
+        )
 
     def video_info(self, cdn_url: str) -> dict[str, Any]:
         """The item in `state.video_infos` and in the upload answer's `files` (docs/engine.md)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import av
 import av.error
 
-from engine.media import MediaKind
+from engine.media import Content
 
 SUPPORTED_FORMATS: tuple[str, ...] = (
     "mp4", "mov", "avi", "webm", "mkv", "jpg", "jpeg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
@@ -56,27 +56,12 @@ class ProbeRefused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """The probe's findings, in `MediaInfo`'s terms (sizes are the displayed ones)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Probe(Content):
+    """The probe's findings: what `MediaInfo` keeps (sizes are the displayed ones), and the
+    extension the content deserves ("mp4", "jpg", …) for the stored file and its type."""
 
-    kind: MediaKind
-    container: str
     extension: str
-    """The extension the content deserves ("mp4", "jpg", …), for the stored file and its type."""
-    duration_s: float | None
-    width: int | None = None
-    height: int | None = None
-    rotation: int = 0
-    fps: float | None = None
-    vfr: bool = False
-    has_audio: bool = False
-    video_codec: str | None = None
-    video_profile: str | None = None
-    pix_fmt: str | None = None
-    audio_codec: str | None = None
-    audio_rate: int | None = None
-    audio_channels: int | None = None
 
 
 CONTENT_TYPES: dict[str, str] = {
