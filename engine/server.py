@@ -11,7 +11,6 @@ stopped and rendered again at the next start (engine/jobs.py).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from engine.jobs import RenderFn, RenderQueue
 from engine.render import render
 from engine.retention import Sweeper, sweep
 from engine.store import Store
+from engine.wire import listen
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +85,15 @@ class Engine:
         self._sweeper.start()
         ingest = Ingest(settings, Fetcher(self._policy, resolve=self._resolve))
         self.app = EngineApp(settings, self.store, self.queue, ingest, turn_fn=self._turn_fn, place_fn=self._place_fn)
-        self._runner = web.AppRunner(
+        self._runner, self.base_url = await listen(
             self.app.web_app(),
+            settings.host,
+            settings.port,
             handler_cancellation=True,
             shutdown_timeout=SHUTDOWN_TIMEOUT,
             access_log=None,
             lingering_time=LINGER_SECONDS,
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.host, settings.port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{_url_host(str(host))}:{port}"
         log.info("engine listening on %s (data in %s)", self.base_url, settings.data_dir)
 
     async def close(self) -> None:
@@ -137,10 +134,3 @@ def _make_folders(settings: EngineSettings) -> None:
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
-
-
-def _url_host(host: str) -> str:
-    try:
-        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
-    except ValueError:
-        return host

@@ -82,6 +82,7 @@ from engine.wire import (
     drain_body,
     event_stream_response,
     json_response,
+    listen,
     ok,
     render_error,
     render_ok,
@@ -234,12 +235,9 @@ class FakeNemo:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * MIB)
         add_routes(app.router, self)
         app.router.add_get("/render-result/{rid}.mp4", self._render_result)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self._runner, self.base_url = await listen(
+            app, "127.0.0.1", self.port, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+        )
         return self.base_url
 
     async def close(self) -> None:

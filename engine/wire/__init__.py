@@ -1,6 +1,6 @@
 """The HTTP layer the engine shares with the fake backend (devkit/fakes/nemo.py): the route
-table, the two envelopes and their error codes, `/run_sse` validation, ADK events and SSE
-framing. Written once, so the fake the tests use and the engine users run cannot disagree on
+table, the two envelopes and their error codes, `/run_sse` validation, ADK events, SSE
+framing and starting the server. Written once, so the fake the tests use and the engine users run cannot disagree on
 the wire (docs/engine-api.md)."""
 
 from engine.wire.adk import (
@@ -24,6 +24,7 @@ from engine.wire.envelopes import (
     render_error,
     render_ok,
 )
+from engine.wire.listen import listen
 from engine.wire.routes import (
     APP_NAME,
     ATTRIBUTION_HEADERS,
@@ -62,6 +63,7 @@ __all__ = [
     "frame",
     "heartbeat_frame",
     "json_response",
+    "listen",
     "ok",
     "render_error",
     "render_ok",
