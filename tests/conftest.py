@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
@@ -30,10 +31,6 @@ FOLDED_SKIPS = {
 """Skips that share one cause (something this machine lacks), by how their reason starts."""
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "e2e: starts the bot, a server or a subprocess")
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """Tests skipped for a missing PostgreSQL server or browser are reported at one place, so `-ra`
@@ -56,8 +53,6 @@ class RecordingSleep:
         self.delays: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
-        import asyncio
-
         self.delays.append(seconds)
         await asyncio.sleep(0)
 

@@ -90,11 +90,9 @@ def test_short_text_is_one_message_unchanged() -> None:
 
 _WORD_CHARS = st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
 _word = st.text(_WORD_CHARS, min_size=1, max_size=12)
-_atom = st.integers(10**6, 10**9).flatmap(
-    lambda n: st.sampled_from(
-        [f"[link {n}](https://e.com/{n})", f"<@{n}>", f"<#{n}>", f"<:e{n}:{n}>", f"<t:{n}:f>", f"`code {n}`"]
-    )
-)
+# The same atoms as a flatmap over the number would give, drawn without one (flatmap cost a quarter of the run).
+_ATOM_FORMS = ["[link {n}](https://e.com/{n})", "<@{n}>", "<#{n}>", "<:e{n}:{n}>", "<t:{n}:f>", "`code {n}`"]
+_atom = st.builds(str.format, st.sampled_from(_ATOM_FORMS), n=st.integers(10**6, 10**9))
 _sentence = st.lists(st.one_of(_word, _word, _word, _atom), min_size=3, max_size=40).map(" ".join)
 _line = st.one_of(
     _sentence,
