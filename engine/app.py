@@ -58,7 +58,7 @@ MAX_CLIENT_ID: Final = 64
 MAX_JSON_BYTES: Final = 4 * 1024 * 1024
 """JSON bodies (a render's draft is the largest) are read whole, so they are capped."""
 DRAIN_LIMIT: Final = 1024 * 1024
-"""An error answer reads at most this much unread body first (more is left to the connection's close)."""
+"""An error answer reads at most this much unread body first (aiohttp lingers over the rest, then closes)."""
 RENDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RESOLUTIONS: Final = ("1080p", "720p")
 
@@ -108,9 +108,9 @@ class EngineApp:
         try:
             response = await handler(request)
         except WireError as error:
-            if error.drain and (request.content_length or 0) <= DRAIN_LIMIT:
+            if error.drain:
                 with contextlib.suppress(Exception):
-                    await drain_body(request)
+                    await drain_body(request, DRAIN_LIMIT)
             response = error.response
         except web.HTTPException as exc:
             if exc.status in (404, 405):

@@ -161,6 +161,26 @@ async def test_credits_say_local(engine: Engine, http: aiohttp.ClientSession) ->
     assert body == {"code": 0, "data": {"available": 0, "frozen": 0, "total": 0, "local": True}}
 
 
+async def test_a_refused_chunked_upload_is_answered_before_its_body_ends(
+    engine: Engine, http: aiohttp.ClientSession
+) -> None:
+    """A body without a length (chunked) is drained only so far before the refusal: the answer
+    must not wait for the rest, which here is only sent once the answer has arrived."""
+    answered = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b"\0" * (1024 * 1024)
+        await answered.wait()
+        yield b"--x--\r\n"
+
+    url = f"{engine.base_url}/api/upload-video/nemo_agent/me/1234567890123456789"
+    headers = {"Authorization": "Bearer nmv_usr_madeup", "Content-Type": "multipart/form-data; boundary=x"}
+    async with asyncio.timeout(20), http.post(url, data=body(), headers=headers) as resp:
+        answered.set()
+        assert resp.status == 401 and (await resp.json())["code"] == 1001
+
+
 # ---------------------------------------------------------------------------- sessions and state
 
 

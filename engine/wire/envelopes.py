@@ -96,8 +96,13 @@ def render_error(message: str, status: int = 400, *, code: int | None = None) ->
     return WireError(json_response(body, status))
 
 
-async def drain_body(request: web.Request) -> None:
-    """Read and drop what is left of the request body."""
-    if request.can_read_body:
-        while await request.content.readany():
-            pass
+async def drain_body(request: web.Request, limit: int | None = None) -> None:
+    """Read and drop what is left of the request body, or at most `limit` bytes of it (a chunked
+    body announces no length, so only counting what is read bounds it)."""
+    if not request.can_read_body:
+        return
+    read = 0
+    while chunk := await request.content.readany():
+        read += len(chunk)
+        if limit is not None and read >= limit:
+            return
