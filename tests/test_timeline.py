@@ -69,6 +69,21 @@ def test_describe_changes_volume_and_canvas() -> None:
     assert "• format 16:9 → 9:16" in changes
 
 
+def test_a_canvas_change_is_told_in_the_words_status_uses() -> None:
+    """A canvas known by its size only: the ratio reduced from it and the size, as `status` shows them."""
+    changes = describe_changes(
+        SEED_DRAFT,
+        SEED_DRAFT,
+        canvas_before={"width": 1920, "height": 1080},
+        canvas_after={"width": 1080, "height": 1920},
+    )
+    assert changes == ["• format 16:9 (1920×1080) → 9:16 (1080×1920)"]
+    resized = describe_changes(
+        SEED_DRAFT, SEED_DRAFT, canvas_before={"w": 1920, "h": 1080}, canvas_after={"w": 1280, "h": 720}
+    )
+    assert resized == ["• format 16:9 (1920×1080) → 16:9 (1280×720)"]
+
+
 def test_no_change_means_empty_list() -> None:
     assert describe_changes(SEED_DRAFT, SEED_DRAFT) == []
     assert describe_changes(None, None) == []

@@ -148,20 +148,10 @@ def has_content(draft: dict[str, Any] | None) -> bool:
     return any(_as_list(_as_dict(track).get("sg")) for track in _as_list(_as_dict(draft).get("t")))
 
 
-def _canvas(canvas: dict[str, Any] | None) -> str | None:
-    data = _as_dict(canvas)
-    ratio = data.get("aspect_ratio") or data.get("aspectRatio") or data.get("ratio")
-    if isinstance(ratio, str) and ratio:
-        return ratio
-    width, height = _number(data.get("width")), _number(data.get("height"))
-    if width and height:
-        return f"{int(width)}x{int(height)}"
-    return None
-
-
 def describe_canvas(canvas: dict[str, Any] | None) -> str | None:
     """The canvas in words, e.g. "9:16 (1080×1920)": its aspect ratio (stated, or reduced from the size
-    when that gives a plain one) and its size when known; None when the state has no canvas."""
+    when that gives a plain one) and its size when known; None when the state has no canvas. The same
+    words in `status` and in what a turn changed."""
     data = _as_dict(canvas)
     ratio = data.get("aspect_ratio") or data.get("aspectRatio") or data.get("ratio")
     ratio = ratio.strip() if isinstance(ratio, str) and ratio.strip() else None
@@ -201,7 +191,7 @@ def describe_changes(
     new_len = _number(_as_dict(after).get("d"))
     if old_len is not None and new_len is not None and old_len != new_len and not changes:
         changes.append(t("diff_duration", lang, before=f"{_fmt_s(int(old_len))}s", after=f"{_fmt_s(int(new_len))}s"))
-    ratio_a, ratio_b = _canvas(canvas_before), _canvas(canvas_after)
+    ratio_a, ratio_b = describe_canvas(canvas_before), describe_canvas(canvas_after)
     if ratio_a != ratio_b and ratio_b is not None:
         changes.append(t("diff_canvas", lang, before=ratio_a or "?", after=ratio_b))
     if not changes and before != after and (before or after):
