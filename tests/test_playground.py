@@ -12,7 +12,7 @@ import struct
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -22,6 +22,9 @@ from devkit.playground import server as server_module
 from devkit.playground.runner import Playground, PlaygroundConfig, RealBackendEnv, build_settings, sample_clip
 from devkit.playground.server import PlaygroundServer
 from tests import mediagen
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
@@ -402,6 +405,24 @@ def browser_required() -> None:
     pytest.skip(message)
 
 
+@contextlib.asynccontextmanager
+async def browser_page(site: Playground | PlaygroundServer, *, height: int) -> AsyncIterator[tuple[Page, list[str]]]:
+    """The page of `site` in headless Chromium, 1280 px wide; the list collects its uncaught errors."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": height})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(site.url)
+            yield page, errors
+        finally:
+            with contextlib.suppress(Exception):
+                await browser.close()
+
+
 WATCH_STATUS = """() => {
   window.__statusTexts = {};
   new MutationObserver((records) => {
@@ -433,138 +454,118 @@ async def test_browser_local_engine_returns_the_uploaded_clip_with_music(
     """The README's first command, as a newcomer uses it: the playground on the local engine. A clip
     dropped in, music that matches the mood and a title asked for, /export: the link plays that clip,
     rendered at 1080p with music. UPDATE_SCREENSHOT=1 refreshes docs/playground.png from this page."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     clip = mediagen.clip(tmp_path / "beach_day.mp4", 6, size=(1280, 720), audio=mediagen.speech_bursts(6, [(1, 2.5)]))
     config = PlaygroundConfig(backend="local", heartbeat_seconds=5.0, render_poll_seconds=0.2)
-    async with Playground(config) as pg, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(pg.url)
-            await expect(page.locator("#backend-badge")).to_have_text("Backend: local engine")
-            composer = page.locator("#input")
-            await composer.fill("/project name:Summer reel")
-            await composer.press("Enter")
-            await page.locator(".channel.thread", has_text="Summer reel").click()
-            await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
+    async with Playground(config) as pg, browser_page(pg, height=1000) as (page, errors):
+        await expect(page.locator("#backend-badge")).to_have_text("Backend: local engine")
+        composer = page.locator("#input")
+        await composer.fill("/project name:Summer reel")
+        await composer.press("Enter")
+        await page.locator(".channel.thread", has_text="Summer reel").click()
+        await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
 
-            await page.locator("#file-input").set_input_files(str(clip))
-            await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
-            await composer.press("Enter")
-            await expect(page.locator(".message.bot", has_text="Uploaded beach_day.mp4")).to_be_visible(timeout=30_000)
-            await composer.fill('add background music that matches the mood and the title "Summer"')
-            await composer.press("Enter")
-            done = page.locator(".message.bot", has_text="Done!")
-            await expect(done).to_contain_text("composed for this clip", timeout=60_000)
-            await expect(done).to_contain_text("“Summer”")
+        await page.locator("#file-input").set_input_files(str(clip))
+        await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
+        await composer.press("Enter")
+        await expect(page.locator(".message.bot", has_text="Uploaded beach_day.mp4")).to_be_visible(timeout=30_000)
+        await composer.fill('add background music that matches the mood and the title "Summer"')
+        await composer.press("Enter")
+        done = page.locator(".message.bot", has_text="Done!")
+        await expect(done).to_contain_text("composed for this clip", timeout=60_000)
+        await expect(done).to_contain_text("“Summer”")
 
-            await composer.fill("/export")
-            await composer.press("Enter")
-            link = page.locator("a.button.link", has_text="Download MP4")
-            await expect(link).to_be_visible(timeout=120_000)
-            href = await link.get_attribute("href")
-            assert href is not None
-            played = await page.evaluate(PLAY_VIDEO, href)
-            assert (played["width"], played["height"]) == (1920, 1080) and abs(played["duration"] - 6) < 0.1, played
+        await composer.fill("/export")
+        await composer.press("Enter")
+        link = page.locator("a.button.link", has_text="Download MP4")
+        await expect(link).to_be_visible(timeout=120_000)
+        href = await link.get_attribute("href")
+        assert href is not None
+        played = await page.evaluate(PLAY_VIDEO, href)
+        assert (played["width"], played["height"]) == (1920, 1080) and abs(played["duration"] - 6) < 0.1, played
 
-            result = tmp_path / "result.mp4"
-            async with aiohttp.ClientSession() as http, http.get(href) as response:
-                result.write_bytes(await response.read())
-            audio = mediagen.decode_audio(result)
-            assert mediagen.window_db(mediagen.decode_audio(clip), 3.0, 5.0) < -80  # the clip is silent here,
-            assert mediagen.window_db(audio, 3.0, 5.0) > -35  # the export has music
+        result = tmp_path / "result.mp4"
+        async with aiohttp.ClientSession() as http, http.get(href) as response:
+            result.write_bytes(await response.read())
+        audio = mediagen.decode_audio(result)
+        assert mediagen.window_db(mediagen.decode_audio(clip), 3.0, 5.0) < -80  # the clip is silent here,
+        assert mediagen.window_db(audio, 3.0, 5.0) > -35  # the export has music
 
-            await page.wait_for_function(
-                "[...document.querySelectorAll('#messages video')].every(v => v.readyState >= 1)", polling=POLL_MS
-            )
-            # The player shows the title (it is on screen for the first 3 s).
-            await page.evaluate("[...document.querySelectorAll('#messages video')].pop().currentTime = 1.6")
-            await page.wait_for_function(
-                "[...document.querySelectorAll('#messages video')].pop().readyState >= 2", polling=POLL_MS
-            )
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
-            if os.environ.get("UPDATE_SCREENSHOT"):  # the media controls fade their spinner out: no state to wait for
-                await page.wait_for_timeout(1500)
-                await page.screenshot(path=str(SCREENSHOT))
-            assert not errors, errors
-        finally:
-            with contextlib.suppress(Exception):
-                await browser.close()
+        await page.wait_for_function(
+            "[...document.querySelectorAll('#messages video')].every(v => v.readyState >= 1)", polling=POLL_MS
+        )
+        # The player shows the title (it is on screen for the first 3 s).
+        await page.evaluate("[...document.querySelectorAll('#messages video')].pop().currentTime = 1.6")
+        await page.wait_for_function(
+            "[...document.querySelectorAll('#messages video')].pop().readyState >= 2", polling=POLL_MS
+        )
+        await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
+        if os.environ.get("UPDATE_SCREENSHOT"):  # the media controls fade their spinner out: no state to wait for
+            await page.wait_for_timeout(1500)
+            await page.screenshot(path=str(SCREENSHOT))
+        assert not errors, errors
 
 
 async def test_browser_send_upload_export_and_live_status(browser_required: None, tmp_path: Path) -> None:
-    from playwright.async_api import FilePayload, async_playwright, expect
+    from playwright.async_api import FilePayload, expect
 
     config = PlaygroundConfig(
         backend="fake", turn_delay=0.3, heartbeat_seconds=0.4, render_poll_seconds=0.1, render_polls=3
     )
-    async with Playground(config) as pg, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 860})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(pg.url)
-            await expect(page.locator("#connection")).to_have_class("ok")
-            badge = page.locator("#backend-badge")
-            await expect(badge).to_have_text("Backend: scripted fake · exports are a sample clip")
-            composer = page.locator("#input")
+    async with Playground(config) as pg, browser_page(pg, height=860) as (page, errors):
+        await expect(page.locator("#connection")).to_have_class("ok")
+        badge = page.locator("#backend-badge")
+        await expect(badge).to_have_text("Backend: scripted fake · exports are a sample clip")
+        composer = page.locator("#input")
 
-            await composer.fill("/project name:Beach trip")
-            await expect(page.locator("#command-hint")).to_contain_text("/project")
-            await composer.press("Enter")
-            await page.locator(".channel.thread", has_text="Beach trip").click()
-            await expect(page.locator("#channel-title")).to_have_text("Beach trip")
-            await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
+        await composer.fill("/project name:Beach trip")
+        await expect(page.locator("#command-hint")).to_contain_text("/project")
+        await composer.press("Enter")
+        await page.locator(".channel.thread", has_text="Beach trip").click()
+        await expect(page.locator("#channel-title")).to_have_text("Beach trip")
+        await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
 
-            clip = FilePayload(name="beach.mp4", mimeType="video/mp4", buffer=sample_clip())
-            await page.locator("#file-input").set_input_files(files=[clip])
-            await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
-            await composer.press("Enter")
-            await expect(page.locator(".message.bot", has_text="Uploaded beach.mp4")).to_be_visible(timeout=10_000)
-            await expect(page.locator(".message:not(.bot) video")).to_have_count(1)
+        clip = FilePayload(name="beach.mp4", mimeType="video/mp4", buffer=sample_clip())
+        await page.locator("#file-input").set_input_files(files=[clip])
+        await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
+        await composer.press("Enter")
+        await expect(page.locator(".message.bot", has_text="Uploaded beach.mp4")).to_be_visible(timeout=10_000)
+        await expect(page.locator(".message:not(.bot) video")).to_have_count(1)
 
-            await page.evaluate(WATCH_STATUS)
-            await composer.fill('add lo-fi music and the title "Summer"')
-            await composer.press("Enter")
-            await expect(page.locator(".message:not(.bot)", has_text="add lo-fi music")).to_be_visible()
-            reply = page.locator(".message.bot", has_text='Added the title "Summer"')
-            await expect(reply).to_be_visible(timeout=15_000)
-            await expect(reply.locator("button", has_text="Export")).to_be_visible()
-            statuses: dict[str, list[str]] = await page.evaluate("window.__statusTexts")
-            assert any(len(texts) >= 2 for texts in statuses.values()), f"status never edited in place: {statuses}"
+        await page.evaluate(WATCH_STATUS)
+        await composer.fill('add lo-fi music and the title "Summer"')
+        await composer.press("Enter")
+        await expect(page.locator(".message:not(.bot)", has_text="add lo-fi music")).to_be_visible()
+        reply = page.locator(".message.bot", has_text='Added the title "Summer"')
+        await expect(reply).to_be_visible(timeout=15_000)
+        await expect(reply.locator("button", has_text="Export")).to_be_visible()
+        statuses: dict[str, list[str]] = await page.evaluate("window.__statusTexts")
+        assert any(len(texts) >= 2 for texts in statuses.values()), f"status never edited in place: {statuses}"
 
-            await composer.fill("/export")
-            await composer.press("Enter")
-            await expect(page.locator(".message.bot", has_text="Export started")).to_be_visible(timeout=10_000)
-            link = page.locator("a.button.link", has_text="Download MP4")
-            await expect(link).to_be_visible(timeout=15_000)
-            href = await link.get_attribute("href")
-            assert href is not None and href.endswith(".mp4")
-            played = await page.evaluate(PLAY_VIDEO, href)
-            assert played["duration"] > 0.5 and played["width"] > 0, played
+        await composer.fill("/export")
+        await composer.press("Enter")
+        await expect(page.locator(".message.bot", has_text="Export started")).to_be_visible(timeout=10_000)
+        link = page.locator("a.button.link", has_text="Download MP4")
+        await expect(link).to_be_visible(timeout=15_000)
+        href = await link.get_attribute("href")
+        assert href is not None and href.endswith(".mp4")
+        played = await page.evaluate(PLAY_VIDEO, href)
+        assert played["duration"] > 0.5 and played["width"] > 0, played
 
-            await page.locator(".message.bot video.link-preview").last.scroll_into_view_if_needed()
-            await page.wait_for_function(
-                "[...document.querySelectorAll('video')].every(v => v.readyState >= 3 && v.networkState !== 2)",
-                polling=POLL_MS,
-            )
-            await page.wait_for_function(
-                "document.getAnimations().length === 0", polling=POLL_MS
-            )  # the "edited" flashes
-            update = bool(os.environ.get("UPDATE_SCREENSHOT"))
-            if update:  # Chromium's media controls fade their spinner out: no state to wait for
-                await page.wait_for_timeout(1500)
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
-            await page.screenshot(path=str(tmp_path / "playground.png"))
-            assert (tmp_path / "playground.png").stat().st_size > 10_000
-            assert not errors, errors
-        finally:
-            with contextlib.suppress(Exception):
-                await browser.close()
+        await page.locator(".message.bot video.link-preview").last.scroll_into_view_if_needed()
+        await page.wait_for_function(
+            "[...document.querySelectorAll('video')].every(v => v.readyState >= 3 && v.networkState !== 2)",
+            polling=POLL_MS,
+        )
+        await page.wait_for_function("document.getAnimations().length === 0", polling=POLL_MS)  # the "edited" flashes
+        update = bool(os.environ.get("UPDATE_SCREENSHOT"))
+        if update:  # Chromium's media controls fade their spinner out: no state to wait for
+            await page.wait_for_timeout(1500)
+        await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
+        await page.screenshot(path=str(tmp_path / "playground.png"))
+        assert (tmp_path / "playground.png").stat().st_size > 10_000
+        assert not errors, errors
 
 
 DISTANCE_FROM_BOTTOM = """(() => {
@@ -599,95 +600,86 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
     """Video previews grow after layout (their size is known once their metadata loads): the list must
     still end at the bottom, and sending always jumps there. /history lists exports compactly, with its
     dates in the reader's language."""
-    from playwright.async_api import FilePayload, async_playwright, expect
+    from playwright.async_api import FilePayload, expect
 
     config = PlaygroundConfig(
         backend="fake", turn_delay=0.05, heartbeat_seconds=5.0, render_poll_seconds=0.05, render_polls=2
     )
-    async with Playground(config) as pg, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 860})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(pg.url)
-            await expect(page.locator("#connection")).to_have_class("ok")
-            composer = page.locator("#input")
-            await composer.fill("/project name:Reel")
+    async with Playground(config) as pg, browser_page(pg, height=860) as (page, errors):
+        await expect(page.locator("#connection")).to_have_class("ok")
+        composer = page.locator("#input")
+        await composer.fill("/project name:Reel")
+        await composer.press("Enter")
+        await page.locator(".channel.thread", has_text="Reel").click()
+        await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
+
+        for index in range(3):  # three clips, each shown as a player
+            clip = FilePayload(name=f"clip{index}.mp4", mimeType="video/mp4", buffer=sample_clip())
+            await page.locator("#file-input").set_input_files(files=[clip])
+            await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
             await composer.press("Enter")
-            await page.locator(".channel.thread", has_text="Reel").click()
-            await expect(page.locator(".message.bot", has_text="Cutaway video project")).to_be_visible()
-
-            for index in range(3):  # three clips, each shown as a player
-                clip = FilePayload(name=f"clip{index}.mp4", mimeType="video/mp4", buffer=sample_clip())
-                await page.locator("#file-input").set_input_files(files=[clip])
-                await expect(page.locator("#pending-files .pending-file:not(.uploading)")).to_have_count(1)
-                await composer.press("Enter")
-                await expect(page.locator(".message.bot", has_text=f"Uploaded clip{index}.mp4")).to_be_visible(
-                    timeout=10_000
-                )
-            await composer.fill("add lo-fi music")
+            await expect(page.locator(".message.bot", has_text=f"Uploaded clip{index}.mp4")).to_be_visible(
+                timeout=10_000
+            )
+        await composer.fill("add lo-fi music")
+        await composer.press("Enter")
+        await expect(page.locator(".message.bot", has_text="Lo-fi")).to_be_visible(timeout=15_000)
+        for done in range(1, 4):  # three exports, each with a preview player
+            await composer.fill("/export")
             await composer.press("Enter")
-            await expect(page.locator(".message.bot", has_text="Lo-fi")).to_be_visible(timeout=15_000)
-            for done in range(1, 4):  # three exports, each with a preview player
-                await composer.fill("/export")
-                await composer.press("Enter")
-                await expect(page.locator("a.button.link", has_text="Download MP4")).to_have_count(done, timeout=15_000)
-            await expect(page.locator("#messages video")).to_have_count(6)
-            await page.wait_for_function(MEDIA_LOADED, polling=POLL_MS)
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
-            assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
+            await expect(page.locator("a.button.link", has_text="Download MP4")).to_have_count(done, timeout=15_000)
+        await expect(page.locator("#messages video")).to_have_count(6)
+        await page.wait_for_function(MEDIA_LOADED, polling=POLL_MS)
+        await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
+        assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
 
-            # A reader scrolled up is not pulled down by someone else's message: it is announced instead.
-            await page.evaluate("document.querySelector('#messages').scrollTop = 0")
-            thread_id = await page.evaluate("location.hash.slice(1)")
-            bob = str(pg.discord.users["bob"].id)
-            await page.evaluate(POST_AS, {"channel_id": thread_id, "content": "nice one", "user": bob})
-            await expect(page.locator(".message", has_text="nice one")).to_have_count(1)
-            await expect(page.locator("#jump")).to_be_visible()
-            assert await page.evaluate("document.querySelector('#messages').scrollTop") == 0
-            await page.locator("#jump").click()
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
-            await expect(page.locator("#jump")).to_be_hidden()
+        # A reader scrolled up is not pulled down by someone else's message: it is announced instead.
+        await page.evaluate("document.querySelector('#messages').scrollTop = 0")
+        thread_id = await page.evaluate("location.hash.slice(1)")
+        bob = str(pg.discord.users["bob"].id)
+        await page.evaluate(POST_AS, {"channel_id": thread_id, "content": "nice one", "user": bob})
+        await expect(page.locator(".message", has_text="nice one")).to_have_count(1)
+        await expect(page.locator("#jump")).to_be_visible()
+        assert await page.evaluate("document.querySelector('#messages').scrollTop") == 0
+        await page.locator("#jump").click()
+        await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
+        await expect(page.locator("#jump")).to_be_hidden()
 
-            # Sending jumps to the bottom and shows your message and the bot's answer, even from higher up.
-            await page.evaluate("document.querySelector('#messages').scrollTop = 0")
-            await composer.fill("status")
-            await composer.press("Enter")
-            mine = page.locator(".message:not(.bot)", has_text="status").last
-            await expect(mine).to_be_visible()
-            await expect(page.locator(".message.bot", has_text="📋")).to_be_visible(timeout=10_000)
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
-            assert await page.evaluate(LAST_IN_VIEW, "#messages .message.bot")
+        # Sending jumps to the bottom and shows your message and the bot's answer, even from higher up.
+        await page.evaluate("document.querySelector('#messages').scrollTop = 0")
+        await composer.fill("status")
+        await composer.press("Enter")
+        mine = page.locator(".message:not(.bot)", has_text="status").last
+        await expect(mine).to_be_visible()
+        await expect(page.locator(".message.bot", has_text="📋")).to_be_visible(timeout=10_000)
+        await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
+        assert await page.evaluate(LAST_IN_VIEW, "#messages .message.bot")
 
-            # /history in Chinese: one compact list, no player per export, Chinese dates.
-            await page.locator("#locale-select").select_option("zh-CN")
-            await composer.fill("/history")
-            await composer.press("Enter")
-            history = page.locator(".message.ephemeral", has_text="导出记录").last
-            await expect(history).to_be_visible(timeout=10_000)
-            await expect(history.locator("a[href$='.mp4']")).to_have_count(3)
-            assert await history.locator("video").count() == 0
-            box = await history.bounding_box()
-            assert box is not None and box["height"] < 300, box
-            dates = await history.locator("time.timestamp").all_text_contents()
-            assert len(dates) == 3 and all(
-                re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}:\d{2}", d) for d in dates
-            ), dates
-            await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
-            assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
+        # /history in Chinese: one compact list, no player per export, Chinese dates.
+        await page.locator("#locale-select").select_option("zh-CN")
+        await composer.fill("/history")
+        await composer.press("Enter")
+        history = page.locator(".message.ephemeral", has_text="导出记录").last
+        await expect(history).to_be_visible(timeout=10_000)
+        await expect(history.locator("a[href$='.mp4']")).to_have_count(3)
+        assert await history.locator("video").count() == 0
+        box = await history.bounding_box()
+        assert box is not None and box["height"] < 300, box
+        dates = await history.locator("time.timestamp").all_text_contents()
+        assert len(dates) == 3 and all(re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{1,2}:\d{2}", d) for d in dates), (
+            dates
+        )
+        await page.wait_for_function(f"({DISTANCE_FROM_BOTTOM}) < 2", polling=POLL_MS)
+        assert await page.evaluate(LAST_IN_VIEW, "#messages .message")
 
-            await page.wait_for_function("document.getAnimations().length === 0", polling=POLL_MS)
-            update = bool(os.environ.get("UPDATE_SCREENSHOT"))
-            if update:  # Chromium's media controls fade their spinner out: no state to wait for
-                await page.wait_for_timeout(1500)
-            await page.screenshot(path=str(tmp_path / "history.png"))
-            if update:
-                shutil.copyfile(tmp_path / "history.png", HISTORY_SCREENSHOT)
-            assert not errors, errors
-        finally:
-            with contextlib.suppress(Exception):
-                await browser.close()
+        await page.wait_for_function("document.getAnimations().length === 0", polling=POLL_MS)
+        update = bool(os.environ.get("UPDATE_SCREENSHOT"))
+        if update:  # Chromium's media controls fade their spinner out: no state to wait for
+            await page.wait_for_timeout(1500)
+        await page.screenshot(path=str(tmp_path / "history.png"))
+        if update:
+            shutil.copyfile(tmp_path / "history.png", HISTORY_SCREENSHOT)
+        assert not errors, errors
 
 
 @pytest.mark.parametrize(
@@ -699,20 +691,17 @@ async def test_browser_thread_with_several_videos_stays_at_the_bottom_and_histor
     ],
 )
 async def test_browser_page_says_which_backend_it_runs(browser_required: None, backend: str, badge: str) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
-    async with FakeDiscord() as fake, async_playwright() as pw:
+    async with FakeDiscord() as fake:
         server = PlaygroundServer(fake, backend=backend)
         await server.start()
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 700})
-            await page.goto(server.url)
-            await expect(page.locator("#connection")).to_have_class("ok")
-            await expect(page.locator("#backend-badge")).to_have_text(badge)
-            await expect(page.locator("#backend-badge")).to_be_in_viewport()
-            assert await page.locator("#backend-badge").get_attribute("data-kind") == backend
+            async with browser_page(server, height=700) as (page, errors):
+                await expect(page.locator("#connection")).to_have_class("ok")
+                await expect(page.locator("#backend-badge")).to_have_text(badge)
+                await expect(page.locator("#backend-badge")).to_be_in_viewport()
+                assert await page.locator("#backend-badge").get_attribute("data-kind") == backend
+                assert not errors, errors
         finally:
-            with contextlib.suppress(Exception):
-                await browser.close()
             await server.close()
