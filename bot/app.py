@@ -21,6 +21,7 @@ from bot.core.chat import Chat
 from bot.core.exports import Exports
 from bot.core.info import Info
 from bot.core.intake import Intake
+from bot.core.language import ui_language
 from bot.core.liveness import Liveness, shard_identity
 from bot.core.progress import status_budget
 from bot.core.queues import ThreadQueues
@@ -300,7 +301,7 @@ class CutawayBot(commands.Bot):
             project = await self.sessions.get(turn.thread_id)
             if project is not None and not self.owns_guild(project.guild_id):
                 continue  # the process whose shard owns that guild reports it
-            lang = "zh" if project and project.language.startswith("zh") else "en"
+            lang = ui_language(project.language if project else None)
             preview = discord.utils.escape_mentions(discord.utils.escape_markdown(turn.preview))
             await self.surfaces.for_thread(turn.thread_id).post(t("restart_interrupted", lang, preview=preview))
             await self.repo.close_turn(turn.thread_id, turn.message_id)
