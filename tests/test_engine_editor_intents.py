@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -319,3 +321,16 @@ def test_a_very_long_message_is_read_quickly_and_capped() -> None:
     message = "add music and make it vertical " * 2000
     reading = it.interpret(message)
     assert reading.intents  # still understood, from its first part
+
+
+@pytest.mark.parametrize(
+    "message",
+    ['"a" ' * 1000, " " * 4000, "1" * 4000, "三" * 4000, "trim " + "5" * 3995, "第" * 4000, "from " + "5 to " * 799],
+    ids=["many-quotes", "spaces", "digits", "numerals", "trim-digits", "ordinals", "ranges"],
+)
+async def test_pathological_messages_are_read_in_bounded_time(message: str) -> None:
+    """Messages a regex can backtrack on for ever (one pattern took minutes on a few hundred quoted
+    words; runs of spaces, digits or numerals took seconds). Each takes well under a second now: the
+    bound is two orders of magnitude above that, so a loaded machine passes and a relapse does not."""
+    reading = await asyncio.wait_for(asyncio.to_thread(it.interpret, message), 60)
+    assert isinstance(reading.intents, tuple)

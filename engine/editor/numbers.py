@@ -33,8 +33,9 @@ _CN_DIGITS = {
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUM = "[零〇一二两俩三四五六七八九十百千万]"
-CN_NUMBER = rf"{CN_NUM}+(?:点[零〇一二三四五六七八九]+)?"
-"""A Chinese numeral with an optional decimal part ("三点五")."""
+CN_NUMBER = rf"(?<![一二两俩三四五六七八九十百千万]){CN_NUM}+(?:点[零〇一二三四五六七八九]+)?"
+"""A Chinese numeral with an optional decimal part ("三点五"), read from the start of its run of
+numerals (after 零 it may start anew: "一分零五秒"); see NUMBER."""
 
 _EN_ONES = {
     "zero": 0,
@@ -75,7 +76,9 @@ _EN_UNITS = "|".join(k for k, v in _EN_ONES.items() if 0 < v < 10 and k not in (
 EN_NUMBER = rf"(?:(?:{'|'.join(_EN_TENS)})(?:[- ](?:{_EN_UNITS}))?|{_EN_WORD}|half)"
 """An English number word: "three", "twenty-five", "a" (as in "a second"), "half"."""
 
-NUMBER = rf"(?:\d+(?:\.\d+)?|\.\d+|{CN_NUMBER}|\b{EN_NUMBER}\b)"
+NUMBER = rf"(?:(?<!\d)\d+(?:\.\d+)?|\.\d+|{CN_NUMBER}|\b{EN_NUMBER}\b)"
+"""A number is only tried from the start of a run of digits or numerals: the leftmost match starts there
+anyway, and trying every position inside a long run made a message of digits take seconds."""
 NOT_AFTER = r"(?<![A-Za-z0-9.])"
 """Chinese characters count as word characters for `\\b`, so lookbehinds name ASCII explicitly."""
 

@@ -10,6 +10,7 @@ bot's path for turns without text can be exercised on purpose (docs/engine.md, "
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -128,7 +129,7 @@ def _tool(changes: list[Change]) -> str:
 
 
 async def _answer(session: EditorSession, text: str, lang: Lang, state: _TurnState) -> AsyncIterator[EditorEvent]:
-    reading = it.interpret(text)
+    reading = await asyncio.to_thread(it.interpret, text)  # regexes over up to 4000 characters: CPU, not the loop's
     silent = state.silent = reading.silent
     intents = reading.intents
     sid = session.session_id
