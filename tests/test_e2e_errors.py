@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from devkit.fakes.nemo_steps import Drop, ErrorLine, Pause, Text, ToolCall, ToolResult
+from tests.core_kit import DRAFT
 from tests.harness import Cutaway, assert_nothing_leaked
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 async def _chat(cutaway: Cutaway, thread_id: int, text: str, expect: str, timeout: float = 8.0) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.core_kit import DRAFT
 from tests.harness import Cutaway
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 async def test_render_outliving_the_interaction_token_and_the_edit_window(cutaway: Cutaway) -> None:

@@ -10,11 +10,10 @@ import pytest
 from bot.core.actions import EXPORT_ID, cancel_id, quick_action_id, quick_actions
 from bot.discord_surface import make_view
 from devkit.fakes.nemo_steps import Pause, Text, ToolResult
+from tests.core_kit import DRAFT
 from tests.harness import Cutaway
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 async def _reply_with_actions(cutaway: Cutaway, thread_id: int) -> int:

@@ -13,10 +13,9 @@ from bot.metrics import REGISTRY, error_kind
 from bot.nemo.errors import BackendUnavailable
 from bot.nemo.events import ErrorEvent, TextEvent
 from devkit.fakes.nemo_steps import Text, ToolResult
-from tests.core_kit import Core
+from tests.core_kit import DRAFT, Core
 from tests.harness import Cutaway
 
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
 
 

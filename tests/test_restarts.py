@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from devkit.fakes.nemo_steps import Pause, Text, ToolResult
+from tests.core_kit import DRAFT
 from tests.harness import Cutaway
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 async def test_messages_sent_while_offline_are_handled_in_order(cutaway: Cutaway) -> None:

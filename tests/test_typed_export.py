@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.core_kit import DRAFT
 from tests.harness import Cutaway
-
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 
 
 @pytest.mark.e2e
