@@ -104,20 +104,23 @@ class RenderQueue:
 
     async def cancel(self, render_id: str) -> bool:
         """Cancel a job that has not finished; returns False when it had. Returns once ffmpeg is gone."""
-        row = await self._store.render(render_id)
-        if row is None or row.finished:
-            return False
         self._cancelled.add(render_id)
-        task = self._running.get(render_id)
-        if task is not None:
+        try:
+            if await self._store.cancel_pending(render_id, time.time()):
+                log.info("render=%s cancelled before it started", render_id)
+                return True
+            task = self._running.get(render_id)
+            if task is None:
+                return False
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(_wait(task))
-        else:
-            await self._store.update_render(render_id, status="cancelled", completed_at=time.time())
+            if render_id in self._cancelled:  # cancelled before its first step: its own handler never ran
+                await self._store.update_render(render_id, status="cancelled", completed_at=time.time())
+            log.info("render=%s cancelled", render_id)
+            return True
+        finally:
             self._cancelled.discard(render_id)
-        log.info("render=%s cancelled", render_id)
-        return True
 
     def progress(self, render_id: str) -> int | None:
         """Live progress of a running job, 0..99 (None when it is not running)."""
@@ -130,9 +133,8 @@ class RenderQueue:
     async def _work(self) -> None:
         while True:
             render_id = await self._queue.get()
-            row = await self._store.render(render_id)
-            if row is None or row.finished:
-                self._cancelled.discard(render_id)
+            row = await self._store.claim_render(render_id, time.time())
+            if row is None:  # cancelled (or gone) while it waited
                 continue
             task = asyncio.create_task(self._run(row), name=f"render-{render_id}")
             self._running[render_id] = task
@@ -145,18 +147,19 @@ class RenderQueue:
                 # The worker is being stopped: stop the render too, and wait until ffmpeg is gone.
                 task.cancel()
                 await _wait(task)
+                if render_id not in self._progress:  # stopped before its first step: left processing
+                    await self._store.update_render(render_id, status="pending", progress=0)
                 raise
             finally:
                 self._running.pop(render_id, None)
                 self._progress.pop(render_id, None)
 
     async def _run(self, row: RenderRow) -> None:
+        """Render a claimed job and record how it ended (completed, failed, cancelled, or pending
+        again when the engine stops)."""
         render_id = row.render_id
-        started = time.time()
-        await self._store.update_render(
-            render_id, status="processing", progress=0, started_at=started, attempts=row.attempts + 1
-        )
-        self._progress[render_id] = 0
+        self._progress[render_id] = 0  # first, before any await: this job's end is recorded below
+        started = row.started_at or time.time()
         work = self._settings.work_dir / render_id
         try:
             spec = await self._spec(row, work)

@@ -394,6 +394,32 @@ class Store:
                 (*values, render_id),
             )
 
+    async def claim_render(self, render_id: str, now: float) -> RenderRow | None:
+        """Start a waiting job: pending becomes processing (one more attempt) in one statement, so a
+        cancel that came first wins. None when the job is no longer pending."""
+        async with (
+            self._tx() as db,
+            db.execute(
+                "UPDATE renders SET status = 'processing', progress = 0, started_at = ?, attempts = attempts + 1 "
+                "WHERE render_id = ? AND status = 'pending' RETURNING *",
+                (now, render_id),
+            ) as cur,
+        ):
+            row = await cur.fetchone()
+        return _render(row) if row else None
+
+    async def cancel_pending(self, render_id: str, now: float) -> bool:
+        """Cancel a job that has not started, in one statement; False when it is not pending (a
+        worker claimed it, or it finished)."""
+        async with (
+            self._tx() as db,
+            db.execute(
+                "UPDATE renders SET status = 'cancelled', completed_at = ? WHERE render_id = ? AND status = 'pending'",
+                (now, render_id),
+            ) as cur,
+        ):
+            return cur.rowcount == 1
+
     async def unfinished_renders(self) -> list[RenderRow]:
         """Jobs left pending or processing (after a stop), oldest first."""
         rows = await self._all(

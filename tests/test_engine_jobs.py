@@ -131,6 +131,35 @@ async def test_cancel_stops_ffmpeg_at_once(
         assert await finished(client, again) == "completed"
 
 
+async def test_a_job_cancelled_as_the_worker_takes_it_is_never_rendered(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel lands between the worker taking the job off the queue and starting it: the
+    cancel wins (the job is started only if it is still pending), and the queue goes on."""
+    render = StandInRender()
+    async with make_engine(tmp_path / "engine", render_fn=render) as engine:
+        assert engine.store is not None
+        claim = engine.store.claim_render
+        taken, go_on = asyncio.Event(), asyncio.Event()
+
+        async def claim_after_a_pause(render_id: str, now: float) -> RenderRow | None:
+            taken.set()
+            await go_on.wait()
+            return await claim(render_id, now)
+
+        monkeypatch.setattr(engine.store, "claim_render", claim_after_a_pause)
+        client = client_for(engine, http, repo)
+        sid, draft = await prepared(client, clip)
+        cancelled = (await client.start_render(sid, draft)).render_id
+        await asyncio.wait_for(taken.wait(), 10)
+        await client.cancel_render(cancelled)
+        go_on.set()
+        again = (await client.start_render(sid, draft)).render_id  # queued behind it: done means it was passed
+        assert await finished(client, again) == "completed"
+        assert (await client.render_status(cancelled)).status == "cancelled"
+    assert render.started == [again]
+
+
 # ---------------------------------------------------------------------------- restarts
 
 
