@@ -210,7 +210,7 @@ class Fetcher:
                 try:
                     async with http.get(current, allow_redirects=False, auto_decompress=False) as resp:
                         if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
-                            current = current.join(URL(resp.headers["Location"]))
+                            current = _redirect(current, resp.headers["Location"])
                             continue
                         if resp.status != 200:
                             raise UrlFailed(f"the link answered HTTP {resp.status}")
@@ -227,6 +227,13 @@ class Fetcher:
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     raise UrlFailed(f"the link could not be downloaded ({_brief(exc)})") from exc
             raise UrlFailed("the link redirects too many times")
+
+
+def _redirect(current: URL, location: str) -> URL:
+    try:
+        return current.join(URL(location))
+    except ValueError as exc:  # e.g. a port out of range: the server's fault, not ours
+        raise UrlFailed("the link redirects to an address that is not valid") from exc
 
 
 def _literal_ip(host: str) -> IPAddress | None:

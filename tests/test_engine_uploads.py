@@ -131,8 +131,8 @@ class FileServer:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         self.requests.append(name)
-        if name in self.redirects:
-            raise web.HTTPFound(self.redirects[name])
+        if name in self.redirects:  # sent as it is (aiohttp's HTTPFound would refuse a broken one)
+            return web.Response(status=302, headers={"Location": self.redirects[name]})
         if name in self.files:
             return web.FileResponse(self.files[name])
         raise web.HTTPNotFound()
@@ -375,7 +375,7 @@ async def test_redirect_to_a_private_address_is_refused(
     media: dict[str, Path],
     loopback_only: list[tuple[str, int]],
 ) -> None:
-    redirects = {"go": "http://10.9.8.7/clip.mp4", "hop": "/clip.mp4"}
+    redirects = {"go": "http://10.9.8.7/clip.mp4", "hop": "/clip.mp4", "broken": "http://127.0.0.1:99999/clip.mp4"}
     async with (
         make_engine(tmp_path / "engine", url_policy=LOOPBACK_ONLY) as engine,
         FileServer({"clip.mp4": media["clip"]}, redirects) as server,
@@ -387,6 +387,9 @@ async def test_redirect_to_a_private_address_is_refused(
         assert refused.value.code == 4003 and server.requests == ["go"]
         await client.upload_urls(session.session_id, [f"{server.base}/hop"])  # a redirect that stays is followed
         assert server.requests == ["go", "hop", "clip.mp4"]
+        with pytest.raises(errors.NemoError) as broken:  # a Location that is not a valid address
+            await client.upload_urls(session.session_id, [f"{server.base}/broken"])
+        assert broken.value.code == 4004 and "not valid" in broken.value.detail
         assert len((await client.state(session.session_id)).video_infos) == 1
 
 
