@@ -142,6 +142,9 @@ TABLE: list[tuple[str, list[str]]] = [
     ("缩短到15秒", ["length timeline 15000"]),
     ("remove the second clip", ["remove clip any#2"]),
     ("delete the last clip", ["remove clip any#-1"]),
+    ("remove the second-to-last clip", ["remove clip any#-2"]),
+    ("remove the 3rd photo", ["remove clip image#3"]),
+    ("move the 2nd title to the top", ["edit text 2/None None top -+0 -"]),
     ("remove the photo", ["remove clip image#None"]),
     ("删除第二个片段", ["remove clip any#2"]),
     # -- undo

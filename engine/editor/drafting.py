@@ -37,6 +37,7 @@ from engine.media import MediaInfo
 from engine.music import MoodChoice
 from engine.music.library import Track
 from engine.music.library import pick as pick_track
+from engine.music.mood import NAMES as MOOD_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +127,7 @@ def _fit_fades(music: MusicSegment) -> MusicSegment:
 # ---------------------------------------------------------------------------- music
 def mood_name(mood: str, lang: str = "en") -> str:
     """ "lofi" → "Lo-fi" / "低保真" (the music's own names when it has them)."""
-    try:
-        from engine.music.mood import NAMES
-
-        en, zh = NAMES.get(mood, (mood, mood))
-    except Exception:  # the names are a nicety; never fail an edit on them
-        en, zh = mood, mood
+    en, zh = MOOD_NAMES.get(mood, (mood, mood))
     return zh if lang == "zh" else en[:1].upper() + en[1:]
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from engine.draft import Aspect, ClipSound, Fit, Position, TextSize
 from engine.editor import lexicon as lx
-from engine.editor.numbers import NUMBER, find_bare_numbers, find_durations, find_percentages, parse_number
+from engine.editor.numbers import NUMBER, find_bare_numbers, find_durations, find_percentages, ordinal, parse_number
 from engine.editor.timespec import When, head_and_tail, parse_when
 
 MAX_MESSAGE_CHARS = 4000
@@ -357,15 +357,16 @@ Subject = Literal[
 ]
 
 _BACK_TO = re.compile(r"(?:go\s+back|revert|change\s+(?:it\s+)?back|switch\s+back|back)\s+to\b|改回|变回|恢复成|换回")
-_POSITION_WORDS = (
-    lx.POS_TOP_LEFT,
-    lx.POS_TOP_RIGHT,
-    lx.POS_BOTTOM_LEFT,
-    lx.POS_BOTTOM_RIGHT,
-    lx.POS_TOP,
-    lx.POS_BOTTOM,
-    lx.POS_CENTER,
+_POSITIONS: tuple[tuple[re.Pattern[str], Position], ...] = (
+    (lx.POS_TOP_LEFT, "top-left"),
+    (lx.POS_TOP_RIGHT, "top-right"),
+    (lx.POS_BOTTOM_LEFT, "bottom-left"),
+    (lx.POS_BOTTOM_RIGHT, "bottom-right"),
+    (lx.POS_TOP, "top"),
+    (lx.POS_BOTTOM, "bottom"),
+    (lx.POS_CENTER, "center"),
 )
+"""Corners before sides: "top left" is not "top"."""
 
 
 def _unsupported_topic(clause: str) -> str | None:
@@ -448,9 +449,7 @@ def subject_of(clause: str, *, has_quote: bool) -> Subject | None:
         return "volume"
     if lx.GENERIC_SOUND.search(clause) and lx.MUTE.search(clause):
         return "clip_sound"
-    if any(p.search(clause) for p in _POSITION_WORDS) or any(
-        p.search(clause) for p in (lx.SIZE_LARGER, lx.SIZE_SMALLER)
-    ):
+    if any(p.search(clause) for p, _ in _POSITIONS) or any(p.search(clause) for p in (lx.SIZE_LARGER, lx.SIZE_SMALLER)):
         return "text_attr"
     if lx.DESCRIBE.search(clause):
         return "describe"
@@ -620,8 +619,7 @@ def _fade(clause: str) -> tuple[MusicFade | None, list[tuple[int, int]]]:
     return fade, used
 
 
-def _music(clause: str, quotes: list[str]) -> list[Intent]:
-    del quotes
+def _music(clause: str) -> list[Intent]:
     text = _PH.sub(" ", clause)
     if lx.UNDO.search(text) and not _BACK_TO.search(text):
         return [RemoveMusic()]
@@ -709,7 +707,6 @@ def _clip_sound(clause: str) -> list[Intent]:
     if lx.TOO_LOUD.search(text):
         return [SetClipSound("lower")]
     quieter = lx.QUIETER.search(text)
-    louder = lx.LOUDER.search(text)
     if mute and not (keep and keep.start() < mute.start() and not _negated_before(text, keep.start())):
         if re.search(r"\bun-?mute\b|取消静音", text):
             return [SetClipSound("keep")]
@@ -718,22 +715,11 @@ def _clip_sound(clause: str) -> list[Intent]:
         return [SetClipSound("lower")]
     if keep:
         return [SetClipSound("mute" if _negated_before(text, keep.start()) else "keep")]
-    if louder:
-        return [SetClipSound("keep")]
-    return [SetClipSound("keep")]
+    return [SetClipSound("keep")]  # "louder", or the clips' sound named alone: back to full level
 
 
 def _position(clause: str) -> Position | None:
-    table: tuple[tuple[re.Pattern[str], Position], ...] = (
-        (lx.POS_TOP_LEFT, "top-left"),
-        (lx.POS_TOP_RIGHT, "top-right"),
-        (lx.POS_BOTTOM_LEFT, "bottom-left"),
-        (lx.POS_BOTTOM_RIGHT, "bottom-right"),
-        (lx.POS_TOP, "top"),
-        (lx.POS_BOTTOM, "bottom"),
-        (lx.POS_CENTER, "center"),
-    )
-    for pattern, position in table:
+    for pattern, position in _POSITIONS:
         if pattern.search(clause):
             return position
     return None
@@ -757,17 +743,13 @@ _TEXT_ORDINAL = re.compile(
     r"\b(?P<ord>first|second|third|fourth|fifth|last|\d(?:st|nd|rd|th))\s+(?:title|caption|text|heading|line)\b"
     r"|第\s*(?P<zh>[一二两三四五\d])\s*(?:个|条|行)?\s*(?:标题|文字|字幕)|(?P<last>最后)(?:一)?(?:个|条)?(?:标题|文字|字幕)"
 )
-_EN_ORD = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
-_EN_ORD_MORE = {"sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
 def _text_target(clause: str, words: str | None = None) -> TextTarget:
     m = _TEXT_ORDINAL.search(clause)
     if m is not None:
         if m.group("ord"):
-            token = m.group("ord")
-            position = _EN_ORD.get(token) or int(re.sub(r"\D", "", token) or 0) or None
-            return TextTarget(position=position, words=words)
+            return TextTarget(position=ordinal(m.group("ord")), words=words)
         if m.group("zh"):
             value = parse_number(m.group("zh"))
             return TextTarget(position=int(value) if value else None, words=words)
@@ -851,15 +833,7 @@ def _selector(clause: str) -> Selector | None:
         kind: Literal["any", "video", "image"] = "image" if lx.IMAGE_NOUN.search(noun) else "any"
         if m.group("num"):
             return Selector(position=int(m.group("num")), kind=kind)
-        word = m.group("ord")
-        position: int | None
-        if word in ("last", "final"):
-            position = -1
-        elif word in ("second-to-last", "second to last", "penultimate"):
-            position = -2
-        else:
-            position = _EN_ORD.get(word) or _EN_ORD_MORE.get(word) or int(re.sub(r"\D", "", word) or 0) or None
-        return Selector(position=position, kind=kind)
+        return Selector(position=ordinal(m.group("ord")), kind=kind)
     z = lx.CLIP_SELECTOR_ZH.search(clause)
     if z is not None:
         kind = "image" if re.search(r"图|照|相片|张", z.group("noun")) else "any"
@@ -883,9 +857,7 @@ def _clips(clause: str) -> list[Intent]:
     text = _PH.sub(" ", clause)
     scope = _selector(text)
     durations = find_durations(text)
-    if scope is not None and scope.position is not None and lx.REMOVE_VERB.search(text) and not durations:
-        return [RemoveClip(scope)]
-    if scope is not None and scope.position is None and lx.REMOVE_VERB.search(text) and not durations:
+    if scope is not None and lx.REMOVE_VERB.search(text) and not durations:
         return [RemoveClip(scope)]
     ba = _BEFORE_AFTER.search(text)
     if ba is not None and (lx.TRIM_VERB.search(text) or lx.KEEP_VERB.search(text)):
@@ -965,7 +937,7 @@ def _clause_intents(clause: str, quotes: list[str], context: Subject | None) -> 
     elif subject == "text":
         out = _text(clause, quotes)
     elif subject in ("music", "mood"):
-        out = _music(clause, quotes)
+        out = _music(clause)
         subject = "music"
     elif subject == "canvas":
         out = _canvas(bare)

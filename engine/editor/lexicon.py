@@ -97,8 +97,6 @@ MUSIC_ADD_VERB = _re(
     r"加(?!大|强|快|长|重|速)|添加|配上|配个|配一|来一?首|放(?!大|慢|快|小)|用|生成|创作|给.*配|选|匹配|符合|适合|(?<![不只])要(?!求)",
 )
 """Words that ask for music (a new track, or a new mood): "add", "use", "music that matches the mood"."""
-MUSIC_CHANGE_VERB = _re(r"\b(?:make|set|change|switch|swap|replace|turn)\b", r"换|改成|改为|变成|换成")
-"""Words that ask for music only when nothing else is said: "change the music" (vs "make the music louder")."""
 NOT_SO = _re(r"\bnot\s+(?:so|too|that|as)\b", r"不要(?:那么|太|这么)|别(?:那么|太|这么)|不(?:那么|太)")
 """Inverts a volume word: "not so loud" is quieter, "不要那么大声" too."""
 ANOTHER = _re(

@@ -310,19 +310,27 @@ _NUMBERED = re.compile(
 )
 
 
+def ordinal(word: str) -> int | None:
+    """One English ordinal ("third", "2nd", "second-to-last") as a 1-based position, counted from the
+    end when negative ("last" -1, "second to last" -2); None when it is not one."""
+    word = re.sub(r"[- ]+", " ", word.strip().lower())
+    if word in ("last", "final"):
+        return -1
+    if word in ("second to last", "penultimate"):
+        return -2
+    if word in _EN_ORDINALS:
+        return _EN_ORDINALS[word]
+    numbered = re.fullmatch(r"(\d{1,3})(?:st|nd|rd|th)", word)
+    return (int(numbered.group(1)) or None) if numbered else None
+
+
 def find_ordinals(text: str) -> list[Found]:
     """Ordinals as 1-based positions; "last" is -1 and "second to last" -2."""
     out: list[Found] = []
     for m in _ORDINAL_EN.finditer(text):
-        if m.group(1):
-            value = -2.0
-        elif m.group(2):
-            value = float(_EN_ORDINALS[m.group(2)])
-        elif m.group(3):
-            value = float(int(m.group(3)))
-        else:
-            value = -1.0
-        out.append(Found(value, m.start(), m.end()))
+        position = ordinal(m.group(0))
+        if position is not None:
+            out.append(Found(float(position), m.start(), m.end()))
     for m in _ORDINAL_ZH.finditer(text):
         if m.group(1):
             number = parse_number(m.group(1))

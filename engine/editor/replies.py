@@ -17,6 +17,7 @@ from engine.editor import intents as it
 from engine.editor.drafting import Change, Refusal, mood_name
 from engine.editor.intents import extract_quotes
 from engine.editor.numbers import format_seconds
+from engine.music import MOODS
 
 Lang = Literal["en", "zh"]
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -46,7 +47,6 @@ T: dict[str, tuple[str, str]] = {
     "done": ("Done!", "搞定！"),
     "export": ("Type **export** when you're ready.", "准备好了就发送 **导出**。"),
     "partly": ("Some of that didn't work:", "有几项没能完成："),
-    "nothing_done": ("I couldn't make that change:", "这个修改没能完成："),
     # -- acknowledgement items
     "ack_add_music": ("adding background music", "添加背景音乐"),
     "ack_another": ("picking a different piece", "换一首音乐"),
@@ -481,8 +481,6 @@ def s(ms: int | float) -> str:
 
 
 def moods_list(lang: Lang) -> str:
-    from engine.music import MOODS
-
     names = [mood_name(m, lang) if lang == "zh" else mood_name(m, lang).lower() for m in MOODS]
     return "、".join(names) if lang == "zh" else ", ".join(names)
 
@@ -565,7 +563,7 @@ def change_text(change: Change, lang: Lang) -> str:
     key = change.key
     if key in ("music_added", "music_changed"):
         previous = v.get("previous", "")
-        if previous in _moods():
+        if previous in MOODS:
             previous = mood_name(previous, lang)
         line = t(
             key.replace("music_", "library_") if v.get("source") == "library" else key,
@@ -677,12 +675,6 @@ def change_text(change: Change, lang: Lang) -> str:
         first = v["clips"][0]
         return t(key, lang, index=first["index"], name=first["name"], left=v["left"], total=s(v["total"]))
     return ""
-
-
-def _moods() -> tuple[str, ...]:
-    from engine.music import MOODS
-
-    return MOODS
 
 
 _MS_VALUES = ("at", "total", "start", "end", "asked", "available", "length", "fade_in", "fade_out")
