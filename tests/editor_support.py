@@ -1,5 +1,6 @@
-"""Helpers for the editor's tests: an in-memory `EditorSession`, MediaInfo from real probed files,
-and a compact text form of intents so request tables read like the requests themselves."""
+"""Helpers for the editor's tests: an in-memory `EditorSession`, MediaInfo without files, and a
+compact text form of intents so request tables read like the requests themselves. MediaInfo of a
+real generated file comes from tests/mediagen.py (`media_info`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from engine.editor import Call, EditorEvent, Result, Say, place_uploads, run_tur
 from engine.editor import intents as it
 from engine.editor.timespec import When
 from engine.media import MediaInfo, MediaKind
-from engine.probe import probe_file
 
 
 # ---------------------------------------------------------------------------- sessions
@@ -138,31 +138,6 @@ def media_info(
         has_audio=has_audio if kind != "image" else False,
         video_codec="h264" if kind == "video" else None,
         audio_codec="aac" if kind != "image" else None,
-        uploaded_at=uploaded_at,
-    )
-
-
-def probed(path: Path, media_id: str, uploaded_at: float, *, session_id: str = "sess1") -> MediaInfo:
-    """MediaInfo of a real file, as the upload path builds it (probe + sha256)."""
-    found = probe_file(path)
-    return MediaInfo(
-        media_id=media_id,
-        session_id=session_id,
-        filename=path.name,
-        kind=found.kind,
-        path=path,
-        size=path.stat().st_size,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        container=found.container,
-        duration_s=found.duration_s,
-        width=found.width,
-        height=found.height,
-        rotation=found.rotation,
-        fps=found.fps,
-        vfr=found.vfr,
-        has_audio=found.has_audio,
-        video_codec=found.video_codec,
-        audio_codec=found.audio_codec,
         uploaded_at=uploaded_at,
     )
 

@@ -8,6 +8,7 @@ and pulsed at a syllable rate, in bursts at known times, so ducking can be measu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -267,6 +268,8 @@ def media_info(path: Path, *, media_id: str | None = None, session_id: str = "s_
             frame = next(c.decode(video=0))
             rotation = (-round(frame.rotation / 90) * 90) % 360
             width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+    with path.open("rb") as fh:
+        sha256 = hashlib.file_digest(fh, "sha256").hexdigest()  # what the engine caches analyses by
     with av.open(str(path)) as c:
         vcc = c.streams.video[0].codec_context if c.streams.video else None
         acc = c.streams.audio[0].codec_context if c.streams.audio else None
@@ -277,7 +280,7 @@ def media_info(path: Path, *, media_id: str | None = None, session_id: str = "s_
             kind="image" if still else ("video" if v is not None else "audio"),
             path=path,
             size=path.stat().st_size,
-            sha256="0" * 64,
+            sha256=sha256,
             container=fmt,
             duration_s=None if still else duration,
             width=width,

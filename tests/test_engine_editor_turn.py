@@ -30,7 +30,6 @@ from tests.editor_support import (
     calls,
     kinds,
     media_info,
-    probed,
     results,
     said,
     says,
@@ -301,7 +300,7 @@ async def test_the_video_chooses_the_mood_and_the_reply_says_why(tmp_path: Path)
     config = EngineSettings(data_dir=tmp_path / "data")
     moods = []
     for index, path in enumerate((dark, busy)):
-        s = MemorySession([probed(path, f"m_{index}", 1.0)], settings=config)
+        s = MemorySession([mediagen.media_info(path, media_id=f"m_{index}", session_id="sess1")], settings=config)
         events = await turn(s, "add background music that matches the mood")
         assert kinds(events) == ["Say", "Call", "Result", "Call", "Result", "Say"]
         assert [c.name for c in calls(events)] == ["analyze_video", "generate_music"]
