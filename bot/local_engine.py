@@ -132,7 +132,7 @@ class LocalEngine:
             await asyncio.sleep(delay)
             try:
                 await self._start()
-            except EngineStartFailed as exc:
+            except (EngineStartFailed, OSError) as exc:  # OSError: the child could not even be spawned
                 failures += 1
                 log.error("local engine restart failed: %s", exc)
                 continue
@@ -147,21 +147,21 @@ class LocalEngine:
                 await self._supervisor
             self._supervisor = None
         proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
-        if proc.stdin is not None:
-            proc.stdin.close()  # the engine's cue to shut down cleanly
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await proc.wait()
-        except TimeoutError:
-            log.warning("local engine did not stop within %.0f s; killing it", STOP_TIMEOUT)
-            await self._kill()
-        log.info("local engine stopped (code %s)", proc.returncode)
-        if self._drain_task is not None:
+        if proc is not None and proc.returncode is None:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the engine's cue to shut down cleanly
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await proc.wait()
+            except TimeoutError:
+                log.warning("local engine did not stop within %.0f s; killing it", STOP_TIMEOUT)
+                await self._kill()
+            log.info("local engine stopped (code %s)", proc.returncode)
+        if self._drain_task is not None:  # ends with the child's stdout, also when it had died already
             await asyncio.gather(self._drain_task, return_exceptions=True)
+            self._drain_task = None
 
     async def _kill(self) -> None:
         proc = self._proc
