@@ -123,7 +123,9 @@ class Engine:
 
 
 def _make_folders(settings: EngineSettings) -> None:
-    """The data folder and its parts, private to the engine's user (tokens and uploads are in it)."""
+    """The data folder and its parts, private to the engine's user (tokens and uploads are in it).
+    Half-received uploads an engine that was killed left behind (`*.part`) are removed: nothing
+    refers to them, and no upload is under way before the engine listens."""
     folders: Sequence[Path] = (
         settings.data_dir,
         settings.media_dir,
@@ -134,3 +136,5 @@ def _make_folders(settings: EngineSettings) -> None:
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
+    for partial in settings.media_dir.glob("*/*.part"):
+        partial.unlink(missing_ok=True)

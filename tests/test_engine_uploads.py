@@ -503,3 +503,19 @@ async def test_an_upload_cut_off_midway_leaves_nothing(
         while media_files(engine):
             await asyncio.sleep(0.02)
     assert (await client.state(session.session_id)).video_infos == []
+
+
+async def test_a_half_received_upload_left_by_a_killed_engine_is_removed_at_start(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository, media: dict[str, Path]
+) -> None:
+    data = tmp_path / "engine"
+    async with make_engine(data) as engine:
+        client = client_for(engine, http, repo)
+        session = await client.create_session("en")
+        await client.upload_files(session.session_id, [file_source(media["clip"])])
+        kept = media_files(engine)
+    stray = data / "media" / session.session_id / "m_0123456789abcdef0123456789abcdef.part"
+    stray.write_bytes(b"\0" * 1024)  # what a SIGKILL in the middle of an upload leaves
+    async with make_engine(data) as engine:
+        assert media_files(engine) == kept
+        assert len((await client_for(engine, http, repo).state(session.session_id)).video_infos) == 1
