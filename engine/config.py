@@ -1,5 +1,5 @@
 """The engine's configuration: `ENGINE_*` variables (and a `.env` file), overridden by command-line
-options. The first six are the outside interface (docs/engine.md, "Start"); the rest are operator
+options. The first six are the outside interface (docs/engine-api.md, "Start"); the rest are operator
 knobs with safe defaults."""
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class MediaInfo(Content):
         )
 
     def video_info(self, cdn_url: str) -> dict[str, Any]:
-        """The item in `state.video_infos` and in the upload answer's `files` (docs/engine.md)."""
+        """The item in `state.video_infos` and in the upload answer's `files` (docs/engine-api.md, "The wire")."""
         return {
             "media_id": self.media_id,
             "filename": self.filename,

@@ -1,4 +1,4 @@
-"""The backend's two answer envelopes and its error codes (docs/engine-api.md, "Envelopes").
+"""The backend's two answer envelopes and its error codes (docs/engine-api.md, "The wire", "Errors").
 
 Business endpoints answer `{"code": 0, "data": …}` or `{"code": N, "message": …}`; the render
 endpoints answer `{"success": true, "data": …}` or `{"success": false, "error": …}`. Which HTTP
