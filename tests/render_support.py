@@ -15,6 +15,7 @@ from engine.media import MediaInfo
 from engine.music import MusicResult
 from engine.render import RenderResult, RenderSpec
 from engine.render.pipeline import render_draft
+from engine.render.soundtrack import MusicProvider
 from tests import mediagen as mg
 
 
@@ -104,7 +105,7 @@ async def render(
     the_draft: Draft,
     media: Sequence[MediaInfo],
     *,
-    bed: Bed | None = None,
+    bed: MusicProvider | None = None,
     resolution: str = "1080p",
     preset: str = "veryfast",
     on_progress: Callable[[float], None] | None = None,

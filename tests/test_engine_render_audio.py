@@ -4,13 +4,19 @@ user's own track. Real media; every figure is read from the output file."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine.config import EngineSettings
+from engine.draft import Draft, MusicMeta
+from engine.media import MediaInfo
+from engine.music import MusicResult
+from engine.render import RenderFailed
 from tests import mediagen as mg
-from tests.render_support import chord_bed, draft, music, render, tone_bed, visual
+from tests.render_support import Bed, chord_bed, draft, music, render, tone_bed, visual
 
 pytestmark = pytest.mark.e2e
 
@@ -246,3 +252,53 @@ async def test_mono_44k_sound_comes_out_stereo_48k(tmp_path: Path) -> None:
     assert np.allclose(left, right, atol=1e-3), "the one channel on both sides"
     assert mg.band_db(left, 0.2, 1.8, 440.0, width=30) > mg.band_db(left, 0.2, 1.8, 1000.0, width=200) + 30
     assert_broadcast_loudness(result.path)
+
+
+class Tripping:
+    """A music provider that cannot make some pieces (as the composer once could not, for about one
+    seed in seventy of a mood); it records every piece it was asked for."""
+
+    def __init__(self, bed: Bed, fails: Callable[[MusicMeta], bool]) -> None:
+        self.bed, self.fails = bed, fails
+        self.asked: list[tuple[str, str, int]] = []
+
+    async def __call__(
+        self, the_draft: Draft, media: Mapping[str, MediaInfo], settings: EngineSettings
+    ) -> MusicResult | None:
+        assert the_draft.music is not None
+        m = the_draft.music.m
+        self.asked.append((m.source, m.mood, m.seed))
+        if self.fails(m):
+            raise RuntimeError("the composer tripped")
+        return await self.bed(the_draft, media, settings)
+
+
+async def test_a_piece_that_cannot_be_made_gives_way_to_the_next_in_its_mood(tmp_path: Path) -> None:
+    """The export is not lost for one piece of music: the next piece in the same mood (what "another
+    one" gives), composed, plays instead — for a composed piece and for a library track alike."""
+    clip = mg.media_info(mg.clip(tmp_path / "quiet.mp4", 2.0, size=(320, 180), audio=None))
+    cases = {
+        "composer": {"source": "composer", "mood": "calm", "seed": 7},
+        "library": {"source": "library", "mood": "tense", "seed": 7, "track": "tense/broken.mp3"},
+    }
+    for name, meta in cases.items():
+        provider = Tripping(tone_bed(tmp_path, MUSIC_HZ), lambda m: m.seed == 7)
+        d = draft([visual(clip, 0, 2000)], music_segment=music(0, 2000, volume=0.5, duck=False, **meta))
+        result = await render(tmp_path / name, d, [clip], bed=provider, resolution="720p", preset="ultrafast")
+        assert provider.asked == [(meta["source"], meta["mood"], 7), ("composer", meta["mood"], 8)], name
+        out = mg.decode_audio(result.path)
+        assert mg.band_db(out, 0.5, 1.5, MUSIC_HZ, width=30) > mg.band_db(out, 0.5, 1.5, 1000.0, width=900) + 20
+        assert_broadcast_loudness(result.path)
+
+
+async def test_music_that_cannot_be_made_at_all_fails_the_export_with_its_name(tmp_path: Path) -> None:
+    clip = mg.media_info(mg.clip(tmp_path / "quiet.mp4", 1.0, size=(320, 180), audio=None))
+    provider = Tripping(tone_bed(tmp_path, MUSIC_HZ), lambda m: True)
+    d = draft([visual(clip, 0, 1000)], music_segment=music(0, 1000, mood="calm", seed=41, name="Calm (composed)"))
+    with pytest.raises(RenderFailed) as failed:
+        await render(tmp_path, d, [clip], bed=provider, resolution="720p", preset="ultrafast")
+    assert provider.asked == [("composer", "calm", 41), ("composer", "calm", 42), ("composer", "calm", 43)]
+    reason = failed.value.reason
+    assert "“Calm (composed)”" in reason and "remove the music" in reason
+    assert str(tmp_path) not in reason and "composer tripped" not in reason
+    assert not list((tmp_path / "results").glob("*"))

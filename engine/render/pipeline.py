@@ -24,11 +24,12 @@ from pathlib import Path
 import av
 
 from engine.ffmpeg import FFmpegError, run_ffmpeg
+from engine.music import music_for_draft
 from engine.render import RenderFailed, RenderResult, RenderSpec
 from engine.render.errors import explain
 from engine.render.graph import concat_list, groups, video_pass_args
 from engine.render.plan import FPS, RenderPlan, build_plan
-from engine.render.soundtrack import MusicProvider, Soundtrack, default_music, prepare_soundtrack
+from engine.render.soundtrack import MusicProvider, Soundtrack, prepare_soundtrack
 from engine.render.streamcopy import CopySource, copy_source
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ VIDEO_SHARE = 0.96
 
 
 class Progress:
-    """A 0..1 reporter that never goes backwards, split into spans for the passes."""
+    """A 0..1 reporter that never goes backwards (the passes report through `span`)."""
 
     def __init__(self, sink: Callable[[float], None]) -> None:
         self._sink = sink
@@ -49,11 +50,9 @@ class Progress:
             self._value = value
             self._sink(value)
 
-    def span(self, low: float, high: float) -> Callable[[float], None]:
-        return lambda fraction: self(low + (high - low) * fraction)
 
-
-def _sub_span(progress: Callable[[float], None], low: float, high: float) -> Callable[[float], None]:
+def span(progress: Callable[[float], None], low: float, high: float) -> Callable[[float], None]:
+    """`progress` seen from one pass: its 0..1 is low..high of the whole."""
     return lambda fraction: progress(low + (high - low) * fraction)
 
 
@@ -67,10 +66,9 @@ async def _encode_video(plan: RenderPlan, progress: Callable[[float], None]) -> 
     for group in groups(plan):
         part = work / f"video-{group.index}.mp4"
         low, high = done_frames / plan.frames, (done_frames + group.frames) / plan.frames
-        span = _sub_span(progress, low, high)
         try:
             args = await asyncio.to_thread(video_pass_args, plan, group, part)  # writes the titles' text files
-            await run_ffmpeg(args, duration_s=group.frames / FPS, on_progress=span)
+            await run_ffmpeg(args, duration_s=group.frames / FPS, on_progress=span(progress, low, high))
         except FFmpegError as exc:
             log.warning("render session=%s: the video pass failed: %s\n%s", plan.session, exc, exc.tail)
             raise explain(exc, [v.name for v in group.items], [str(v.path) for v in group.items]) from None
@@ -141,7 +139,7 @@ async def render_draft(
     music facade (tests inject a bed). Raises `RenderFailed` with a reason safe to show."""
     started = time.monotonic()
     plan = await asyncio.to_thread(_prepare, spec)
-    provider = music or default_music
+    provider = music or music_for_draft
     progress = Progress(on_progress)
     partial = spec.out_path.with_name(f".{spec.out_path.name}.partial")
     audio = spec.work_dir / "soundtrack.m4a"
@@ -162,12 +160,12 @@ async def render_draft(
         soundtrack: Soundtrack
         if source is not None:
             progress(0.05)
-            soundtrack = await prepare_soundtrack(plan, provider, audio, on_step=progress.span(0.05, 0.85))
+            soundtrack = await prepare_soundtrack(plan, provider, audio, on_step=span(progress, 0.05, 0.85))
             seconds["mux"] = await _mux(plan, source.input_args(), audio, partial, copied=True)
         else:
             try:
                 async with asyncio.TaskGroup() as tasks:
-                    video_task = tasks.create_task(_encode_video(plan, progress.span(0.0, VIDEO_SHARE)))
+                    video_task = tasks.create_task(_encode_video(plan, span(progress, 0.0, VIDEO_SHARE)))
                     sound_task = tasks.create_task(prepare_soundtrack(plan, provider, audio))
             except BaseExceptionGroup as failed:
                 raise _first_failure(failed) from None

@@ -48,23 +48,46 @@ class Soundtrack:
     """Wall time of each step (music, extract, mix, master)."""
 
 
-async def default_music(draft: Draft, media: Mapping[str, MediaInfo], settings: EngineSettings) -> MusicResult | None:
-    from engine.music import music_for_draft
+SUBSTITUTES = 2
+"""Other composed pieces in the same mood tried when the draft's music cannot be made."""
 
-    return await music_for_draft(draft, media, settings)
+
+def substitute(draft: Draft, step: int) -> Draft:
+    """The draft with the piece "another one" would give `step` times over, composed: the same mood,
+    length, volume, fades and ducking."""
+    music = draft.music
+    assert music is not None
+    seed = (music.m.seed + step) & 0x7FFF_FFFF
+    meta = music.m.model_copy(update={"source": "composer", "seed": seed, "track": "", "media": ""})
+    return draft.model_copy(update={"music": music.model_copy(update={"m": meta})})
 
 
 async def _music_bed(plan: RenderPlan, provider: MusicProvider) -> MusicResult | None:
+    """The bed for the draft's music. When it cannot be made the export is not lost for it: the
+    composer is deterministic, so a piece that fails once fails on every retry, and the user asked
+    for a mood, not for a seed. The next pieces in that mood (what "another one" gives) are tried;
+    only when none can be made does the render fail (then something beyond one piece is broken,
+    and a video quietly without the music asked for would hide it)."""
     if plan.music is None:
         return None
     spec = plan.spec
-    try:
-        return await provider(spec.draft, spec.media, spec.settings)
-    except RenderFailed:
-        raise
-    except Exception:
-        log.exception("render session=%s: the music bed failed", plan.session)
-        raise RenderFailed(f"the background music “{plan.music.segment.m.name}” could not be prepared") from None
+    for step in range(SUBSTITUTES + 1):
+        draft = substitute(spec.draft, step) if step else spec.draft
+        try:
+            return await provider(draft, spec.media, spec.settings)
+        except RenderFailed:
+            raise
+        except Exception:
+            piece = (draft.music or plan.music.segment).m
+            log.exception(
+                "render session=%s: the music (source=%s mood=%s seed=%d) could not be made; %s",
+                plan.session, piece.source, piece.mood, piece.seed,
+                "trying the next piece in its mood" if step < SUBSTITUTES else "giving up",
+            )  # fmt: skip
+    raise RenderFailed(
+        f"the background music “{plan.music.segment.m.name}” could not be made; "
+        "try again later, or remove the music to export without it"
+    )
 
 
 async def _extract(plan: RenderPlan, bed: MusicResult | None, clips_out: Path, music_out: Path) -> tuple[bool, bool]:
@@ -100,7 +123,7 @@ async def _extract(plan: RenderPlan, bed: MusicResult | None, clips_out: Path, m
         joined = "".join(labels)
         graph.append(f"{joined}concat=n={len(labels)}:v=0:a=1[clips]" if len(labels) > 1 else f"{joined}anull[clips]")
     want_music = bed is not None and plan.music is not None
-    if want_music and bed is not None and plan.music is not None:
+    if bed is not None and plan.music is not None:
         index = len(names)
         args += ["-vn", "-i", str(bed.path)]
         names.append(plan.music.segment.m.name)
