@@ -30,7 +30,6 @@ class TitleFont:
     file: Path | None
     """The font file, or None to let fontconfig choose by `pattern`."""
     pattern: str = ""
-    covers_cjk: bool = True
 
 
 @cache
@@ -48,4 +47,4 @@ def title_font() -> TitleFont:
         "and Chinese, Japanese or Korean text may draw as boxes",
         FALLBACK_PATTERN,
     )
-    return TitleFont(file=None, pattern=FALLBACK_PATTERN, covers_cjk=False)
+    return TitleFont(file=None, pattern=FALLBACK_PATTERN)

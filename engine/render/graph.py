@@ -105,8 +105,6 @@ class Group:
     """Consecutive segments encoded by one ffmpeg (all of them, unless the timeline has many)."""
 
     index: int
-    first: int
-    """Index of the group's first segment in `plan.visuals`."""
     items: tuple[VisualItem, ...]
 
     @property
@@ -126,10 +124,7 @@ def groups(plan: RenderPlan) -> list[Group]:
     of many clips is therefore encoded a group at a time, with the same encoder settings, and the
     parts are joined by the concat demuxer without re-encoding: still one encode of every frame."""
     visuals = plan.visuals
-    return [
-        Group(n, start, visuals[start : start + MAX_INPUTS])
-        for n, start in enumerate(range(0, len(visuals), MAX_INPUTS))
-    ]
+    return [Group(n, visuals[start : start + MAX_INPUTS]) for n, start in enumerate(range(0, len(visuals), MAX_INPUTS))]
 
 
 def filtergraph(plan: RenderPlan, group: Group) -> str:
