@@ -225,10 +225,14 @@ async def http_upload_to_link(clip: Path, work: Path) -> dict[str, Any]:
 
     await asyncio.to_thread(_fresh, work)
     size_of_clip = (await asyncio.to_thread(clip.stat)).st_size
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", "--port", "0", "--data", str(work / "engine"),
-        stdout=asyncio.subprocess.PIPE, stderr=(work / "engine.log").open("wb"),
-    )  # fmt: skip
+    log_file = (work / "engine.log").open("wb")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "engine", "--port", "0", "--data", str(work / "engine"),
+            stdout=asyncio.subprocess.PIPE, stderr=log_file,
+        )  # fmt: skip
+    finally:
+        log_file.close()  # the engine has its own copy of the descriptor
     assert proc.stdout is not None
     peaks = {"engine": 0, "ffmpeg": 0}
     stop = asyncio.Event()

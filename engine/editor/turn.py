@@ -31,6 +31,7 @@ from engine.editor.replies import (
     t,
     unsupported_text,
 )
+from engine.music import VideoFeatures
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,7 @@ def _closing(
     return body
 
 
-def _features_summary(features: Any) -> dict[str, Any]:
+def _features_summary(features: VideoFeatures | None) -> dict[str, Any]:
     if features is None:
         return {"status": "success", "analysed": False}
     return {
