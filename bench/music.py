@@ -200,7 +200,7 @@ def main() -> None:
                 per60 = wall * 60 / duration
                 if per60 > TARGET_S_PER_60:
                     failed.append(f"{label}: {per60:.2f} s per 60 s > {TARGET_S_PER_60} s")
-                if peak_mb > TARGET_PEAK_MB and not font:
+                if peak_mb > TARGET_PEAK_MB:
                     failed.append(f"{label}: peak {peak_mb:.0f} MB > {TARGET_PEAK_MB:.0f} MB")
                 m = measure(Path(tmp) / f"{kind}.wav", duration, runs[0])
                 figures.append([

@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.music import MOODS, Cut
-from engine.music.composer import Composition, compose
+from engine.music.composer import Composition, compose, sf2
 from engine.music.composer import render as render_module
-from engine.music.composer.arrangement import TAIL_RANGE, solve_grid
+from engine.music.composer.arrangement import TAIL_RANGE, Score, solve_grid, write_score
+from engine.music.composer.midi import presets_played, score_to_midi
 from engine.music.composer.soundfont import find_soundfont
 from engine.music.composer.styles import STYLES
 from engine.music.fit import analyse_beats
@@ -214,7 +215,10 @@ def test_description_names_mood_instruments_and_tempo(pieces: Pieces) -> None:
     assert "平静" in text["zh"] and "BPM" in text["zh"]
 
 
-@pytest.mark.skipif(find_soundfont(None) is None, reason="no SF2 soundfont and midirenderer installed here")
+needs_soundfont = pytest.mark.skipif(find_soundfont(None) is None, reason="no SF2 soundfont and midirenderer here")
+
+
+@needs_soundfont
 def test_the_soundfont_path_meets_the_same_measures(tmp_path: Path) -> None:
     font = find_soundfont(None)
     path = tmp_path / "sf.wav"
@@ -229,6 +233,52 @@ def test_the_soundfont_path_meets_the_same_measures(tmp_path: Path) -> None:
     _, rise = strongest_onset(samples, final - 0.05, final + 0.05)
     assert rise >= 4.0
     assert np.abs(samples[-48:]).max() < 10 ** (-50 / 20)
+
+
+def _midi_for(mood: str, seed: int) -> tuple[Score, bytes]:
+    score = write_score(6.0, STYLES[mood], (Cut(2.5, 1.0),), seed)
+    return score, score_to_midi(score, {p.instrument: p.gain for p in STYLES[mood].parts})
+
+
+@needs_soundfont
+@pytest.mark.parametrize("mood", ["upbeat", "cinematic"])
+def test_the_renderer_gets_only_the_pieces_presets_and_plays_the_same_samples(mood: str) -> None:
+    import midirenderer
+
+    font = find_soundfont(None)
+    assert font is not None
+    score, midi = _midi_for(mood, 4)
+    small = sf2.subset(font, presets_played(score))
+    assert len(small) < font.stat().st_size / 4  # FluidR3 GM: ~20 MB of 148 MB
+    assert midirenderer.render_wave_from(small, midi) == midirenderer.render_wave_from(font.read_bytes(), midi)
+
+
+@needs_soundfont
+def test_a_preset_the_font_lacks_is_played_as_the_renderer_would_play_it(tmp_path: Path) -> None:
+    import midirenderer
+
+    font = find_soundfont(None)
+    assert font is not None
+    partial = tmp_path / "partial.sf2"  # a guitar and a bass only: no e-piano, bells, pads or drums
+    partial.write_bytes(sf2.subset(font, {(0, 24), (0, 33)}))
+    score, midi = _midi_for("happy", 2)
+    assert presets_played(score) - {(0, 24), (0, 33)}
+    expected = midirenderer.render_wave_from(partial.read_bytes(), midi)
+    assert midirenderer.render_wave_from(sf2.subset(partial, presets_played(score)), midi) == expected
+
+
+def test_a_file_that_is_not_a_soundfont_is_refused_and_the_numpy_instruments_play(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.sf2"
+    bogus.write_bytes(b"RIFF\x10\x00\x00\x00sfbk" + bytes(64))
+    truncated = tmp_path / "truncated.sf2"
+    truncated.write_bytes(b"RIFF\xff\xff\x00\x00sfbkLIST\x00\x01\x00\x00INFO")
+    for path in (bogus, truncated):
+        with pytest.raises(sf2.NotAnSf2):
+            sf2.subset(path, {(0, 4)})
+    out = tmp_path / "fallback.wav"
+    piece = compose(3.0, "calm", 1, (), out, soundfont=bogus)
+    assert piece.stats.engine == "numpy"
+    assert len(read(out)[0]) == 3 * 48_000
 
 
 @settings(max_examples=60, deadline=None)
@@ -255,8 +305,6 @@ def test_the_solver_keeps_the_moods_tempo_and_lands_any_cut_not_too_near_the_end
 def test_every_seed_writes_a_score(mood: str) -> None:
     """The seed comes from the clip's media ids, so any seed is a user's: none may fail. Seed 27 of
     "happy" once stacked a three-tone chord in a narrow register and the next voicing raised."""
-    from engine.music.composer.arrangement import write_score
-
     for seed in range(60):
         for duration in (6.0, 23.7):
             score = write_score(duration, STYLES[mood], (Cut(duration / 2, 1.0),) if seed % 2 else (), seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from engine.music.composer.arrangement import Score
+from engine.music.composer.sf2 import DRUM_KIT
 
 PPQ = 480
 DRUM_CHANNEL = 9
@@ -32,6 +33,12 @@ DRUM_NOTES: dict[str, int] = {
     "kick": 36, "snare": 38, "clap": 39, "hat": 42, "openhat": 46, "shaker": 82, "rim": 37,
     "crash": 49, "boom": 35, "tom": 45, "tick": 75,
 }  # fmt: skip
+
+
+def presets_played(score: Score) -> set[tuple[int, int]]:
+    """(bank, program) of every General MIDI preset the score's MIDI file plays (channel 10: the drum kit)."""
+    used = {note.instrument for note in score.notes}
+    return {(0, PROGRAMS[i]) for i in used if i in PROGRAMS} | ({DRUM_KIT} if used & DRUM_NOTES.keys() else set())
 
 
 def _vlq(value: int) -> bytes:
