@@ -30,29 +30,15 @@ from engine.render.pipeline import render_draft
 
 
 def media_info(path: Path) -> MediaInfo:
-    p = probe_file(path)
-    return MediaInfo(
+    """The clip as the upload path stores it (engine.probe, MediaInfo.of); no hash is needed here."""
+    return MediaInfo.of(
+        probe_file(path),
         media_id="m_clip",
         session_id="s_bench",
         filename=path.name,
-        kind=p.kind,
         path=path,
         size=path.stat().st_size,
         sha256="0" * 64,
-        container=p.container,
-        duration_s=p.duration_s,
-        width=p.width,
-        height=p.height,
-        rotation=p.rotation,
-        fps=p.fps,
-        vfr=p.vfr,
-        has_audio=p.has_audio,
-        video_codec=p.video_codec,
-        video_profile=p.video_profile,
-        pix_fmt=p.pix_fmt,
-        audio_codec=p.audio_codec,
-        audio_rate=p.audio_rate,
-        audio_channels=p.audio_channels,
     )
 
 
