@@ -388,6 +388,9 @@ class EngineApp:
                 "createdAt": int(row.created_at * 1000),
                 "completedAt": int(row.completed_at * 1000) if row.completed_at else None,
                 "error": error,
+                # Every reason the engine gives is written for the person who exported (no paths, no
+                # ffmpeg log): it says so, and the bot shows it instead of a bare "the export failed".
+                "userMessage": error if status == "failed" else None,
             }
         )
 

@@ -252,6 +252,7 @@ async def test_results_expire_after_the_retention_period(
         progress = await client.render_status(rid)
         assert progress.status == "failed" and progress.url is None
         assert progress.error is not None and "expired" in progress.error and "2 days" in progress.error
+        assert progress.user_message == progress.error  # the engine's reasons are written for users
         async with http.get(url) as resp:
             assert resp.status == 410 and "expired" in await resp.text()
 

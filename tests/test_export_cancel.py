@@ -55,3 +55,29 @@ async def test_cancel_is_said_once_in_the_thread_and_not_again_to_the_presser(cu
     said = [m.text for m in cutaway.all_bot_messages() if "Export cancelled" in m.text]
     assert said == [CANCELLED] and press.followups == []
     assert fake.message(status.id).buttons == []  # no second press: the button went with the render
+
+
+async def test_a_failure_the_backend_explains_to_users_is_shown_literally(core: Core) -> None:
+    """Cutaway's engine writes its render failures for users (`userMessage`): "try again" cannot help
+    when a clip is broken, so the reason is shown — as text, never as markup or a mention."""
+    render_id = (await core.running_export()).render_id
+    status = core.surface(100).statuses[0]
+    render = core.backend.renders[render_id]
+    render.status, render.error = "failed", "ffmpeg exited with 1"
+    render.user_message = "“my_clip.mov” could not be read to the end; upload it again @everyone"
+    await core.clock.advance(30)
+    await core.renders.join(5)
+    assert status.text == (
+        "❌ The export failed: “my\\_clip.mov” could not be read to the end; upload it again \\@everyone"
+    )
+    assert "ffmpeg" not in status.text  # the log-only detail stays in the log
+
+
+async def test_a_failure_without_a_reason_for_users_stays_generic(core: Core) -> None:
+    render_id = (await core.running_export()).render_id
+    status = core.surface(100).statuses[0]
+    render = core.backend.renders[render_id]
+    render.status, render.error = "failed", 'invalid draft {"code": 7}'
+    await core.clock.advance(30)
+    await core.renders.join(5)
+    assert status.text == "❌ The export failed. Try `/export` again in a moment."

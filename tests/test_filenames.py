@@ -34,6 +34,7 @@ BIDI_AND_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\
         ("trip.2024.final.mp4", "trip.2024.final.mp4"),
         ("旅行 视频.mp4", "旅行 视频.mp4"),
         ("a" * 300 + ".mp4", "a" * (MAX_NAME_CHARS - 4) + ".mp4"),
+        ("0..0.", "0.0"),  # found by hypothesis: a trimmed trailing dot revealed an extension
     ],
 )
 def test_clean_filename(raw: str, clean: str) -> None:

@@ -271,7 +271,7 @@ class RenderService:
                     await self._cancelled_elsewhere(job, status, generation)
                     return
                 if progress.finished:
-                    raise RenderFailed(progress.error or progress.status)
+                    raise RenderFailed(progress.error or progress.status, user_message=progress.user_message)
                 state = RenderStatus.PROCESSING if progress.status == "processing" else RenderStatus.PENDING
                 if progress.progress != last_progress:
                     last_progress = progress.progress

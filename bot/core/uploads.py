@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -33,7 +32,7 @@ from bot.nemo.errors import NemoError
 from storage.repository import Project
 
 from . import formats
-from .filenames import clean_filename
+from .filenames import clean_filename, literal
 from .links import MAX_REDIRECTS, link_allowed
 from .ports import Attachments, Backend, IncomingFile, IncomingMessage, ThreadSurface
 from .progress import Progress
@@ -57,7 +56,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
-_MARKDOWN = re.compile(r"([\\*_`~|>\[\]()#<@])")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GONE = frozenset({403, 404, 410})  # Discord's signed attachment links expire (403) or the file was deleted
 
@@ -113,7 +111,7 @@ def sniff_verdict(filename: str, head: bytes, lang: str) -> str | None:
 
 def display_name(filename: str) -> str:
     """A filename shown literally in Discord markdown (escaped, never interpreted)."""
-    return _MARKDOWN.sub(r"\\\1", filename[:80]) or "file"
+    return literal(filename, 80) or "file"
 
 
 class CdnStreamer:

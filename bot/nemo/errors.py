@@ -105,9 +105,14 @@ class StreamDropped(NemoError):
 
 
 class RenderFailed(NemoError):
-    """The render finished as failed, was cancelled, or completed without a URL."""
+    """The render finished as failed, was cancelled, or completed without a URL. `user_message` is the
+    backend's own reason when it marks one as written for users (bot.nemo.models.RenderProgress)."""
 
     user_key = "err_render_failed"
+
+    def __init__(self, detail: str = "", *, user_message: str | None = None) -> None:
+        super().__init__(detail)
+        self.user_message = user_message
 
 
 class RenderTimedOut(NemoError):

@@ -94,6 +94,9 @@ class RenderProgress(_Model):
     progress: int = 0
     url: str | None = None
     error: str | None = None
+    user_message: str | None = None
+    """Why it failed, written for users by the backend itself (Cutaway's engine sends `userMessage`);
+    `error` is for logs only."""
 
     @property
     def finished(self) -> bool:
@@ -126,6 +129,7 @@ class RenderProgress(_Model):
         except (TypeError, ValueError):
             progress = 0
         error = pick("error", "message")
+        user_message = pick("userMessage", "user_message")
         rid = pick("id", "taskId", "task_id")
         return cls(
             render_id=str(rid) if rid is not None else None,
@@ -133,4 +137,5 @@ class RenderProgress(_Model):
             progress=progress,
             url=url if isinstance(url, str) and url else None,
             error=str(error) if error is not None else None,
+            user_message=user_message if isinstance(user_message, str) and user_message.strip() else None,
         )

@@ -223,6 +223,8 @@ class MemoryRender:
     output: dict[str, str]
     polls: int = 0
     status: str = "pending"
+    error: str | None = None
+    user_message: str | None = None
 
 
 class MemoryBackend:
@@ -314,7 +316,14 @@ class MemoryBackend:
                 render.status = "completed"
         url = f"https://renders.example/{render_id}.mp4" if render.status == "completed" else None
         progress = 100 if render.status == "completed" else min(99, render.polls * 10)
-        return RenderProgress(render_id=render_id, status=render.status, progress=progress, url=url)
+        return RenderProgress(
+            render_id=render_id,
+            status=render.status,
+            progress=progress,
+            url=url,
+            error=render.error,
+            user_message=render.user_message,
+        )
 
     async def cancel_render(self, render_id: str) -> None:
         self._failure("cancel_render")
