@@ -14,9 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.music import MOODS, Cut
+from engine.music import MOODS, Cut, master
 from engine.music.composer import Composition, compose, sf2
-from engine.music.composer import render as render_module
 from engine.music.composer.arrangement import TAIL_RANGE, Score, solve_grid, write_score
 from engine.music.composer.midi import presets_played, score_to_midi
 from engine.music.composer.soundfont import find_soundfont
@@ -197,11 +196,10 @@ def test_short_pieces_are_exact_and_mastered(tmp_path: Path, duration: float) ->
 
 
 def test_long_pieces_mix_in_a_file_instead_of_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render_module, "IN_MEMORY_S", 5.0)
     in_memory = tmp_path / "a.wav"
-    monkeypatch.setattr(render_module, "IN_MEMORY_S", 1000.0)
+    monkeypatch.setattr(master, "IN_MEMORY_S", 1000.0)
     compose(12.0, "calm", 4, (), in_memory)
-    monkeypatch.setattr(render_module, "IN_MEMORY_S", 5.0)
+    monkeypatch.setattr(master, "IN_MEMORY_S", 5.0)
     on_disk = tmp_path / "b.wav"
     compose(12.0, "calm", 4, (), on_disk)
     assert in_memory.read_bytes() == on_disk.read_bytes()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.io import wavfile
 
 from engine.config import EngineSettings
 from engine.draft import Draft
@@ -298,3 +299,31 @@ async def test_a_short_library_track_is_crossfaded_into_another_of_its_mood(
     seen = source_time_of(samples, long, 20.0 - 2.6) + 2.6
     assert min(abs(true_bar_lines(30.0, 120.0, 0.25) - seen)) <= 0.05
     assert result.tempo_bpm == pytest.approx(120.0, rel=0.01)
+
+
+async def test_silent_tiny_and_broken_uploads_still_give_a_bed_of_the_length(
+    tmp_path: Path, clips: dict[str, MediaInfo], settings: EngineSettings
+) -> None:
+    """A silent song is fitted (and stays silent), one too short to play falls back to the composer,
+    and a float WAV carrying NaN and infinities is fitted with them silenced."""
+    silent = write_wav(tmp_path / "silent.wav", np.zeros((3 * 48_000, 2), dtype=np.float32))
+    tiny = write_wav(tmp_path / "tiny.wav", beat_track(0.3, 120.0))
+    broken = tmp_path / "broken.wav"
+    poisoned = beat_track(6.0, 110.0)
+    poisoned[48_000:48_010], poisoned[96_000] = np.nan, np.inf
+    wavfile.write(broken, 44_100, poisoned)
+    media = dict(clips)
+    for name, path in (("silent", silent), ("tiny", tiny), ("broken", broken)):
+        media[f"m_{name}"] = info(path, "audio", f"m_{name}", None, has_audio=True)
+    results = {}
+    for name in ("silent", "tiny", "broken"):
+        draft = draft_with({"source": "upload", "media": f"m_{name}", "mood": "happy"}, d=9_000)
+        result = await music_for_draft(draft, media, settings)
+        assert result is not None
+        samples, peak = read(result.path)
+        assert len(samples) == 9 * 48_000 and np.isfinite(samples).all() and peak < 32767
+        results[name] = (result, samples)
+    assert np.abs(results["silent"][1]).max() < 1e-3
+    assert "happy piece" in results["tiny"][0].description["en"]
+    assert "your track" in results["broken"][0].description["en"]
+    assert -16 <= loudness(results["broken"][0].path).integrated_lufs <= -12

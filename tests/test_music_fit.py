@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import signal
 
 from engine.music import fit, library
@@ -193,3 +195,93 @@ def test_a_missing_or_broken_library_is_empty_not_an_error(tmp_path: Path) -> No
     write_wav(root / "calm" / "a.wav", np.zeros(100, dtype=np.float32))
     (root / "music.toml").write_text("this is [not toml", encoding="utf-8")
     assert [str(t.path) for t in library.scan(root)] == ["calm/a.wav"]
+
+
+# ---------------------------------------------------------------------------- any track, any length
+
+
+def odd_track(kind: str, seconds: float, bpm: float = 120.0, *, seed: int = 0) -> np.ndarray:
+    """Tracks a user or an operator may hand in: silence, one hit, noise, a drone without a beat, a
+    DC offset, a beat, or a float file carrying NaN and infinities (ffmpeg passes them through)."""
+    rng = np.random.default_rng(seed)
+    n = max(1, int(seconds * RATE))
+    if kind == "beats":
+        return beat_track(seconds, bpm, 0.1, seed=seed)[:n]
+    x = np.zeros((n, 2), dtype=np.float32)
+    if kind == "click":
+        x[n // 2] = 0.9
+    elif kind == "noise":
+        x[:] = rng.standard_normal((n, 2)) * 0.2
+    elif kind == "drone":
+        x[:] = (0.3 * np.sin(2 * np.pi * 110.0 * np.arange(n) / RATE))[:, None]
+    elif kind == "dc":
+        x[:] = 0.5
+    elif kind == "nan":
+        x[:] = beat_track(seconds, bpm, 0.0, seed=seed)[:n]
+        x[n // 3 : n // 3 + 10] = np.nan
+        x[n // 2], x[2 * n // 3] = np.inf, -np.inf
+    return x
+
+
+KINDS = ["silence", "click", "noise", "drone", "dc", "beats", "nan"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(KINDS), seconds=st.floats(0.5, 12.0), bpm=st.floats(60.0, 180.0))
+def test_any_short_or_odd_track_is_analysed(kind: str, seconds: float, bpm: float) -> None:
+    beats = fit.analyse_beats(odd_track(kind, seconds, bpm))
+    assert np.isfinite(beats.tempo_bpm) and 45.0 <= beats.tempo_bpm <= 225.0
+    assert beats.downbeats and all(0.0 <= b < max(seconds, 1e-3) for b in beats.downbeats)
+    assert list(beats.downbeats) == sorted(beats.downbeats)
+
+
+@st.composite
+def sources_for_plan(draw: st.DrawFn) -> list[fit.Beats]:
+    out = []
+    for _ in range(draw(st.integers(1, 2))):
+        seconds = draw(st.one_of(st.floats(0.5, 8.0), st.floats(8.0, 400.0)))
+        if draw(st.booleans()):  # a beat was found
+            bpm, phase = draw(st.floats(55.0, 200.0)), draw(st.floats(0.0, 1.0))
+            beats = np.arange(phase * 60 / bpm, seconds, 60 / bpm)
+            out.append(fit.Beats(bpm, tuple(beats), tuple(beats[draw(st.integers(0, 3)) :: 4]), seconds))
+        else:  # too short to analyse, or no beat in it
+            out.append(fit.Beats(120.0, (), (0.0,), seconds))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(sources=sources_for_plan(), duration=st.one_of(st.floats(0.001, 30.0), st.floats(30.0, 3 * 3600.0)))
+def test_any_plan_covers_the_clip_to_its_end(sources: list[fit.Beats], duration: float) -> None:
+    """From half a second to hours, with tracks from half a second on, with or without a beat: the
+    passes join end to end, cover the clip, and the output ends at its end (on a bar line when there
+    is one within a bar of it, skipping less than a bar at the start)."""
+    plan = fit.plan_fit(duration, sources)
+    assert plan.pieces
+    for a, b in zip(plan.pieces, plan.pieces[1:], strict=False):
+        assert b.at == pytest.approx(a.at + a.end - a.start)
+    for piece in plan.pieces:
+        assert 0.0 <= piece.start < piece.end <= sources[piece.source].duration_s + 1e-9
+    last = plan.pieces[-1]
+    assert last.at + last.end - last.start >= duration + plan.skip - 1e-6
+    assert plan.end_bar - plan.skip == pytest.approx(duration)
+    assert 0.0 <= plan.skip <= max(s.bar_s for s in sources) + 1e-6
+    assert all(-1e-6 <= t <= duration + 1e-6 for t in plan.bar_lines)
+
+
+@pytest.mark.parametrize(
+    ("kind", "seconds", "duration"),
+    [("silence", 3.0, 20.0), ("beats", 0.6, 10.0), ("beats", 3.0, 20.0), ("click", 6.0, 8.0),
+     ("drone", 6.0, 30.0), ("nan", 9.0, 12.0), ("noise", 5.0, 0.5)],
+)  # fmt: skip
+def test_any_track_is_fitted_to_exactly_the_length(tmp_path: Path, kind: str, seconds: float, duration: float) -> None:
+    """A track too short or too plain to have bar lines is looped whole (crossfaded), not played
+    once and followed by silence; NaN and infinities in a float file are silenced, not spread."""
+    source = odd_track(kind, seconds)
+    plan = fit.plan_fit(duration, [fit.analyse_beats(source)])
+    out = tmp_path / "fitted.wav"
+    fit.render_plan(plan, [source], duration, out)
+    samples, peak = read(out)
+    assert len(samples) == round(duration * RATE) and np.isfinite(samples).all() and peak < 32767
+    if kind != "silence" and seconds < duration - 3.0:  # sounding until the fade-out, not once then silent
+        tail = samples[int((duration - 3.5) * RATE) : int((duration - 2.5) * RATE)]
+        assert np.sqrt(np.mean(tail**2)) > 10 ** (-40 / 20)

@@ -42,10 +42,32 @@ class Beats:
         return 240.0 / self.tempo_bpm
 
 
+def finite(block: np.ndarray) -> np.ndarray:
+    """A float32 copy of a stretch of a decoded track with NaN and infinities silenced (a float WAV
+    can carry them, and ffmpeg passes them through; one would poison every sum after it)."""
+    return np.nan_to_num(np.asarray(block, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def analysis_signal(samples: np.ndarray) -> np.ndarray:
+    """The 12 kHz mono mixdown the beats are found in, made a block at a time (with a margin for the
+    resampling filter), so a long track is never copied whole at 48 kHz."""
+    q = SR // ANALYSIS_SR
+    n = len(samples)
+    out = np.empty(-(-n // q), dtype=np.float32)
+    margin = 64 * q  # the anti-alias filter reaches 10·q input samples either side
+    for a in range(0, n, master.BLOCK):
+        lo, hi = max(0, a - margin), min(n, a + master.BLOCK + margin)
+        block = finite(samples[lo:hi])
+        mono = block.mean(axis=1) if block.ndim == 2 else block
+        low = signal.resample_poly(mono, 1, q)
+        start, stop, first = a // q, min(len(out), (a + master.BLOCK) // q), (a - lo) // q
+        out[start:stop] = low[first : first + stop - start]
+    return out
+
+
 def onset_envelopes(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Spectral flux (all bands, and below 200 Hz) every 10 ms, from a 12 kHz mono mixdown."""
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    x = signal.resample_poly(mono.astype(np.float32), 1, SR // ANALYSIS_SR)
+    x = analysis_signal(samples)
     frames = max(0, (len(x) - NFFT) // HOP + 1)
     window = np.hanning(NFFT).astype(np.float32)
     low_bins = int(200 / (ANALYSIS_SR / NFFT)) + 1
@@ -81,12 +103,14 @@ def analyse_beats(samples: np.ndarray) -> Beats:
     prior = np.exp(-0.5 * (np.log2(np.maximum(bpm_of, 1) / 115) / 0.9) ** 2)
     score = np.where(valid, ac * prior, -np.inf)
     lag = int(np.argmax(score))
-    if 1 <= lag < len(ac) - 1:
+    if not ac[lag] > 0:  # nothing repeats (silence, a single hit, a drone): there is no beat to follow
+        return Beats(120.0, (), (0.0,), duration)
+    period = float(lag)
+    if 1 <= lag < len(ac) - 1:  # the peak between frames: a parabola through it and its neighbours
         a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
-        denom = a - 2 * b + c
-        period = lag + (0.5 * (a - c) / denom if denom else 0.0)
-    else:
-        period = float(lag)
+        curve = a - 2 * b + c
+        if curve < 0:
+            period += float(np.clip(0.5 * (a - c) / curve, -0.5, 0.5))
     # phase: the comb of beats that collects the most onset energy, the low end (kick, bass) weighing
     # more than the rest, so offbeat hats do not pull the beat half a beat off
     lo = np.maximum(low - signal.medfilt(low, 31), 0) if len(low) > 31 else low
@@ -114,7 +138,9 @@ def analyse_beats(samples: np.ndarray) -> Beats:
         found.append((k, i + offset))
     if len(found) >= 8:
         ks, ts = np.array(found).T
-        period, phase = np.polyfit(ks, ts, 1)
+        slope, intercept = np.polyfit(ks, ts, 1)
+        if 0.9 * period < slope < 1.1 * period:  # a refinement, never a different tempo
+            period, phase = float(slope), float(intercept)
     frames = np.arange(phase, len(e), period)
     beats = frames / fps + ONSET_DELAY_S
     keep = (beats >= 0) & (beats < duration)
@@ -155,7 +181,10 @@ class Plan:
 
 def plan_fit(duration: float, sources: list[Beats]) -> Plan:
     """Join passes of the sources at bar lines until the virtual track outlasts `duration` by a bar,
-    then end on the first bar line at or after `duration` and skip the difference at the start."""
+    then end on the first bar line at or after `duration` and skip the difference at the start.
+
+    A source without two bar lines to join at (too short to analyse, or no beat in it) is looped
+    whole, crossfaded, and then the output simply ends at `duration` (there is no bar to end on)."""
     pieces: list[Piece] = []
     bar_lines: list[tuple[float, int, float]] = []  # (virtual time, source, source time)
     cursor = 0.0
@@ -165,29 +194,36 @@ def plan_fit(duration: float, sources: list[Beats]) -> Plan:
         beats = sources[index]
         bars = [b for b in beats.downbeats if b >= 0]
         fade = min(beats.bar_s / 2, 1.0) if len(sources) == 1 else min(beats.bar_s, 2.0)
+        fade = min(fade, beats.duration_s / 4)
         start = 0.0 if k == 0 else next((b for b in bars if b >= fade / 2), bars[0] if bars else 0.0)
         usable = [b for b in bars if b <= beats.duration_s - fade / 2 and b > start]
-        end = usable[-1] if usable else beats.duration_s
+        if len(usable) < 2 and k > 0:  # no bar lines to join at: the whole pass, joined by the crossfade
+            start = fade / 2
         need = duration + beats.bar_s * 1.05
-        if cursor + (beats.duration_s - start) >= need or len(usable) < 2 or k > 500:
+        if cursor + (beats.duration_s - start) >= need:
             end = beats.duration_s  # the last pass may run to the track's own end
+        else:
+            end = usable[-1] if len(usable) >= 2 else beats.duration_s - fade / 2
+        if end - start <= 1e-3:  # nothing left to play (an empty source)
+            break
         pieces.append(Piece(index, start, end, cursor, 0.0 if k == 0 else fade))
         bar_lines.extend(
             (cursor + b - start, index, b) for b in bars if (start <= b if k == 0 else start < b) and b <= end
         )
         cursor += end - start
         k += 1
-        if cursor >= need or len(usable) < 2 or k > 500:
+        if cursor >= need:
             break
-    candidates = [(t, s, st) for t, s, st in bar_lines if t >= duration - 1e-6]
-    if candidates:
-        end_bar, src, src_t = candidates[0]
+    after = next(((t, s, st) for t, s, st in bar_lines if t >= duration - 1e-6), None)
+    if after is not None and after[0] - duration <= sources[after[1]].bar_s + 1e-6:
+        end_bar, src, src_t = after
         skip = end_bar - duration
-    else:  # shorter than one bar of slack even after looping: end where the material ends
-        end_bar, src, src_t = cursor, pieces[-1].source, pieces[-1].end
-        skip = max(0.0, cursor - duration)
+    else:  # no bar line within a bar of the end (a source without a beat there): the material runs to the end
+        last = next((p for p in reversed(pieces) if p.at <= duration), None)
+        end_bar, skip = duration, 0.0
+        src, src_t = (last.source, last.start + duration - last.at) if last is not None else (0, 0.0)
     on_output = tuple(t - skip for t, _, _ in bar_lines if skip - 1e-6 <= t <= end_bar + 1e-6)
-    tempo = sources[pieces[-1].source].tempo_bpm
+    tempo = sources[pieces[-1].source].tempo_bpm if pieces else sources[0].tempo_bpm
     return Plan(tuple(pieces), skip, end_bar, (src, src_t), on_output, tempo)
 
 
@@ -195,7 +231,15 @@ def render_plan(plan: Plan, sources: list[np.ndarray], duration: float, path: Pa
     """Mix the plan's pieces (equal-power crossfades centred on the joins) into exactly `duration`
     seconds, fade out over the last bar, normalise and write the WAV."""
     n = round(duration * SR)
-    out = np.zeros((n, 2), dtype=np.float32)
+    with master.mix_buffer((n, 2), path.parent) as out:
+        _mix(plan, sources, out)
+        bar = 240.0 / plan.tempo_bpm
+        fade_out = min(float(np.clip(bar, 1.0, 3.0)), duration / 3)
+        master.finish(out, path, fade_in_s=0.02 if plan.skip > 0.01 else 0.004, fade_out_s=fade_out, seed=seed)
+
+
+def _mix(plan: Plan, sources: list[np.ndarray], out: np.ndarray) -> None:
+    n = len(out)
     for i, piece in enumerate(plan.pieces):
         src = sources[piece.source]
         nxt_fade = plan.pieces[i + 1].fade if i + 1 < len(plan.pieces) else 0.0
@@ -215,7 +259,7 @@ def render_plan(plan: Plan, sources: list[np.ndarray], duration: float, path: Pa
         t_out = (piece.end - trail, nxt_fade) if nxt_fade > 0 else None
         for a in range(lo, hi, master.BLOCK):
             b = min(hi, a + master.BLOCK)
-            chunk = np.asarray(src[i0 + a - o0 : i0 + b - o0], dtype=np.float32)
+            chunk = finite(src[i0 + a - o0 : i0 + b - o0])
             t = (np.arange(a, b) - o0 + i0) / SR
             gain: np.ndarray | None = None
             if t_in is not None and t[0] < t_in[0] + t_in[1]:
@@ -224,8 +268,3 @@ def render_plan(plan: Plan, sources: list[np.ndarray], duration: float, path: Pa
                 fade = np.cos(0.5 * np.pi * np.clip((t - t_out[0]) / t_out[1], 0, 1))
                 gain = fade if gain is None else gain * fade
             out[a:b] += chunk if gain is None else chunk * gain.astype(np.float32)[:, None]
-    bar = 240.0 / plan.tempo_bpm
-    fade_out = float(np.clip(bar, 1.0, 3.0))
-    master.finish(
-        out, path, fade_in_s=0.02 if plan.skip > 0.01 else 0.004, fade_out_s=min(fade_out, duration / 3), seed=seed
-    )

@@ -8,7 +8,10 @@ so a long bed never needs more than a few blocks of extra memory (docs/music.md,
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +23,23 @@ SR = SAMPLE_RATE
 TARGET_LUFS = -14.0
 CEILING_DBFS = -1.0
 BLOCK = 1 << 17
+IN_MEMORY_S = 240.0
+"""Longer beds are mixed in a temporary file (np.memmap) so memory stays flat (docs/music.md, "Memory")."""
 
 _K_SHELF = ([1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585])
 _K_HIGHPASS = ([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621])
 _K_SOS = np.vstack([np.hstack(_K_SHELF), np.hstack(_K_HIGHPASS)])
+
+
+@contextlib.contextmanager
+def mix_buffer(shape: tuple[int, ...], scratch: Path | None) -> Iterator[np.ndarray]:
+    """A zeroed float32 buffer to mix a bed into: in memory, or for a long bed in a temporary file in
+    `scratch` whose pages the kernel can write back (an hour of stereo is 1.4 GB)."""
+    if shape[0] <= IN_MEMORY_S * SR:
+        yield np.zeros(shape, dtype=np.float32)
+        return
+    with tempfile.NamedTemporaryFile(dir=scratch, suffix=".f32") as fh:
+        yield np.memmap(fh, dtype=np.float32, mode="w+", shape=shape)
 
 
 class LoudnessMeter:

@@ -7,10 +7,7 @@ before the shared master stage (engine/music/master.py) sets the loudness and wr
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +25,6 @@ log = logging.getLogger(__name__)
 SR = master.SR
 VINYL_SPREAD = 157
 """Samples the record's right channel lags its left (about 3 ms: wide, not an echo)."""
-IN_MEMORY_S = 240.0
-"""Longer beds are mixed in a temporary file (np.memmap) so memory stays flat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +34,6 @@ class RenderStats:
     notes: int
     engine: str = "numpy"
     """`numpy` (the built-in instruments) or `soundfont`."""
-
-
-@contextlib.contextmanager
-def _buffer(shape: tuple[int, ...], scratch: Path | None) -> Iterator[np.ndarray]:
-    if shape[0] <= IN_MEMORY_S * SR:
-        yield np.zeros(shape, dtype=np.float32)
-        return
-    with tempfile.NamedTemporaryFile(dir=scratch, suffix=".f32") as fh:
-        yield np.memmap(fh, dtype=np.float32, mode="w+", shape=shape)
 
 
 def impulse_response(seconds: float, rng: np.random.Generator) -> np.ndarray:
@@ -103,7 +89,7 @@ def play(
     n = round(grid.duration * SR)
     rng = np.random.default_rng([seed, 104729, sum(map(ord, style.mood))])
     voices = instruments.Voices(rng)
-    with _buffer((n, 2), scratch) as bus, _buffer((n,), scratch) as send:
+    with master.mix_buffer((n, 2), scratch) as bus, master.mix_buffer((n,), scratch) as send:
         for note in score.notes:
             if note.instrument in instruments.DRUMS:
                 wave = voices.drum(note.instrument, int(rng.integers(3)))
