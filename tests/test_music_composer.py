@@ -184,15 +184,23 @@ def test_cuts_the_music_cannot_use_are_passed_over(pieces: Pieces) -> None:
     assert min(abs(t - 6.2) for t in piece.score.grid.downbeats()) <= 0.001
 
 
+@pytest.mark.parametrize("mood", MOODS)
 @pytest.mark.parametrize("duration", [1.5, 4.0, 9.4])
-def test_short_pieces_are_exact_and_mastered(tmp_path: Path, duration: float) -> None:
+def test_short_pieces_are_exact_mastered_and_keep_the_moods_tempo(tmp_path: Path, mood: str, duration: float) -> None:
+    """A bar of calm is 3.3-4 s: a 4 s clip cannot hold one and a final chord, so it is a pickup that
+    swells into the final chord, at the mood's tempo (it once left the range by up to 40 %)."""
     path = tmp_path / "short.wav"
-    compose(duration, "happy", 3, (Cut(duration / 2, 1.0),), path)
+    piece = compose(duration, mood, 3, (Cut(duration / 2, 1.0),), path)
     samples, peak = read(path)
     assert len(samples) == round(duration * 48_000)
     assert peak < 32767
     assert -16.5 <= loudness(path).integrated_lufs <= -11.5
     assert np.abs(samples[-48:]).max() < 10 ** (-50 / 20)
+    grid = piece.score.grid
+    assert STYLES[mood].tempo[0] <= grid.bpm <= STYLES[mood].tempo[1]
+    if duration >= 3.0:  # shorter clips are the final chord alone
+        _, rise = strongest_onset(samples, grid.final_downbeat - 0.05, grid.final_downbeat + 0.05)
+        assert rise >= 4.0
 
 
 def test_long_pieces_mix_in_a_file_instead_of_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,6 +305,46 @@ def test_the_solver_keeps_the_moods_tempo_and_lands_any_cut_not_too_near_the_end
     assert 1.0 - 1e-9 <= grid.tail <= 4.0 + 1e-9
     assert 0 <= grid.first_downbeat < grid.bar_s
     assert grid.final_downbeat == pytest.approx(grid.first_downbeat + grid.bars * grid.bar_s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mood=st.sampled_from(MOODS),
+    duration=st.floats(3.0, 40.0),
+    where=st.lists(st.floats(0.0, 1.0), max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_tempo_never_leaves_the_moods_range_whatever_the_length_and_cuts(
+    mood: str, duration: float, where: list[float], seed: int
+) -> None:
+    cuts = tuple(Cut(0.25 + w * (duration - 0.5), 1.0 - 0.2 * i) for i, w in enumerate(where))
+    grid, anchor = solve_grid(duration, STYLES[mood], cuts, np.random.default_rng(seed))
+    assert STYLES[mood].tempo[0] <= grid.bpm <= STYLES[mood].tempo[1]
+    assert 0 <= grid.first_downbeat < grid.bar_s and grid.bars >= 0
+    assert grid.final_downbeat == pytest.approx(grid.first_downbeat + grid.bars * grid.bar_s, abs=1e-5)
+    assert 0.75 <= grid.tail <= 4.0 + 1e-9
+    if anchor is not None:
+        assert min(abs(t - anchor.time_s) for t in grid.downbeats()) <= 0.001
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mood=st.sampled_from(MOODS),
+    duration=st.one_of(st.floats(0.001, 12.0), st.floats(12.0, 400.0)),
+    where=st.lists(st.floats(0.0, 1.0), max_size=3),
+    strengths=st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3),
+    seed=st.integers(0, 2**63 - 1),
+)
+def test_any_length_seed_and_cuts_write_a_score(
+    mood: str, duration: float, where: list[float], strengths: list[float], seed: int
+) -> None:
+    """Lengths, seeds and cuts are the user's (the seed comes from the clip's media ids): none may
+    fail. The score is what can fail; playing it is the same code for every score."""
+    cuts = tuple(sorted((Cut(w * duration, s) for w, s in zip(where, strengths, strict=False)), key=lambda c: -c.score))
+    score = write_score(duration, STYLES[mood], cuts, seed)
+    assert score.notes
+    assert max(n.time for n in score.notes) <= max(score.grid.final_downbeat + 0.1, 0.0)
+    assert STYLES[mood].tempo[0] <= score.grid.bpm <= STYLES[mood].tempo[1]
 
 
 @pytest.mark.parametrize("mood", MOODS)

@@ -120,16 +120,19 @@ def solve_grid(
     # The mood's tempo range is kept; the strongest cut is anchored if any tempo in it can take it
     # (with the usual tail, else a tail of 1-4 s), else the next strongest, else none.
     relaxed = (min(lo_t, MIN_TAIL), max(hi_t, 4.0))
-    for first in [*range(len(usable)), len(usable)]:
+    for first in range(len(usable)):
         anchors = usable[first:]
-        for tails in ((lo_t, hi_t), relaxed) if anchors else ((lo_t, hi_t),):
-            best = _search(duration, *style.tempo, tails, anchors, target, tail_pref, style)
+        for tails in ((lo_t, hi_t), relaxed):
+            best = _search(duration, *style.tempo, tails, anchors, target, tail_pref)
             if best is not None:
-                return best, (anchors[0] if anchors else None)
-    bpm = sum(style.tempo) / 2
-    bars = max(1, math.floor((duration - lo_t) / (240 / bpm)))
-    bpm = 240 * bars / (duration - (lo_t + hi_t) / 2)
-    return Grid(bpm, 0.0, bars, (lo_t + hi_t) / 2, duration), None
+                return best, anchors[0]
+    # no cut to anchor: whole bars if they fit the tail range at some tempo in the mood's, else a
+    # pickup of whole beats before them (a short clip may be all pickup: a swell into the final chord)
+    grid = _search(duration, *style.tempo, (lo_t, hi_t), [], target, tail_pref) or _search(
+        duration, *style.tempo, (lo_t, hi_t), [], target, tail_pref, pickups=True
+    )
+    assert grid is not None  # with pickups every tempo has a tail in the range
+    return grid, None
 
 
 def _search(
@@ -140,7 +143,8 @@ def _search(
     cuts: list[Cut],
     target: float,
     tail_pref: float,
-    style: Style,
+    *,
+    pickups: bool = False,
 ) -> Grid | None:
     best: tuple[float, Grid] | None = None
     span = max(hi_bpm - lo_bpm, 1.0)
@@ -152,17 +156,20 @@ def _search(
             j_lo = max(0, math.ceil((anchor - tails[1]) / bar - 1e-9))
             j_hi = math.floor((anchor - tails[0]) / bar + 1e-9)
             tails_here = [anchor - j * bar for j in range(j_lo, j_hi + 1)]
-        else:
-            n_lo = max(1, math.ceil((duration - tails[1]) / bar - 1e-9))
-            n_hi = math.floor((duration - tails[0]) / bar + 1e-9)
-            tails_here = [duration - n * bar for n in range(n_lo, n_hi + 1)]
+        else:  # the body is whole bars, or with `pickups` whole beats (the first bar after a pickup)
+            step = beat if pickups else bar
+            n_lo = max(1, math.ceil((duration - tails[1]) / step - 1e-9))
+            n_hi = math.floor((duration - tails[0]) / step + 1e-9)
+            tails_here = [duration - n * step for n in range(n_lo, n_hi + 1)]
+            if pickups and not tails_here:  # the tail range is narrower than a beat here
+                tails_here = [(tails[0] + tails[1]) / 2]
         for tail in tails_here:
             body = duration - tail
             bars = math.floor(body / bar + 1e-6)
             first = max(0.0, body - bars * bar)
-            if bars < 1:
+            if bars < 1 and not pickups:
                 continue
-            cost = abs(bpm - target) / span + 0.4 * abs(tail - tail_pref) / 1.6
+            cost = abs(bpm - target) / span + 0.4 * abs(tail - tail_pref) / 1.6 + (1.0 if bars < 1 else 0.0)
             pickup_beats = first / beat
             cost += 0.25 * min(pickup_beats, abs(pickup_beats - round(pickup_beats)) + 0.3)
             for cut in cuts[1:3]:
@@ -490,8 +497,8 @@ def _write_ending_and_accents(
             hit(style.accent[-1], k, 0.6)
     if style.accent and cut_bar != n and style.mood in {"upbeat", "cinematic", "happy"}:
         hit(style.accent[0], n, 0.55)
-    if grid.first_downbeat >= 0.35 and sections:
-        first = sections[0].progression[0]
+    if grid.first_downbeat >= 0.35:  # into the first bar, or (a short clip) straight into the final chord
+        first = sections[0].progression[0] if sections else parse_progression(style.cadences[0])[-1]
         for p in voice(first, w.tonic, None, low=52, high=72):
             w.notes.append(Note(0.0, grid.first_downbeat, "swell", p, 0.5, 0.0, 0.5, 0.12, -1, 0))
     return tuple(accents)
