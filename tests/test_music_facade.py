@@ -327,3 +327,20 @@ async def test_silent_tiny_and_broken_uploads_still_give_a_bed_of_the_length(
     assert "happy piece" in results["tiny"][0].description["en"]
     assert "your track" in results["broken"][0].description["en"]
     assert -16 <= loudness(results["broken"][0].path).integrated_lufs <= -12
+
+
+async def test_what_a_draft_may_hold_never_breaks_the_music(
+    tmp_path: Path, clips: dict[str, MediaInfo], settings: EngineSettings
+) -> None:
+    """The draft comes from the client: a negative seed, or a library track named with a NUL byte
+    or longer than a path may be, gets music (composed) rather than an error."""
+    library_settings = settings.model_copy(update={"music_dir": tmp_path / "library"})
+    (tmp_path / "library" / "calm").mkdir(parents=True)
+    for music, where in (
+        ({"source": "composer", "mood": "tense", "seed": -7}, settings),
+        ({"source": "library", "track": "calm/a\x00b.mp3"}, library_settings),
+        ({"source": "library", "track": "x" * 5000}, library_settings),
+    ):
+        result = await music_for_draft(draft_with(music, d=4_000), clips, where)
+        assert result is not None and len(read(result.path)[0]) == 4 * 48_000
+        assert "piece" in result.description["en"]

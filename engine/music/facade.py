@@ -32,7 +32,7 @@ from engine.music.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 """Part of every cache key: bump it when the composer or the fitting changes its output."""
 MAX_SYNCED_CUTS = 3
 EDGE_S = 0.25
@@ -70,21 +70,22 @@ async def request_for_draft(
     meta = segment.m
     duration = segment.d / 1000
     mood = meta.mood if meta.mood in MOODS else "calm"
+    seed = meta.seed % 2**64  # a draft may hold any integer; the generators take non-negative ones
     if meta.source == "upload":
         info = media.get(meta.media)
         usable = info is not None and (info.kind == "audio" or info.has_audio)
         if info is not None and usable and await asyncio.to_thread(info.path.is_file):
-            return MusicRequest("upload", duration, mood, meta.seed, (), info.path), (info.filename,)
+            return MusicRequest("upload", duration, mood, seed, (), info.path), (info.filename,)
         log.warning("music upload missing session=%s media=%s: composing instead", session, meta.media)
     elif meta.source == "library":
-        found = await _library_request(meta.track, mood, meta.seed, duration, settings)
+        found = await _library_request(meta.track, mood, seed, duration, settings)
         if found is not None:
             return found
         log.warning(
             "music library track missing session=%s track=%r mood=%s: composing instead", session, meta.track, mood
         )
     cuts = await timeline_cuts(draft, segment, media, settings)
-    return MusicRequest("composer", duration, mood, meta.seed, cuts), ()
+    return MusicRequest("composer", duration, mood, seed, cuts), ()
 
 
 async def _library_request(

@@ -108,8 +108,11 @@ def resolve(music_dir: Path | None, relative: str) -> Path | None:
     """The file a draft's `m.track` names, only if it lies inside the library folder."""
     if music_dir is None or not relative:
         return None
-    root = music_dir.resolve()
-    candidate = (root / relative).resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
+    try:  # the name comes from a draft: it may hold a NUL byte or be longer than a path may be
+        root = music_dir.resolve()
+        candidate = (root / relative).resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+    except (OSError, ValueError):
         return None
     return candidate
