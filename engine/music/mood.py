@@ -22,6 +22,8 @@ NAMES: dict[str, tuple[str, str]] = {
     "lofi": ("lo-fi", "低保真"),
     "tense": ("tense", "紧张"),
 }
+"""How every reply names a mood (en, zh): the reason for a choice here, the composer's description
+of its piece, the editor's names for the music segment."""
 
 # Words that name a mood (explicit) and words that only suggest one (context). Each maps to
 # weights over moods, so "sad" can lean cinematic and, negated, push away from the dark moods.

@@ -13,6 +13,7 @@ from engine.music import Cut
 from engine.music.composer.arrangement import Score, write_score
 from engine.music.composer.render import RenderStats, play
 from engine.music.composer.styles import STYLES, Style
+from engine.music.mood import NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class Composition:
         names = (
             self.style.names if self.stats.engine == "numpy" else SOUNDFONT_NAMES.get(self.style.mood, self.style.names)
         )
-        mood_en, mood_zh = MOOD_NAMES[self.style.mood]
+        mood_en, mood_zh = NAMES[self.style.mood]
         article = "an" if mood_en[0] in "aeiou" else "a"
         return {
             "en": f"{article} {mood_en} piece for {names['en']} at {bpm} BPM",
@@ -43,16 +44,6 @@ SOUNDFONT_NAMES: dict[str, dict[str, str]] = {
     "tense": {"en": "pizzicato strings, a pad and ticking percussion", "zh": "拨奏弦乐、铺底音色与滴答打击乐"},
 }
 """The General MIDI instruments the soundfont plays the same parts on (engine/music/composer/midi.py)."""
-
-MOOD_NAMES: dict[str, tuple[str, str]] = {
-    "upbeat": ("upbeat", "动感"),
-    "happy": ("happy", "欢快"),
-    "calm": ("calm", "平静"),
-    "cinematic": ("cinematic", "电影感"),
-    "lofi": ("lo-fi", "低保真"),
-    "tense": ("tense", "紧张"),
-}
-
 
 def compose(
     duration_s: float, mood: str, seed: int, cuts: tuple[Cut, ...], path: Path, *, soundfont: Path | None = None

@@ -179,7 +179,7 @@ STYLES: dict[str, Style] = {
         reverb_s=2.8,
         accent=("boom", "crash"),
         riser=True,
-        names={"en": "strings, piano ostinato and low percussion", "zh": "弦乐、钢琴固定音型与低音打击乐"},
+        names={"en": "strings, a plucked ostinato and low percussion", "zh": "弦乐、拨弦固定音型与低音打击乐"},
     ),
     "lofi": Style(
         mood="lofi",
