@@ -205,33 +205,22 @@ def video_scores(f: VideoFeatures) -> dict[str, float]:
 
 
 def _describe_video(f: VideoFeatures) -> tuple[str, str]:
-    parts_en: list[str] = []
-    parts_zh: list[str] = []
-    if f.brightness >= 0.55:
-        parts_en.append("bright")
-        parts_zh.append("明亮")
-    elif f.brightness <= 0.3:
-        parts_en.append("dark")
-        parts_zh.append("偏暗")
-    if f.saturation >= 0.4:
-        parts_en.append("colourful")
-        parts_zh.append("色彩丰富")
-    elif f.saturation <= 0.15:
-        parts_en.append("muted")
-        parts_zh.append("色调素淡")
-    if f.cut_rate >= 15:
-        parts_en.append("quickly cut")
-        parts_zh.append("剪辑节奏快")
-    elif f.motion >= 0.35:
-        parts_en.append("lively")
-        parts_zh.append("动感强")
-    elif f.motion <= 0.1:
-        parts_en.append("still")
-        parts_zh.append("画面平稳")
-    if not parts_en:
+    """The clip's look in a few words (en, zh): its light, its colour, its pace."""
+    light = ("bright", "明亮") if f.brightness >= 0.55 else ("dark", "偏暗") if f.brightness <= 0.3 else None
+    colour = (
+        ("colourful", "色彩丰富") if f.saturation >= 0.4 else ("muted", "色调素淡") if f.saturation <= 0.15 else None
+    )
+    pace = (
+        ("quickly cut", "剪辑节奏快") if f.cut_rate >= 15
+        else ("lively", "动感强") if f.motion >= 0.35
+        else ("still", "画面平稳") if f.motion <= 0.1
+        else None
+    )  # fmt: skip
+    words = [w for w in (light, colour, pace) if w is not None]
+    if not words:
         return "balanced", "均衡"
-    en = parts_en[0] if len(parts_en) == 1 else ", ".join(parts_en[:-1]) + " and " + parts_en[-1]
-    return en, "、".join(parts_zh)
+    en = [e for e, _ in words]
+    return (en[0] if len(en) == 1 else ", ".join(en[:-1]) + " and " + en[-1]), "、".join(z for _, z in words)
 
 
 def choose_mood(text: str, features: VideoFeatures | None) -> MoodChoice:

@@ -45,6 +45,7 @@ SOUNDFONT_NAMES: dict[str, dict[str, str]] = {
 }
 """The General MIDI instruments the soundfont plays the same parts on (engine/music/composer/midi.py)."""
 
+
 def compose(
     duration_s: float, mood: str, seed: int, cuts: tuple[Cut, ...], path: Path, *, soundfont: Path | None = None
 ) -> Composition:
