@@ -98,12 +98,6 @@ def child(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- measures on the WAV
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    with wave.open(str(path), "rb") as w:
-        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, w.getnchannels())
-    return raw.astype(np.float64) / 32768, int(np.abs(raw.astype(np.int32)).max())
-
-
 def _lufs(path: Path) -> float:
     from engine.ffmpeg import ffmpeg_exe
 
@@ -113,36 +107,22 @@ def _lufs(path: Path) -> float:
     return float(match.group(1)) if match else float("nan")
 
 
-def _attack_near(samples: np.ndarray, at: float, window: float = 0.05) -> float:
-    """The time of the strongest attack above 1 kHz within `window` of `at` (5 ms frames)."""
-    from scipy import signal
-
-    mono = signal.sosfilt(signal.butter(4, 1000, "highpass", fs=RATE, output="sos"), samples.mean(axis=1))
-    hop = RATE // 200
-    frames = len(mono) // hop
-    level = 10 * np.log10(np.square(mono[: frames * hop]).reshape(frames, hop).mean(axis=1) + 1e-12)
-    a, b = int((at - window - 0.04) * 200), int((at + window) * 200)
-    rise = [level[i] - level[i - 8 : i].min() for i in range(max(a, 8), min(b, frames))]
-    return (max(a, 8) + int(np.argmax(rise))) / 200
-
-
 def measure(path: Path, duration: float, result: dict[str, Any]) -> dict[str, Any]:
-    samples, peak = _read(path)
-    power = np.zeros(len(samples) // 2 + 1)
-    for ch in range(samples.shape[1]):
-        power += np.abs(np.fft.rfft(samples[:, ch])) ** 2
-    freqs = np.fft.rfftfreq(len(samples), 1 / RATE)
-    rms = float(np.sqrt(np.mean(samples**2)))
+    """The tests' own measures (tests/music_measures.py) and ffmpeg's ebur128, so the figures
+    printed here are the ones the tests hold the beds to."""
+    from tests.music_measures import crest_db, read, share_above, strongest_onset
+
+    samples, peak = read(path)
     out = {
         "length_err_ms": 1000 * abs(len(samples) / RATE - duration),
         "lufs": _lufs(path),
         "clipped": int(peak >= 32767),
-        "crest_db": 20 * np.log10(np.abs(samples).max() / rms) if rms else float("nan"),
-        "above_2k_pct": 100 * float(power[freqs >= 2000].sum() / power.sum()),
+        "crest_db": crest_db(samples),
+        "above_2k_pct": share_above(samples),
     }
     if "final_downbeat" in result:
         final = float(result["final_downbeat"])
-        out["final_err_ms"] = 1000 * abs(_attack_near(samples, final) - final)
+        out["final_err_ms"] = 1000 * abs(strongest_onset(samples, final - 0.05, final + 0.05)[0] - final)
     return out
 
 
