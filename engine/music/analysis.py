@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -57,8 +58,9 @@ async def analyse_video(media: MediaInfo, settings: EngineSettings) -> VideoFeat
 
 async def _analyse(media: MediaInfo, cache: Path) -> VideoFeatures:
     duration = media.duration_s or 0.0
-    with tempfile.TemporaryDirectory(prefix="cutaway-analysis-") as tmp:
-        stats, scenes = Path(tmp) / "stats.txt", Path(tmp) / "scenes.txt"
+    tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="cutaway-analysis-"))
+    try:  # made and removed off the event loop, like every file operation here
+        stats, scenes = tmp / "stats.txt", tmp / "scenes.txt"
         graph = (
             f"[0:v]scale={WIDTH}:-2:flags=fast_bilinear,split[a][b];"
             f"[a]fps={STATS_FPS},signalstats,metadata=mode=print:file={_escape(stats)}[s];"
@@ -76,6 +78,8 @@ async def _analyse(media: MediaInfo, cache: Path) -> VideoFeatures:
             )
             return VideoFeatures(duration_s=duration, brightness=0.5, saturation=0.3, motion=0.2)
         features = await asyncio.to_thread(_parse_files, stats, scenes, duration)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, tmp, True)
     await asyncio.to_thread(_store, cache, features)
     log.info(
         "analysed video session=%s media=%s brightness=%.2f saturation=%.2f motion=%.2f cuts=%d",

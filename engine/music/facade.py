@@ -15,10 +15,12 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -214,9 +216,7 @@ async def _produce(
         "music ready session=%s source=%s mood=%s seed=%d duration=%.3f key=%s",
         session, request.source, request.mood, request.seed, request.duration_s, key,
     )  # fmt: skip
-    result = _load(folder, key)
-    assert result is not None
-    return result
+    return _result(wav, meta)
 
 
 def _compose(request: MusicRequest, path: Path, settings: EngineSettings) -> dict[str, object]:
@@ -235,13 +235,16 @@ def _compose(request: MusicRequest, path: Path, settings: EngineSettings) -> dic
 async def _fit(request: MusicRequest, path: Path, titles: tuple[str, ...]) -> dict[str, object]:
     assert request.track is not None
     tracks = [request.track] + ([request.companion] if request.companion is not None else [])
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix="fit-") as tmp:
+    tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=path.parent, prefix="fit-"))
+    try:  # made and removed off the event loop: the decoded tracks there can be gigabytes
         raws = []
         for i, track in enumerate(tracks):
-            raw = Path(tmp) / f"track{i}.f32"
+            raw = tmp / f"track{i}.f32"
             await _decode(track, raw, request.duration_s + 90.0)  # a longer track is trimmed anyway
             raws.append(raw)
         plan = await asyncio.to_thread(_fit_sync, raws, request.duration_s, path, request.seed)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, tmp, True)
     bpm = round(plan.tempo_bpm)
     names_en = " and ".join(f"“{t}”" for t in titles) or "the track"
     names_zh = "和".join(f"《{t}》" for t in titles) or "曲目"
@@ -298,18 +301,22 @@ class MusicUnavailable(RuntimeError):
 def _load(folder: Path, key: str) -> MusicResult | None:
     wav, meta = folder / f"{key}.wav", folder / f"{key}.json"
     try:
-        raw = json.loads(meta.read_text())
-    except (OSError, ValueError):
+        result = _result(wav, json.loads(meta.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # missing or damaged: made again
         return None
     if not wav.is_file():
         return None
     _mark_used(wav, meta)
+    return result
+
+
+def _result(wav: Path, meta: Mapping[str, Any]) -> MusicResult:
     return MusicResult(
         path=wav,
-        duration_s=float(raw["duration_s"]),
-        description=dict(raw.get("description") or {}),
-        tempo_bpm=raw.get("tempo_bpm"),
-        downbeats_s=tuple(float(t) for t in raw.get("downbeats_s") or ()),
+        duration_s=float(meta["duration_s"]),
+        description=dict(meta.get("description") or {}),
+        tempo_bpm=meta.get("tempo_bpm"),
+        downbeats_s=tuple(float(t) for t in meta.get("downbeats_s") or ()),
     )
 
 
