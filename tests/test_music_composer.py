@@ -246,6 +246,41 @@ def _midi_for(mood: str, seed: int) -> tuple[Score, bytes]:
     return score, score_to_midi(score, {p.instrument: p.gain for p in STYLES[mood].parts})
 
 
+def _note_events(midi: bytes) -> list[tuple[int, int, int, bool]]:
+    """(tick, channel, key, on) of every note event in a format-0 file as score_to_midi writes it."""
+    data, i, tick, out = midi[22:], 0, 0, []
+    while i < len(data):
+        delta = 0
+        while True:
+            delta, i = (delta << 7) | (data[i] & 0x7F), i + 1
+            if not data[i - 1] & 0x80:
+                break
+        tick += delta
+        status = data[i]
+        if status == 0xFF:  # meta: type, length, data
+            i += 3 + data[i + 2]
+        elif status >> 4 in (0x8, 0x9):
+            out.append((tick, status & 0x0F, data[i + 1], status >> 4 == 0x9 and data[i + 2] > 0))
+            i += 3
+        else:  # program change (2 bytes) or controller (3 bytes)
+            i += 2 if status >> 4 == 0xC else 3
+    return out
+
+
+@pytest.mark.parametrize("mood", MOODS)
+def test_a_key_struck_again_while_it_sounds_is_released_there_not_cut_by_its_old_note_off(mood: str) -> None:
+    """A note-off ends every voice of its key: the pads' common tones held across bar lines, and
+    arpeggios' returning notes, lost nearly all of their second note on the soundfont path."""
+    score = write_score(30.0, STYLES[mood], (Cut(12.0, 1.0),), 1)
+    events = _note_events(score_to_midi(score, {p.instrument: p.gain for p in STYLES[mood].parts}))
+    assert sum(on for *_, on in events) == sum(not on for *_, on in events) > 0
+    sounding: set[tuple[int, int]] = set()
+    for _, channel, key, on in events:  # in file order: at one tick, offs come before ons
+        assert ((channel, key) in sounding) != on, (channel, key, on)
+        (sounding.add if on else sounding.discard)((channel, key))
+    assert not sounding
+
+
 @needs_soundfont
 @pytest.mark.parametrize("mood", ["upbeat", "cinematic"])
 def test_the_renderer_gets_only_the_pieces_presets_and_plays_the_same_samples(mood: str) -> None:

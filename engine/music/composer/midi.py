@@ -56,7 +56,7 @@ def score_to_midi(score: Score, gains: dict[str, float]) -> bytes:
     ticks_per_s = bpm / 60 * PPQ
     channels: dict[str, int] = {}
     free = [c for c in range(16) if c != DRUM_CHANNEL]
-    events: list[tuple[int, int, bytes]] = []  # (tick, order, message): note-offs (0) before note-ons (1)
+    played: list[list[int]] = []  # [on tick, off tick, channel, key, velocity]
     for note in score.notes:
         if note.instrument in DRUM_NOTES:
             channel, pitch, length = DRUM_CHANNEL, DRUM_NOTES[note.instrument], 0.1
@@ -70,9 +70,21 @@ def score_to_midi(score: Score, gains: dict[str, float]) -> bytes:
             continue  # textures without a General MIDI equivalent (riser)
         velocity = max(1, min(127, round(127 * (0.3 + 0.7 * note.vel))))
         on = round(note.time * ticks_per_s)
-        off = max(on + 1, round((note.time + length) * ticks_per_s))
-        events.append((on, 1, bytes((0x90 | channel, pitch & 0x7F, velocity))))
-        events.append((off, 0, bytes((0x80 | channel, pitch & 0x7F, 0))))
+        played.append([on, max(on + 1, round((note.time + length) * ticks_per_s)), channel, pitch & 0x7F, velocity])
+    # A key struck again while it still sounds is released where it is struck again: a note-off ends
+    # every voice of its key, so the earlier note's own off would cut the new one short (a pad's
+    # common tone held into the next bar lost nearly all of its second bar).
+    played.sort()
+    latest: dict[tuple[int, int], list[int]] = {}
+    for note_on in played:
+        earlier = latest.get((note_on[2], note_on[3]))
+        if earlier is not None and earlier[1] > note_on[0]:
+            earlier[1] = note_on[0]
+        latest[(note_on[2], note_on[3])] = note_on
+    events: list[tuple[int, int, bytes]] = []  # (tick, order, message): note-offs (0) before note-ons (1)
+    for on, off, channel, key, velocity in played:
+        events.append((on, 1, bytes((0x90 | channel, key, velocity))))
+        events.append((off, 0, bytes((0x80 | channel, key, 0))))
     head = bytearray()
     tempo = round(60_000_000 / bpm)
     head += b"\x00\xff\x51\x03" + tempo.to_bytes(3, "big")
