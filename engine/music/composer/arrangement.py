@@ -127,7 +127,7 @@ def solve_grid(
             if best is not None:
                 return best, anchors[0]
     # no cut to anchor: whole bars if they fit the tail range at some tempo in the mood's, else a
-    # pickup of whole beats before them (a short clip may be all pickup: a swell into the final chord)
+    # pickup of whole beats before them (a short clip may be all pickup, leading into the final chord)
     grid = _search(duration, *style.tempo, (lo_t, hi_t), [], target, tail_pref) or _search(
         duration, *style.tempo, (lo_t, hi_t), [], target, tail_pref, pickups=True
     )
@@ -256,6 +256,8 @@ class _Writer:
         self, part: Part, bar: int, step: float, dur: float, pitch: int, vel: float, *, exact: bool = False
     ) -> None:
         t = self.grid.step_time(bar, step, self.style.swing)
+        if t < 0:  # the part of a pickup bar before the clip starts
+            return
         if not exact:
             sigma = self.style.humanise_ms / 1000
             t += float(np.clip(self.rng.normal(0, sigma), -2.5 * sigma, 2.5 * sigma))
@@ -298,6 +300,8 @@ def write_score(duration: float, style: Style, cuts: tuple[Cut, ...], seed: int)
     grid, anchor = solve_grid(duration, style, cuts, rng)
     cut_bar = round((anchor.time_s - grid.first_downbeat) / grid.bar_s) if anchor is not None else None
     sections = plan_form(grid.bars, cut_bar, style, rng)
+    if not sections and grid.first_downbeat > 0:  # all pickup: the last beats of a cadence bar lead in
+        sections = (Section(-1, 1, "end", 2, parse_progression(style.cadences[0])),)
     writer = _Writer(style, grid, tonic, rng)
     for number, section in enumerate(sections):
         melody_cells = [
@@ -496,9 +500,9 @@ def _write_ending_and_accents(
             accents.append(k)
             hit(style.accent[-1], k, 0.6)
     if style.accent and cut_bar != n and style.mood in {"upbeat", "cinematic", "happy"}:
-        hit(style.accent[0], n, 0.55)
-    if grid.first_downbeat >= 0.35:  # into the first bar, or (a short clip) straight into the final chord
-        first = sections[0].progression[0] if sections else parse_progression(style.cadences[0])[-1]
+        hit(style.accent[0], n, 0.8)
+    if grid.first_downbeat >= 0.35 and sections:
+        first = sections[0].progression[0]
         for p in voice(first, w.tonic, None, low=52, high=72):
             w.notes.append(Note(0.0, grid.first_downbeat, "swell", p, 0.5, 0.0, 0.5, 0.12, -1, 0))
     return tuple(accents)
