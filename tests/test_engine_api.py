@@ -391,10 +391,11 @@ async def test_render_poll_shape_and_download(
     )
     assert status == 200 and body["success"] is True
     data = body["data"]
-    assert set(data) == {"id", "status", "progress", "outputUrl", "output", "createdAt", "completedAt", "error"}
+    assert set(data) == {"id", "status", "progress", "outputUrl", "output", "createdAt", "completedAt", "error", "userMessage"}
     assert data["output"]["url"] == data["outputUrl"] and data["output"]["size"] > 0
     assert data["output"]["duration"] == pytest.approx(2.0, abs=0.2)
-    assert data["completedAt"] >= data["createdAt"] > 1_700_000_000_000 and data["error"] is None
+    assert data["completedAt"] >= data["createdAt"] > 1_700_000_000_000
+    assert data["error"] is None and data["userMessage"] is None
     async with http.get(
         f"{engine.base_url}/api/render/proxy/{started.render_id}/download", headers={"Authorization": f"Bearer {token}"}
     ) as resp:
