@@ -391,7 +391,17 @@ async def test_render_poll_shape_and_download(
     )
     assert status == 200 and body["success"] is True
     data = body["data"]
-    assert set(data) == {"id", "status", "progress", "outputUrl", "output", "createdAt", "completedAt", "error", "userMessage"}
+    assert set(data) == {
+        "id",
+        "status",
+        "progress",
+        "outputUrl",
+        "output",
+        "createdAt",
+        "completedAt",
+        "error",
+        "userMessage",
+    }
     assert data["output"]["url"] == data["outputUrl"] and data["output"]["size"] > 0
     assert data["output"]["duration"] == pytest.approx(2.0, abs=0.2)
     assert data["completedAt"] >= data["createdAt"] > 1_700_000_000_000
