@@ -11,6 +11,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Self
 
+AUDIO_RATE = 48_000
+"""Every sound the engine decodes, composes, fits and mixes is 48 kHz stereo float; the MP4 carries it as AAC."""
+
 MediaKind = Literal["video", "image", "audio"]
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from engine.media import AUDIO_RATE
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 MOODS: tuple[str, ...] = ("upbeat", "calm", "cinematic", "lofi", "happy", "tense")
 """Every mood the composer writes (and a library may be sorted by)."""
 
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = AUDIO_RATE
 
 
 @dataclass(frozen=True, slots=True)

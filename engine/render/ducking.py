@@ -25,7 +25,9 @@ from functools import cache
 
 import numpy as np
 
-RATE = 48_000
+from engine.media import AUDIO_RATE
+
+RATE = AUDIO_RATE
 FRAME = 1_920
 """40 ms: long enough to hold two periods of a low voice."""
 FRAME_S = FRAME / RATE

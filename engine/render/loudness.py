@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.ffmpeg import run_ffmpeg
+from engine.media import AUDIO_RATE
 from engine.render.escape import ff_value
 
-RATE = 48_000
+RATE = AUDIO_RATE
 SUB_BLOCK = RATE // 10
 """100 ms: four of them make one 400 ms gating block (75 % overlap)."""
 ABSOLUTE_GATE = -70.0

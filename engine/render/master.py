@@ -30,6 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.ffmpeg import run_ffmpeg
+from engine.media import AUDIO_RATE
 from engine.render.loudness import Measured, integrated, measure_file
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,11 @@ async def encode(mix: Path, out: Path, gain_db: float, ceiling_db: float) -> Non
     """Raw float32 stereo 48 kHz → gain → 4× oversampled limiter → AAC in an MP4 (M4A) file."""
     limit = 10 ** (ceiling_db / 20)
     chain = (
-        f"volume={gain_db:.3f}dB,aresample=192000,"
-        f"alimiter=limit={limit:.5f}:attack=5:release=80:level=0:latency=1,aresample=48000"
+        f"volume={gain_db:.3f}dB,aresample={4 * AUDIO_RATE},"
+        f"alimiter=limit={limit:.5f}:attack=5:release=80:level=0:latency=1,aresample={AUDIO_RATE}"
     )
     await run_ffmpeg([
-        "-y", "-f", "f32le", "-ar", "48000", "-ac", "2", "-i", mix,
+        "-y", "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2", "-i", mix,
         "-af", chain, "-c:a", "aac", "-b:a", AAC_BITRATE, "-f", "mp4", out,
     ])  # fmt: skip
 

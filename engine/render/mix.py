@@ -27,10 +27,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from engine.media import AUDIO_RATE
 from engine.render import ducking
 from engine.render.loudness import SUB_BLOCK, LoudnessMeter
 
-RATE = 48_000
+RATE = AUDIO_RATE
 BLOCK = 100 * ducking.FRAME
 """4 s: a whole number of voice frames (40 ms) and loudness sub-blocks (100 ms)."""
 MEANINGFUL_LUFS = -50.0

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.draft import CLIP_SOUND_VOLUME, MusicSegment, TextSegment, VisualSegment
-from engine.media import MediaInfo
+from engine.media import AUDIO_RATE, MediaInfo
 from engine.render import RenderFailed, RenderSpec
 
 log = logging.getLogger(__name__)
 
 FPS = 30
-RATE = 48_000
+RATE = AUDIO_RATE
 SAMPLES_PER_FRAME = RATE // FPS
 
 
