@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import pytest
@@ -19,6 +19,10 @@ from bot.nemo.client import NemoClient
 from devkit.fakes.nemo import FakeNemo
 from storage import open_sqlite
 from storage.sqlite import SqliteRepository
+
+if TYPE_CHECKING:  # for the annotations only: the fixtures below import these when they run
+    from tests.core_kit import Core
+    from tests.harness import Cutaway
 
 # CI must not fail on a new random example it happens to draw: derandomised there, random locally.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
@@ -83,8 +87,16 @@ def sleeper() -> RecordingSleep:
     return RecordingSleep()
 
 
+class MakeClient(Protocol):
+    """The `make_client` fixture: a `NemoClient` against the fake backend, with the shared storage."""
+
+    def __call__(self, *, static_token: str | None = None, sse_timeout: float = 30.0) -> NemoClient: ...
+
+
 @pytest.fixture
-def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.ClientSession, sleeper: RecordingSleep):
+def make_client(
+    fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.ClientSession, sleeper: RecordingSleep
+) -> MakeClient:
     def build(*, static_token: str | None = None, sse_timeout: float = 30.0) -> NemoClient:
         auth = TokenProvider(RepositoryCredentials(repo), static_token=static_token)
         settings = BackendSettings(
@@ -96,7 +108,7 @@ def make_client(fake_nemo: FakeNemo, repo: SqliteRepository, http: aiohttp.Clien
 
 
 @pytest.fixture
-async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
+async def cutaway(tmp_path: Path, fake_nemo: FakeNemo) -> AsyncIterator[Cutaway]:
     """The real bot against the fake Discord and the fake backend; closed after the test."""
     from devkit.fakes.discord import FakeDiscord
     from tests.harness import TOKEN, Cutaway, restored_discord_globals
@@ -112,7 +124,7 @@ async def cutaway(tmp_path: Path, fake_nemo: FakeNemo):
 
 
 @pytest.fixture
-async def core():
+async def core() -> AsyncIterator[Core]:
     """The core services over in-memory ports and a fake clock (tests/core_kit.py): no sockets, no waits."""
     from tests.core_kit import open_core
 

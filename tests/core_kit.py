@@ -30,7 +30,7 @@ UPLOADS = UploadSettings(max_bytes=500 * 1024 * 1024, url_hosts=("cdn.discordapp
 RENDERS = RenderSettings(poll_seconds=30.0, timeout_seconds=1800.0, lease_seconds=60.0)
 INTAKE = IntakeSettings(queue_limit=25, user_messages_per_minute=20)
 ALICE, BOB = 7, 8
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
+DRAFT: dict[str, Any] = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "a.mp4"}}]}], "d": 5000}
 """A draft with one 5 s clip: something to export."""
 
 

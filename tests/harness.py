@@ -199,6 +199,12 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.logs: list[str] = []
 
+    @property
+    def fake_nemo(self) -> FakeNemo:
+        """The fake backend, for a test that runs the bot against one (not against its own engine)."""
+        assert self.nemo is not None, "this bot process runs its own local engine, not the fake backend"
+        return self.nemo
+
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEMO_", "DATABASE_"))}
         env.update(

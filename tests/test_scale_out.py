@@ -23,16 +23,17 @@ from tests.test_storage import fresh_pg_database
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
 
+World = tuple[FakeDiscord, FakeNemo, str]
+"""The fake Discord, the fake backend and the fresh database's DSN that the processes share."""
+
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[FakeDiscord, FakeNemo, str]]:
+async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with fresh_pg_database() as dsn, FakeDiscord(token=TOKEN) as discord_fake, FakeNemo() as nemo:
         yield discord_fake, nemo, dsn
 
 
-async def _processes(
-    world: tuple[FakeDiscord, FakeNemo, str], tmp_path: Path, shard_sets: list[str], count: int
-) -> list[BotProcess]:
+async def _processes(world: World, tmp_path: Path, shard_sets: list[str], count: int) -> list[BotProcess]:
     discord_fake, nemo, dsn = world
     procs = []
     for index, shard_ids in enumerate(shard_sets):
@@ -62,7 +63,7 @@ def _channel_on_shard(fake: FakeDiscord, shard: int) -> int:
     return int(fake.add_text_channel("general", guild_id=guild.id).id)
 
 
-async def test_two_processes_on_disjoint_shards_share_one_database(world, tmp_path: Path) -> None:
+async def test_two_processes_on_disjoint_shards_share_one_database(world: World, tmp_path: Path) -> None:
     fake, nemo, _ = world
     channel_a = _channel_on_shard(fake, 0)
     channel_b = _channel_on_shard(fake, 1)
@@ -84,7 +85,7 @@ async def test_two_processes_on_disjoint_shards_share_one_database(world, tmp_pa
     assert nemo.tokens_issued == 1
 
 
-async def test_message_delivered_to_two_processes_is_handled_once(world, tmp_path: Path) -> None:
+async def test_message_delivered_to_two_processes_is_handled_once(world: World, tmp_path: Path) -> None:
     fake, nemo, _ = world
     # A hand-over: two processes run the same shard range, so both receive every event.
     procs = await _processes(world, tmp_path, ["0", "0"], 1)
@@ -105,7 +106,7 @@ async def test_message_delivered_to_two_processes_is_handled_once(world, tmp_pat
             await proc.stop()
 
 
-async def test_sigkilled_process_render_is_taken_over_and_linked_once(world, tmp_path: Path) -> None:
+async def test_sigkilled_process_render_is_taken_over_and_linked_once(world: World, tmp_path: Path) -> None:
     fake, nemo, _ = world
     channel_a = _channel_on_shard(fake, 0)
     procs = await _processes(world, tmp_path, ["0", "1"], 2)

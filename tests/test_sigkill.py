@@ -27,7 +27,7 @@ async def bot_process(tmp_path: Path) -> AsyncIterator[BotProcess]:
 
 
 async def test_kill_during_upload_reuploads_once_after_restart(bot_process: BotProcess) -> None:
-    fake, nemo = bot_process.discord, bot_process.nemo
+    fake, nemo = bot_process.discord, bot_process.fake_nemo
     await bot_process.start()
     thread_id = await new_project(fake, "Kill test")
     fake.cdn.chunk_delay = 0.01  # ~6 MB/s: the kill lands mid-transfer
@@ -45,7 +45,7 @@ async def test_kill_during_upload_reuploads_once_after_restart(bot_process: BotP
 
 
 async def test_kill_during_stream_reports_and_never_resends(bot_process: BotProcess) -> None:
-    fake, nemo = bot_process.discord, bot_process.nemo
+    fake, nemo = bot_process.discord, bot_process.fake_nemo
     await bot_process.start()
     thread_id = await new_project(fake, "Kill test")
     nemo.script_turn([Pause(60)])
@@ -64,7 +64,7 @@ async def test_kill_during_stream_reports_and_never_resends(bot_process: BotProc
 
 
 async def test_kill_during_render_poll_posts_link_once(bot_process: BotProcess) -> None:
-    fake, nemo = bot_process.discord, bot_process.nemo
+    fake, nemo = bot_process.discord, bot_process.fake_nemo
     await bot_process.start()
     thread_id = await new_project(fake, "Kill test")
     await export_in_progress(fake, nemo, thread_id, polls=3)

@@ -172,7 +172,7 @@ async def bot_process(tmp_path: Path) -> AsyncIterator[BotProcess]:
 async def test_a_restarted_bot_posts_the_link_without_waiting_for_its_dead_predecessors_lease(
     bot_process: BotProcess,
 ) -> None:
-    fake, nemo = bot_process.discord, bot_process.nemo
+    fake, nemo = bot_process.discord, bot_process.fake_nemo
     await bot_process.start()
     thread_id = await new_project(fake, "Restart export")
     await export_in_progress(fake, nemo, thread_id, polls=2)
