@@ -52,7 +52,7 @@ def speech_like(seconds: float, *, rate: int = RATE, f0: float = 140.0, seed: in
     syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 4.3 * t + rng.uniform(0, np.pi))
     sig *= np.clip(syllables, 0, None) ** 1.5
     sig += 0.02 * rng.standard_normal(n)
-    return (sig / np.max(np.abs(sig)) * 0.5).astype(np.float32)
+    return np.asarray(sig / np.max(np.abs(sig)) * 0.5, dtype=np.float32)
 
 
 def speech_bursts(seconds: float, bursts: Sequence[tuple[float, float]], *, rate: int = RATE) -> np.ndarray:
@@ -207,7 +207,7 @@ def decode_audio(path: Path, *, rate: int = RATE, mono: bool = True) -> np.ndarr
 
 def rms_db(samples: np.ndarray) -> float:
     value = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
-    return 20 * np.log10(max(value, 1e-10))
+    return 20 * float(np.log10(max(value, 1e-10)))
 
 
 def window_db(samples: np.ndarray, start: float, end: float, *, rate: int = RATE) -> float:

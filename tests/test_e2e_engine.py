@@ -27,7 +27,7 @@ def _scaled(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     rows = (np.arange(height) * frame.shape[0] / height).astype(int)
     cols = (np.arange(width) * frame.shape[1] / width).astype(int)
-    return frame[rows][:, cols]
+    return np.asarray(frame[rows][:, cols])
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
     h, w = luma.shape[0] // 90, luma.shape[1] // 160
     small = luma[: 90 * h, : 160 * w].reshape(90, h, 160, w).mean(axis=(1, 3))
     small -= small.mean()
-    return small / np.linalg.norm(small)
+    return np.asarray(small / np.linalg.norm(small))
 
 
 def _likeness(a: np.ndarray, b: np.ndarray) -> float:
