@@ -23,20 +23,22 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("value", ["", "   "])
-def test_an_empty_discord_token_is_not_set(clean_env: Path, monkeypatch, capsys, value: str) -> None:
+def test_an_empty_discord_token_is_not_set(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", value)
     assert main([]) == EXIT_CONFIG == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [NOT_SET] and captured.out == ""
 
 
-def test_the_env_file_as_cp_env_example_leaves_it(clean_env: Path, capsys) -> None:
+def test_the_env_file_as_cp_env_example_leaves_it(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (clean_env / ".env").write_text("DISCORD_TOKEN=\nNEMO_TOKEN=\nHEALTH_PORT=\n")
     assert main([]) == EXIT_CONFIG
     assert capsys.readouterr().err.splitlines() == [NOT_SET]
 
 
-def test_empty_optional_variables_take_their_defaults(clean_env: Path, monkeypatch) -> None:
+def test_empty_optional_variables_take_their_defaults(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "token")
     for name in ("NEMO_TOKEN", "HEALTH_PORT", "HEARTBEAT_SECONDS", "LOG_LEVEL", "PROJECT_CHANNEL_IDS", "SHARD_COUNT"):
         monkeypatch.setenv(name, "")
@@ -46,7 +48,9 @@ def test_empty_optional_variables_take_their_defaults(clean_env: Path, monkeypat
     assert settings.project_channel_ids == []
 
 
-def test_a_wrong_value_is_still_an_error(clean_env: Path, monkeypatch, capsys) -> None:
+def test_a_wrong_value_is_still_an_error(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "token")
     monkeypatch.setenv("HEARTBEAT_SECONDS", "soon")
     assert main([]) == EXIT_CONFIG
@@ -54,7 +58,9 @@ def test_a_wrong_value_is_still_an_error(clean_env: Path, monkeypatch, capsys) -
     assert line.startswith("cutaway: configuration error: HEARTBEAT_SECONDS:")
 
 
-def test_each_service_gets_its_section_built_from_the_flat_variables(clean_env: Path, monkeypatch) -> None:
+def test_each_service_gets_its_section_built_from_the_flat_variables(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "token")
     defaults = Settings()
     assert defaults.chat.heartbeat_seconds == 120.0 and defaults.chat.sse_timeout_seconds == 900.0

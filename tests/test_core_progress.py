@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 
+from bot.core.actions import ActionButton
 from bot.core.progress import MIN_STATUS_EDIT_GAP, Progress, status_budget
 from bot.core.ratelimit import TokenBucket
 from devkit.fakes.clock import FakeClock
-from devkit.fakes.memory import MemorySurface
+from devkit.fakes.memory import MemoryStatus, MemorySurface
 
 
-def _progress(clock: FakeClock, surface: MemorySurface, interval: float = 120.0, **kwargs) -> Progress:
-    kwargs.setdefault("budget", status_budget(clock.now))
-    return Progress(surface, "en", interval=interval, clock=clock.now, sleep=clock.sleep, **kwargs)
+def _progress(
+    clock: FakeClock,
+    surface: MemorySurface,
+    interval: float = 120.0,
+    *,
+    budget: TokenBucket | None = None,
+    stage: str | None = None,
+    waiting: Callable[[], int] = lambda: 0,
+) -> Progress:
+    return Progress(
+        surface,
+        "en",
+        interval=interval,
+        budget=budget if budget is not None else status_budget(clock.now),
+        clock=clock.now,
+        sleep=clock.sleep,
+        stage=stage,
+        waiting=waiting,
+    )
 
 
 async def test_posted_once_at_the_first_interval_then_edited_not_reposted() -> None:
@@ -65,7 +83,7 @@ async def test_stop_never_cancels_a_status_update_in_flight() -> None:
     finished: list[str] = []
     original = surface.open_status
 
-    async def slow_open(text: str, actions=()):
+    async def slow_open(text: str, actions: Sequence[ActionButton] = ()) -> MemoryStatus:
         await release.wait()
         status = await original(text, actions)
         finished.append(text)

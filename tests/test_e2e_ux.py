@@ -4,7 +4,9 @@ export options, /setup, forum tags, Chinese localisations."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+import discord
 import pytest
 
 from bot.core.actions import EXPORT_ID, cancel_id, quick_action_id, quick_actions
@@ -79,7 +81,10 @@ async def test_buttons_outside_a_project_explain_themselves(cutaway: Cutaway) ->
     fake = cutaway.discord
     # A message of the bot's in a plain channel that carries our button.
     channel = cutaway.app.get_channel(fake.text_channel_id)
-    stray = await channel.send("stray", view=make_view(quick_actions("en")))  # type: ignore[union-attr]
+    assert isinstance(channel, discord.TextChannel)
+    view = make_view(quick_actions("en"))
+    assert view is not None
+    stray = await channel.send("stray", view=view)
     inter = await fake.press_button(stray.id, quick_action_id("mood"))
     await inter.wait_response()
     assert inter.original is not None and "project thread" in inter.original.text and inter.original.ephemeral
@@ -139,13 +144,13 @@ async def test_default_export_is_1080p_high(cutaway: Cutaway) -> None:
 async def test_history_lists_exports_newest_first_with_pages(cutaway: Cutaway) -> None:
     fake = cutaway.discord
     thread_id = await cutaway.project_with_draft(DRAFT)
+
+    def links_posted(count: int) -> Callable[[], bool]:
+        return lambda: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == count
+
     for done in range(1, 7):  # one export per thread at a time: each after the previous one's link
         await fake.send_message(thread_id, "export")
-        await fake.wait_for(
-            lambda done=done: sum("video is ready" in m.text for m in fake.bot_messages(thread_id)) == done,
-            what=f"export {done}",
-            timeout=15,
-        )
+        await fake.wait_for(links_posted(done), what=f"export {done}", timeout=15)
     await cutaway.app.renders.join(5)
     inter = await fake.slash(thread_id, "history")
     await inter.wait_response()
@@ -153,7 +158,8 @@ async def test_history_lists_exports_newest_first_with_pages(cutaway: Cutaway) -
     assert page is not None and page.ephemeral
     assert "page 1" in page.text and page.text.count(".mp4") == 5
     jobs = await cutaway.app.repo.renders_for_thread(thread_id, limit=10)
-    assert jobs[0].url is not None and page.text.index(jobs[0].url) < page.text.index(jobs[1].url)
+    assert jobs[0].url is not None and jobs[1].url is not None
+    assert page.text.index(jobs[0].url) < page.text.index(jobs[1].url)
     older = next(cid for label, cid in page.buttons if label == "Older ▶")
     await fake.press_button(page.id, older)
     await fake.wait_for(lambda: "page 2" in fake.message(page.id).text, what="page 2")

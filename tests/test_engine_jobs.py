@@ -292,6 +292,7 @@ async def test_cached_music_and_analyses_go_once_unused_for_the_retention_period
         for path in (old_wav, old_meta, used_wav, used_meta):
             os.utime(path, (two_days_ago, two_days_ago))
         assert _load(music, "used") is not None  # reading an entry makes it recent again
+        assert engine.store is not None
         await sweep(engine.store, engine.settings)
     assert not old_wav.exists() and not old_meta.exists()
     assert used_wav.exists() and used_meta.exists()

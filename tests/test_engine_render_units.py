@@ -186,7 +186,7 @@ def test_stream_copy_rules(tmp_path: Path) -> None:
     ok = _media(tmp_path)
     whole = [visual(ok, 0, 10000)]
     assert _refusal(build_plan(_spec(tmp_path, ok, whole))) is None
-    cases = {
+    cases: dict[str, dict[str, object]] = {
         "rotated": {"rotation": 90},
         "hevc": {"video_codec": "hevc"},
         "baseline": {"video_profile": "Constrained Baseline"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +17,11 @@ from devkit.fakes.nemo import FakeNemo
 from tests.harness import TOKEN, Cutaway, restored_discord_globals
 
 pytestmark = pytest.mark.e2e
+
+
+def heartbeats_reached(fake: FakeDiscord, count: int) -> Callable[[], bool]:
+    """For `wait_for`: the fake gateway has received `count` heartbeats."""
+    return lambda: fake.gateway.heartbeats >= count
 
 
 async def test_heartbeat_ack_takes_a_round_trip_like_discords() -> None:
@@ -52,7 +58,7 @@ async def test_the_bot_measures_a_small_latency_over_several_heartbeats(
             try:
                 latencies = []
                 for beat in range(2, 9):  # the first heartbeat goes out with HELLO; sample before each later one
-                    await fake.wait_for(lambda beat=beat: fake.gateway.heartbeats >= beat, timeout=10, what="heartbeat")
+                    await fake.wait_for(heartbeats_reached(fake, beat), timeout=10, what="heartbeat")
                     latencies.append(bot.latency)
             finally:
                 await cutaway.stop()

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def settings(tmp_path: Path) -> EngineSettings:
     return EngineSettings(data_dir=tmp_path / "engine", soundfont=Path("off"))
 
 
-def draft_with(music: dict[str, object], *, st: int = 0, d: int = 13_000) -> Draft:
+def draft_with(music: Mapping[str, object], *, st: int = 0, d: int = 13_000) -> Draft:
     return Draft.from_json(
         {
             "t": [

@@ -12,7 +12,7 @@ from bot.nemo import errors
 from bot.nemo.client import UploadSource
 from bot.nemo.events import EndEvent, ErrorEvent, StateDeltaEvent, TextEvent, ToolCallEvent, ToolResultEvent
 from bot.nemo.models import RenderProgress
-from devkit.fakes.nemo import FakeNemo
+from devkit.fakes.nemo import FakeNemo, RecordedRequest
 from devkit.fakes.nemo_steps import Drop, ErrorLine, Heartbeat, Pause, Text, ToolCall, ToolResult
 
 pytestmark = pytest.mark.e2e  # starts the bot, a fake server or a subprocess
@@ -22,7 +22,7 @@ DRAFT = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "clip"}}]}], "d": 100
 OUTPUT = {"format": "mp4", "quality": "high", "resolution": "1080p"}
 
 
-def api_requests(fake: FakeNemo, path_part: str) -> list:
+def api_requests(fake: FakeNemo, path_part: str) -> list[RecordedRequest]:
     return [r for r in fake.requests if path_part in r.path]
 
 

@@ -27,7 +27,7 @@ VIDEO = {"t": [{"tt": 0, "sg": [{"d": 10000, "m": {"name": "beach.mp4"}}]}], "d"
     ],
 )
 def test_the_canvas_in_words(canvas: dict[str, object] | None, words: str | None) -> None:
-    assert describe_canvas(canvas) == words  # type: ignore[arg-type]
+    assert describe_canvas(canvas) == words
 
 
 async def test_status_shows_the_canvas_in_the_threads_language(core: Core) -> None:

@@ -1,7 +1,8 @@
+from storage import Repository
 from storage.repository import GuildSettings
 
 
-async def test_guild_settings_round_trip(repo) -> None:
+async def test_guild_settings_round_trip(repo: Repository) -> None:
     assert await repo.all_guild_settings() == []
     await repo.add_project_channel(1, 10)
     await repo.add_project_channel(1, 10)

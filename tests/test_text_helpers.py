@@ -8,7 +8,7 @@ from bot.core import formats
 from bot.core.gui_phrases import translate_gui
 from bot.core.language import detect_language, ui_language
 from bot.core.texts import CATALOGUE, format_duration, t
-from bot.discord_surface import split_message
+from bot.message_split import split_message
 
 
 @pytest.mark.parametrize(
