@@ -24,6 +24,8 @@ from engine.music.fit import analyse_beats
 from tests.mediagen import loudness
 from tests.music_measures import crest_db, energy_db, read, share_above, strongest_onset
 
+pytestmark = pytest.mark.e2e  # composes and renders real audio: seconds per test, not the fast tier
+
 LENGTHS = (20.0, 60.0, 23.7)
 CUT_AT = {20.0: 7.3, 60.0: 31.45, 23.7: 9.85}
 

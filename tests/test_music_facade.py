@@ -26,6 +26,8 @@ from tests.mediagen import audio_file, ffmpeg, loudness, write_wav
 from tests.music_measures import read
 from tests.test_music_fit import beat_track, source_time_of, true_bar_lines
 
+pytestmark = pytest.mark.e2e  # composes and renders real audio: seconds per test, not the fast tier
+
 FRAME = 1 / 30
 
 

@@ -17,6 +17,8 @@ from engine.music import fit, library
 from tests.mediagen import audio_file, loudness, write_wav
 from tests.music_measures import read
 
+pytestmark = pytest.mark.e2e  # composes and renders real audio: seconds per test, not the fast tier
+
 RATE = 48_000
 CHORDS = ((220.0, 277.2, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7), (164.8, 207.7, 246.9))
 
