@@ -4,6 +4,7 @@ parallel, rate limits, catch-up, and every export request waiting behind the thr
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from bot.core.exports import ExportOptions, ExportRequest
 from bot.core.renders import render_nonce
@@ -41,6 +42,24 @@ async def test_messages_of_one_thread_run_one_at_a_time_in_order(core: Core) -> 
     answers = [text for text in surface.texts if text.endswith("answer")]
     assert answers == ["first answer", "second answer", "third answer"]
     assert surface.reactions == set()  # 🕒 comes off as each one's turn comes
+
+
+async def test_a_queued_message_another_process_handles_loses_its_clock_too(core: Core) -> None:
+    await core.project(100)
+    surface = core.surface(100)
+    gate = Gate()
+    core.backend.script(gate, TextEvent("first answer"))
+    core.send(100, "one")
+    await eventually(gate.reached.is_set, what="the first turn streaming")
+    second = core.send(100, "two")
+    await eventually(lambda: (second.message_id, "🕒") in surface.reactions)
+    # Another live process saw it too and claimed it first: this one skips it.
+    await core.repo.heartbeat_process("other-process")
+    assert await core.repo.claim_message(100, second.message_id, "other-process", alive_after=datetime.now(UTC))
+    gate.open()
+    await core.idle()
+    assert [text for _, text in core.backend.chat_messages] == ["one"]
+    assert surface.reactions == set()
 
 
 async def test_different_threads_run_at_the_same_time(core: Core) -> None:

@@ -186,6 +186,11 @@ class Intake:
 
     async def _handle(self, message: IncomingMessage, *, catching_up: bool = False) -> None:
         thread_id = message.thread_id
+        if message.message_id in self._queued_ids:
+            # Its turn has come, whether it is handled here or skipped below: the 🕒 goes, and so does the id
+            # (a skipped message's id would otherwise stay in the set for good).
+            self._queued_ids.discard(message.message_id)
+            await self._surfaces.for_thread(thread_id).unreact(message.message_id, QUEUED_EMOJI)
         project = await self._sessions.get(thread_id)
         if project is None:
             return
@@ -199,9 +204,6 @@ class Intake:
         lang = self._lang_of(message, project)
         intent = route(message.text).intent if message.text.strip() else None
         MESSAGES_HANDLED.labels(intent or "files").inc()
-        if message.message_id in self._queued_ids:
-            self._queued_ids.discard(message.message_id)
-            await surface.unreact(message.message_id, QUEUED_EMOJI)
         try:
             if message.files:
                 await self._uploads.upload_files(project, message, surface, lang)
