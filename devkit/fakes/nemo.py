@@ -371,7 +371,7 @@ class FakeNemo:
         """The status conventions in force (tests change the attributes while the fake runs)."""
         return ErrorStatuses(self.auth_error_status, self.session_missing_status, self.business_error_status)
 
-    def _failure_response(self, endpoint: str, f: Failure) -> web.Response:
+    def _failure_response(self, endpoint: str, f: Failure) -> web.StreamResponse:
         if f.code is None:
             status = f.http_status or 500
             if status >= 500:  # what a proxy in front of the backend answers
@@ -380,11 +380,8 @@ class FakeNemo:
         code = f.code if f.code is not None else status
         message = f.message or MESSAGES.get(code, "error")
         if endpoint.startswith("render"):
-            body: dict[str, Any] = {"success": False, "error": message}
-            if f.code is not None:
-                body["code"] = f.code
-            return json_response(body, status)
-        return json_response({"code": code, "message": message}, status)
+            return render_error(message, status, code=f.code).response
+        return business_error(code, message, status=status).response
 
     def _error(
         self, code: int, message: str | None = None, *, status: int | None = None, drain: bool = True
@@ -667,31 +664,28 @@ class FakeNemo:
 
     # ------------------------------------------------------------------ render
 
-    def _render_error(self, message: str, status: int) -> WireError:
-        return render_error(message, status)
-
     def _job(self, request: web.Request) -> RenderJob:
         job = self.renders.get(request.match_info["rid"])
         if job is None:
-            raise self._render_error("render not found", 404)
+            raise render_error("render not found", 404)
         return job
 
     async def handle_render_start(self, request: web.Request) -> web.Response:
         self._take_failure("render_start")
         self._authenticate(request)
         if self.require_attribution_for_export and not all(request.headers.get(h) for h in ATTRIBUTION_HEADERS):
-            raise self._render_error("export blocked on the free plan (missing X-Skill-* headers)", 402)
+            raise render_error("export blocked on the free plan (missing X-Skill-* headers)", 402)
         body = request.get(_BODY)
         if not isinstance(body, dict):
-            raise self._render_error("invalid JSON body", 400)
+            raise render_error("invalid JSON body", 400)
         render_id = body.get("id")
         if not isinstance(render_id, str) or not render_id:
-            raise self._render_error("missing id", 400)
+            raise render_error("missing id", 400)
         if render_id in self.renders:
-            raise self._render_error("duplicate id", 400)
+            raise render_error("duplicate id", 400)
         draft = body.get("draft")
         if not isinstance(draft, dict) or not draft_ready(draft):
-            raise self._render_error("invalid draft", 400)
+            raise render_error("invalid draft", 400)
         output = body.get("output")
         session_id = body.get("sessionId")
         job = RenderJob(
@@ -719,7 +713,7 @@ class FakeNemo:
         self._authenticate(request)
         job = self._job(request)
         if job.status in ("completed", "failed"):
-            raise self._render_error("render already finished", 400)
+            raise render_error("render already finished", 400)
         job.status = "cancelled"
         return render_ok({"id": job.id, "status": job.status})
 
@@ -742,7 +736,7 @@ class FakeNemo:
         self._authenticate(request)
         job = self._job(request)
         if job.status != "completed":
-            raise self._render_error("render not ready", 404)
+            raise render_error("render not ready", 404)
         return self._mp4_response(job)
 
     async def _render_result(self, request: web.Request) -> web.Response:
