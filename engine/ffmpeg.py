@@ -49,14 +49,13 @@ async def run_ffmpeg(
     duration_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
     stdout_to: Path | None = None,
-    capture_stdout: bool = False,
-) -> bytes:
+) -> None:
     """Run `ffmpeg -hide_banner -nostdin <args>` and wait for it.
 
     With `on_progress` and `duration_s`, ffmpeg's own `-progress` reports are turned into a
     fraction 0..1 as they come. Cancelling the awaiting task kills ffmpeg at once (SIGKILL) and
-    reaps it. Returns what ffmpeg wrote to stdout when `capture_stdout` (for raw PCM or frames:
-    keep those small, or stream them yourself with `spawn_ffmpeg`).
+    reaps it. `stdout_to` receives what ffmpeg writes to stdout (raw PCM, say) straight from the
+    child, never through this process's memory.
     """
     progress = on_progress is not None and duration_s is not None and duration_s > 0
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
@@ -65,10 +64,8 @@ async def run_ffmpeg(
     cmd += [str(a) for a in args]
     stdout: int | IO[Any] = asyncio.subprocess.DEVNULL
     sink = None
-    if capture_stdout:
-        stdout = asyncio.subprocess.PIPE
-    elif stdout_to is not None:
-        sink = stdout_to.open("wb")
+    if stdout_to is not None:
+        sink = await asyncio.to_thread(stdout_to.open, "wb")
         stdout = sink
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -91,11 +88,8 @@ async def run_ffmpeg(
             elif not (progress and "=" in line and " " not in line):
                 tail.append(line)
 
-    async def read_stdout() -> bytes:
-        return await proc.stdout.read() if proc.stdout is not None else b""
-
     try:
-        out, _ = await asyncio.gather(read_stdout(), read_stderr())
+        await read_stderr()
         returncode = await proc.wait()
     except BaseException:
         await kill(proc)
@@ -104,7 +98,6 @@ async def run_ffmpeg(
         raise FFmpegError(returncode, "\n".join(tail))
     if progress and on_progress is not None:
         on_progress(1.0)
-    return out
 
 
 async def kill(proc: asyncio.subprocess.Process) -> None:

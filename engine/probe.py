@@ -27,12 +27,9 @@ import av.error
 
 from engine.media import Content
 
-SUPPORTED_FORMATS: tuple[str, ...] = (
-    "mp4", "mov", "avi", "webm", "mkv", "jpg", "jpeg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
-)  # fmt: skip
-"""The formats users may upload (the vendor's list, plus .jpeg), as named in refusals."""
-
 FORMATS_TEXT = "mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a or aac"
+"""The formats users may upload (the vendor's list), as named in refusals; what a file is, is read
+from its content, never from its name."""
 
 _MOV = "mov,mp4,m4a,3gp,3g2,mj2"
 _MKV = "matroska,webm"
