@@ -1,7 +1,7 @@
 """Ducking: the music steps 12 dB down while the clips' sound has someone speaking.
 
 Why not ffmpeg's sidechaincompress: it follows level, not voice, so its depth depends on how loud
-the speaker is and a gust of wind ducks the music too (engine-notes measured 12 dB under speech
+the speaker is and a gust of wind ducks the music too (measured: 12 dB under speech
 but 3 dB under noise bursts, and nothing under quiet speech below its threshold). Here the
 decision and the depth are separate, and the whole clip track is known before mixing:
 

@@ -1,6 +1,6 @@
 """Mastering: the mix to −14 LUFS integrated with true peaks at or under −1 dBTP, *after* AAC.
 
-Not `loudnorm`: on speech over music it falls back to its dynamic mode and pumps (engine-notes).
+Not `loudnorm`: on speech over music it falls back to its dynamic mode and pumps (docs/engine.md, "The mix").
 Instead a deterministic chain, measured on the real output: one gain, a look-ahead limiter run at
 4× the sample rate so it catches the peaks between samples, AAC at 192 kb/s, then ffmpeg's
 ebur128 on the encoded file. AAC overshoots a limiter by 0.5–0.8 dB, so the ceiling starts at
