@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+DRAIN_TIMEOUT = 5.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 _URL = re.compile(r"http://[^\s]+")
 
@@ -127,6 +128,7 @@ class LocalEngine:
             code = await proc.wait()
             if self._stopping.is_set():
                 return
+            await self._end_drain()  # before _start replaces it: a task nobody holds may be collected mid-run
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             log.error("local engine exited with code %s; starting it again in %.0f s", code, delay)
             await asyncio.sleep(delay)
@@ -159,9 +161,18 @@ class LocalEngine:
                 log.warning("local engine did not stop within %.0f s; killing it", STOP_TIMEOUT)
                 await self._kill()
             log.info("local engine stopped (code %s)", proc.returncode)
-        if self._drain_task is not None:  # ends with the child's stdout, also when it had died already
-            await asyncio.gather(self._drain_task, return_exceptions=True)
-            self._drain_task = None
+        await self._end_drain()
+
+    async def _end_drain(self) -> None:
+        """Wait for the reader of an exited child's stdout to read its last lines: it ends with the pipe,
+        unless something the child started still holds the pipe, so the wait is bounded."""
+        task, self._drain_task = self._drain_task, None
+        if task is None:
+            return
+        _, pending = await asyncio.wait({task}, timeout=DRAIN_TIMEOUT)
+        if pending:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def _kill(self) -> None:
         proc = self._proc
