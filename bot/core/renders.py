@@ -138,6 +138,7 @@ class RenderService:
         if started.render_id != job.render_id:
             # The backend refused our id as a duplicate and the client picked a fresh one.
             await self._repo.update_render(job.render_id, status=RenderStatus.FAILED, error="duplicate id")
+            await self._release(job.render_id)  # nothing polls the refused id: its lease would stay in _leases
             job = replace(job, render_id=started.render_id)
             await self._repo.add_render(job)
             await self._lease(job.render_id)
