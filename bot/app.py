@@ -191,7 +191,7 @@ class CutawayBot(commands.Bot):
         if count is None or guild_id is None:
             return True
         ids = self.settings.shard_ids or range(count)
-        return (guild_id >> 22) % count in ids
+        return self._shard_of(guild_id) in ids
 
     def _gateway_ok(self) -> bool:
         return gateway_connected(self)
