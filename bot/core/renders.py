@@ -121,7 +121,11 @@ class RenderService:
             status_message_id=status.message_id,
             language=lang,
         )
-        running = await self._repo.add_render_unless_running(job, started_after=started_after)
+        try:
+            running = await self._repo.add_render_unless_running(job, started_after=started_after)
+        except Exception:
+            await status.finish(None)  # not stored: its Cancel button would answer "too late" for good
+            raise
         if running is not None:  # another process (or press) got there between the check and now
             await status.finish(None)
             raise ExportRunning(running)
