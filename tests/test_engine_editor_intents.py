@@ -231,6 +231,11 @@ def test_the_table_covers_every_feature_in_both_languages() -> None:
             ["music", "volume 25", "clip mute", "canvas 1:1 pad"],
         ),
         ("add music, then make it quieter, and fade it out", ["music", "volume -10", "fade in=None out=2000"]),
+        # Sentences: a full stop ends one request ("2.5 s" and "Mr. Smith" stay whole).
+        ("Make it vertical. Add calm music.", ["canvas 9:16 -", "music"]),
+        ('Add calm music. Put the title "Summer" at the top.', ["music", "text 'Summer' title top - -"]),
+        ("trim the first 2.5 seconds. add music", ["trim timeline length=2500,anchor=start", "music"]),
+        ("add a title saying Mr. Smith", ["text 'Mr. Smith' title - - -"]),
         ("加欢快的音乐，音量30%，然后竖屏", ["music", "volume 30", "canvas 9:16 -"]),
         (
             "添加标题“夏天”，然后剪掉前2秒，再加背景音乐",

@@ -20,11 +20,12 @@ SILENT_PREFIX = re.compile(r"^\s*(?:silent|静默)\s*[:：]\s*", re.IGNORECASE)
 """`silent: add music` applies the edit and answers with the tool events only (the bot's silent path)."""
 
 CLAUSE_SPLIT = re.compile(
-    r"(?:(?<!\s)\s*|(?=\S))(?:[;；。!?！？\n]+|,\s*(?:and\s+)?then\b|,|，|、"
+    r"(?:(?<!\s)\s*|(?=\S))(?:[;；。!?！？\n]+|(?<!\.)\.+(?=\s|$)|,\s*(?:and\s+)?then\b|,|，|、"
     r"|\band\s+then\b|\bthen\b|\balso\b|\bplus\b|\band\b|\bbut\b|\bas\s+well\s+as\b"
     r"|然后|接着|并且|同时|另外|还要|以及|但是|不过|再把|再给|再加|再将)\s*"
 )
 """Where one request ends and the next begins; fragments with no subject of their own are joined back.
+A full stop ends a sentence only before a space or the end ("2.5 s" and "v1.2" stay whole).
 A match starts where a run of spaces does, or right after one (an earlier match took it): trying it at
 every space inside the run found nothing more and took seconds on a long message of spaces."""
 
