@@ -1,7 +1,7 @@
 """One worker per busy thread: the thread's work runs one job at a time, in order.
 
 Every job of a thread goes through here: its messages (bot.core.intake) and the export requests of
-/export and the Export buttons (bot.core.renders), so an export never overtakes an edit sent before it.
+/export and the Export buttons (bot.core.exports), so an export never overtakes an edit sent before it.
 Workers are created on demand and exit when their queue is empty, so a thousand quiet threads cost
 nothing. Queues are bounded: a flood gets a friendly refusal, not memory growth.
 
