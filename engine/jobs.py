@@ -8,7 +8,9 @@ task is cancelled and engine/ffmpeg.py kills and reaps the child before the canc
 Every job is in the store with its draft, so a stop loses nothing (docs/engine-api.md,
 "Renders"): at start, jobs left pending or processing are queued again and rendered from
 scratch, unless one already took the engine down twice (then it is failed with that reason).
-A stop in the middle of a render puts the job back to pending. A job is never left processing.
+A clean stop in the middle of a render puts the job back to pending, so only a job found still
+`processing` (the engine died under it) counts against it: restarts are not the job's fault.
+A job is never left processing.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ RenderFn = Callable[[RenderSpec, Callable[[float], None]], Awaitable[RenderResul
 MAX_QUEUED: Final = 32
 """Exports waiting beyond the running ones; past this, new exports are refused (busy)."""
 MAX_ATTEMPTS: Final = 2
-"""Starts of one job; a job that was running when the engine died this often is failed."""
+"""Starts of one job; a job found still processing after this many (the engine died under it) is failed."""
 
 GENERIC_FAILURE = "the render failed unexpectedly; try the export again"
 
@@ -62,7 +64,7 @@ class RenderQueue:
         """Queue again what a previous run left unfinished, then start the workers."""
         await asyncio.to_thread(_clear_folder, self._settings.work_dir)
         for row in await self._store.unfinished_renders():
-            if row.attempts >= MAX_ATTEMPTS:
+            if row.status == "processing" and row.attempts >= MAX_ATTEMPTS:
                 log.warning(
                     "render=%s failed: the engine stopped %d times while rendering it", row.render_id, row.attempts
                 )

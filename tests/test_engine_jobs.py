@@ -359,6 +359,29 @@ async def test_sigterm_like_close_leaves_the_job_pending(
         await store.close()
 
 
+async def test_clean_restarts_mid_render_do_not_fail_the_export(
+    tmp_path: Path, http: aiohttp.ClientSession, repo: SqliteRepository, clip: Path
+) -> None:
+    """Only a job the engine died under counts against it: an operator restarting the engine
+    (or the bot restarting its child engine) as often as MAX_ATTEMPTS mid-render loses nothing."""
+    data = tmp_path / "engine"
+    rid = ""
+    for stop in range(MAX_ATTEMPTS):
+        slow = StandInRender(realtime=True)
+        async with make_engine(data, render_fn=slow) as engine:
+            client = client_for(engine, http, repo)
+            if stop == 0:
+                sid, draft = await prepared(client, clip)
+                rid = (await client.start_render(sid, draft)).render_id
+            await slow.wait_for(lambda: slow.running == 1)
+            assert slow.started == [rid]
+    render = StandInRender()
+    async with make_engine(data, render_fn=render) as engine:
+        client = client_for(engine, http, repo)
+        assert await finished(client, rid) == "completed"
+        assert render.started == [rid]
+
+
 # ---------------------------------------------------------------------------- with the real render
 
 
