@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from engine.config import EngineSettings
 from engine.draft import Draft
 from engine.editor import Call, Result, Say
+from engine.editor import intents as it
 from engine.editor.drafting import mood_name
 from engine.editor.replies import with_article
 from tests import mediagen
@@ -218,6 +219,14 @@ async def test_a_message_without_words_answers_in_the_session_language() -> None
     assert "The frame is now 9:16" in said(events)
 
 
+async def test_only_the_read_part_of_a_long_message_sets_the_language() -> None:
+    """The editor reads the first MAX_MESSAGE_CHARS; the language comes from the same part (and
+    reading it stays cheap on the event loop however long the body is)."""
+    message = "make it vertical " + " " * it.MAX_MESSAGE_CHARS + "竖屏" * 100_000
+    events = await turn(session(), message)
+    assert says(events)[-1].startswith("Done! ") and "9:16" in says(events)[-1]
+
+
 async def test_chinese_title_is_kept_as_written() -> None:
     s = session()
     events = await turn(s, "添加标题「旅行日记」放在底部，显示5秒")
@@ -250,7 +259,8 @@ async def test_out_of_scope_gets_an_honest_answer_and_the_list(message: str, hon
     events = await turn(s, message)
     assert kinds(events) == ["Say"] and s.commits == 0
     assert honest in says(events)[0]
-    assert ("Here's what I can do" in says(events)[0]) or ("我能做的有" in says(events)[0])
+    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in message)
+    assert ("我能做的有" if chinese else "Here's what I can do") in says(events)[0]
 
 
 @pytest.mark.parametrize("message", ["help", "what can you do?", "hi", "你能做什么", "你好，你能帮我做什么？"])
@@ -259,7 +269,10 @@ async def test_help_lists_what_the_editor_does(message: str) -> None:
     text = said(events)
     assert kinds(events) == ["Say"]
     assert text.count("Here's what I can do with your clips") + text.count("我可以这样帮你剪辑") == 1  # once
-    assert ("“use my song”" in text and "**export**" in text) or ("用我的歌" in text and "**导出**" in text)
+    if any("\u4e00" <= ch <= "\u9fff" for ch in message):
+        assert "用我的歌" in text and "**导出**" in text
+    else:
+        assert "“use my song”" in text and "**export**" in text
 
 
 async def test_nonsense_gets_the_list_not_silence() -> None:

@@ -65,10 +65,13 @@ _NO_OPS = frozenset(
 async def answer(session: EditorSession, text: str) -> AsyncIterator[EditorEvent]:
     """Answer one message; never raises for anything a user can type (a fault of ours becomes an
     apology that says whether the edit was kept)."""
-    lang = lang_of(text or "", session.language)
+    # Only the first MAX_MESSAGE_CHARS are read (intents.interpret caps there too); reading the
+    # language of a 4 MB body would hold the event loop for half a second.
+    text = (text or "")[: it.MAX_MESSAGE_CHARS]
+    lang = lang_of(text, session.language)
     state = _TurnState()
     try:
-        async for event in _answer(session, text or "", lang, state):
+        async for event in _answer(session, text, lang, state):
             yield event
     except Exception:
         log.exception("session=%s editor turn failed (committed=%s)", session.session_id, state.committed)
