@@ -108,13 +108,14 @@ async def run(settings: Settings) -> int:
         return await run_bot(settings)
     if settings.nemo_token is not None:
         log.warning("NEMO_TOKEN is not used with NEMO_API_BASE=local: the local engine issues its own token")
-    if not os.environ.get("ENGINE_PUBLIC_URL"):
+    engine = LocalEngine()
+    if not engine.env.get("ENGINE_PUBLIC_URL"):  # the engine reads `.env` too: so does this check
         log.warning(
             "NEMO_API_BASE=local without ENGINE_PUBLIC_URL: export links point at this machine's own address "
             "and open only here; set ENGINE_PUBLIC_URL (and ENGINE_HOST) to where users' browsers reach the engine"
         )
     try:
-        async with LocalEngine() as engine:
+        async with engine:
             return await run_bot(settings.model_copy(update={"nemo_api_base": engine.base_url, "nemo_token": None}))
     except EngineStartFailed as exc:
         print(f"cutaway: {exc} (NEMO_API_BASE=local; its messages are above)", file=sys.stderr)

@@ -73,6 +73,11 @@ class LocalEngine:
         self.base_url = ""
         self.restarts = 0
 
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The variables the engine starts with (`.env` below the environment), as it will read them."""
+        return self._env
+
     async def __aenter__(self) -> Self:
         await self._start()
         self._supervisor = asyncio.create_task(self._supervise(), name="local-engine")

@@ -55,6 +55,20 @@ async def test_dot_env_names_the_port_unless_the_environment_does(
     assert LocalEngine()._port == 2
 
 
+async def test_the_public_url_check_reads_dot_env_as_the_engine_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m bot` warns when ENGINE_PUBLIC_URL is unset: one set in `.env` counts (the engine reads it)."""
+    monkeypatch.chdir(tmp_path)
+    for name in [k for k in os.environ if k.startswith("ENGINE_")]:
+        monkeypatch.delenv(name)
+    assert "ENGINE_PUBLIC_URL" not in LocalEngine().env
+    (tmp_path / ".env").write_text("ENGINE_PUBLIC_URL=https://clips.example.org\n")
+    assert LocalEngine().env["ENGINE_PUBLIC_URL"] == "https://clips.example.org"
+    monkeypatch.setenv("ENGINE_PUBLIC_URL", "https://other.example.org")
+    assert LocalEngine().env["ENGINE_PUBLIC_URL"] == "https://other.example.org"
+
+
 async def test_an_engine_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "engine"
     blocker.write_text("a file where the data folder should be")
