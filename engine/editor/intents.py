@@ -20,6 +20,7 @@ from typing import Literal
 
 from engine.draft import Aspect, ClipSound, Fit, Position, TextSize
 from engine.editor import lexicon as lx
+from engine.editor import music_choice
 from engine.editor.numbers import NUMBER, find_bare_numbers, find_durations, find_percentages, ordinal, parse_number
 from engine.editor.timespec import When, head_and_tail, parse_when
 
@@ -265,12 +266,7 @@ class Interpretation:
 # ---------------------------------------------------------------------------- the mood hook
 def _mood_named(text: str) -> bool:
     """Does the clause name a mood? The vocabulary (and its negation) is the music's, not ours."""
-    try:
-        from engine.music import choose_mood
-
-        return choose_mood(text, None).explicit
-    except Exception:  # the music package is optional to the grammar; never fail a message on it
-        return False
+    return music_choice.named(text) is not None
 
 
 # ---------------------------------------------------------------------------- message → clauses
@@ -520,8 +516,9 @@ def _volume(clause: str) -> tuple[MusicVolume | None, list[tuple[int, int]]]:
         p = percents[0]
         return MusicVolume(percent=max(0.0, min(100.0, p.value))), [(p.start, p.end)]
     vol = lx.VOLUME_WORD.search(clause)
+    durations = find_durations(clause)
     for n in find_bare_numbers(clause):
-        if any(d.start <= n.start < d.end for d in find_durations(clause)) or clause[n.start : n.end] == "half":
+        if any(d.start <= n.start < d.end for d in durations) or clause[n.start : n.end] == "half":
             continue
         before = clause[: n.start]
         if (vol or re.search(r"(?:\bat|\bto|到|为)\s*$", before)) and re.search(
@@ -638,8 +635,11 @@ def _music(clause: str) -> list[Intent]:
     when = parsed.when
     rest = _blank(rest, parsed.used)
     duck = None
-    if lx.DUCK.search(text) or lx.STEADY.search(text):
-        duck = Ducking(on=not (lx.STEADY.search(text) or _negated_before(text, lx.DUCK.search(text).start())))  # type: ignore[union-attr]
+    duck_word, steady = lx.DUCK.search(text), lx.STEADY.search(text)
+    if steady is not None:
+        duck = Ducking(on=False)
+    elif duck_word is not None:
+        duck = Ducking(on=not _negated_before(text, duck_word.start()))
     attributes = [a for a in (volume, fade, MusicTiming(when) if not when.is_empty() else None, duck) if a is not None]
     request = " ".join(rest.split())
     asks = (bool(lx.MUSIC_ADD_VERB.search(rest)) and (not attributes or _music_is_object(rest))) or _mood_named(request)
