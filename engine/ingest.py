@@ -132,7 +132,14 @@ class _Sink:
 
     async def _write_pieces(self) -> None:
         while (data := await self._pieces.get()) is not None:
-            await asyncio.to_thread(self._write, data)
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, data))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # A cancelled await does not stop the thread: let its write end before `discard`
+                # closes the file, or the write could land on a reused descriptor (another file).
+                await asyncio.wait((write,))
+                raise
 
     def _write(self, data: bytes) -> None:
         assert self._file is not None
