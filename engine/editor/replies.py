@@ -494,6 +494,27 @@ def _join(items: Sequence[str], lang: Lang) -> str:
 
 
 # ---------------------------------------------------------------------------- the acknowledgement
+_ACK_KEYS: dict[type, str] = {
+    it.AddMusic: "ack_add_music",
+    it.AnotherTrack: "ack_another",
+    it.RemoveMusic: "ack_remove_music",
+    it.UseMyAudio: "ack_my_audio",
+    it.MusicVolume: "ack_volume",
+    it.MusicFade: "ack_fade",
+    it.MusicTiming: "ack_music_timing",
+    it.Ducking: "ack_duck",
+    it.SetClipSound: "ack_clip_sound",
+    it.SetCanvas: "ack_canvas",
+    it.AddText: "ack_add_text",
+    it.EditText: "ack_edit_text",
+    it.RemoveText: "ack_remove_text",
+    it.Trim: "ack_trim",
+    it.SetLength: "ack_length",
+    it.RemoveClip: "ack_remove_clip",
+}
+"""The acknowledgement item of each edit (the intents are final classes: no subclass to look up)."""
+
+
 def ack(intents: Iterable[it.Intent], lang: Lang) -> str:
     intents = list(intents)
     items: list[str] = []
@@ -501,44 +522,12 @@ def ack(intents: Iterable[it.Intent], lang: Lang) -> str:
     for intent in intents:
         if new_music and isinstance(intent, it.MusicVolume | it.MusicFade | it.MusicTiming):
             continue  # part of "adding background music"
-        key: str | None = None
-        values: dict[str, Any] = {}
-        if isinstance(intent, it.AddMusic):
-            key = "ack_add_music"
-        elif isinstance(intent, it.AnotherTrack):
-            key = "ack_another"
-        elif isinstance(intent, it.RemoveMusic):
-            key = "ack_remove_music"
-        elif isinstance(intent, it.UseMyAudio):
-            key = "ack_my_audio"
-        elif isinstance(intent, it.MusicVolume):
-            key = "ack_volume"
-        elif isinstance(intent, it.MusicFade):
-            key = "ack_fade"
-        elif isinstance(intent, it.MusicTiming):
-            key = "ack_music_timing"
-        elif isinstance(intent, it.Ducking):
-            key = "ack_duck"
-        elif isinstance(intent, it.SetClipSound):
-            key = "ack_clip_sound"
-        elif isinstance(intent, it.SetCanvas):
-            key = "ack_canvas"
-        elif isinstance(intent, it.AddText):
-            key, values = "ack_add_text", {"text": _short(intent.text)}
-        elif isinstance(intent, it.EditText):
-            key = "ack_edit_text"
-        elif isinstance(intent, it.RemoveText):
-            key = "ack_remove_text"
-        elif isinstance(intent, it.Trim):
-            key = "ack_trim"
-        elif isinstance(intent, it.SetLength):
-            key = "ack_length"
-        elif isinstance(intent, it.RemoveClip):
-            key = "ack_remove_clip"
-        if key is not None:
-            item = t(key, lang, **values)
-            if item not in items:
-                items.append(item)
+        key = _ACK_KEYS.get(type(intent))
+        if key is None:
+            continue
+        item = t(key, lang, text=_short(intent.text)) if isinstance(intent, it.AddText) else t(key, lang)
+        if item not in items:
+            items.append(item)
     return t("ack", lang, items=_join(items, lang))
 
 
