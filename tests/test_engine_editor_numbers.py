@@ -129,6 +129,7 @@ def test_seconds_print_like_the_bot_summary(ms: int, text: str) -> None:
         ("from 0:05 to 0:15", When(start=5000, end=15000)),
         ("from 5 to 15", When(start=5000, end=15000)),
         ("at the end", When(anchor="end")),
+        ("on the outro", When(anchor="end")),
         ("for the whole video", When(anchor="all")),
         ("stop the music at 0:18", When(end=18000)),
         ("start the music at 5s", When(start=5000)),

@@ -73,7 +73,7 @@ _START_WORDS_AFTER = re.compile(r"^\s*(?:开始|起|之后|以后|后开始|进�
 _START_WORDS_BEFORE_ZH = re.compile(r"(?:从|自|在)\s*第?\s*$")
 _ANCHOR_END = re.compile(
     r"\b(?:at|in|towards?|near|for|during)\s+the\s+(?:very\s+)?(?:end|ending|finish|outro|close)\b|\bat\s+the\s+end\b"
-    r"|\bending\b|\bouttro\b|\bas\s+an?\s+outro\b|结尾|末尾|片尾|最后(?![一\d])|结束时|结束的时候"
+    r"|\bending\b|\bout+ro\b|\bas\s+an?\s+outro\b|结尾|末尾|片尾|最后(?![一\d])|结束时|结束的时候"
 )
 _ANCHOR_START = re.compile(
     r"\b(?:at|in|from)\s+the\s+(?:very\s+)?(?:start|beginning|opening|intro)\b|\bas\s+an?\s+intro\b|开头|片头|一开始|开始时|开始的时候"
