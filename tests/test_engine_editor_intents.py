@@ -329,6 +329,8 @@ def test_a_very_long_message_is_read_quickly_and_capped() -> None:
     message = "add music and make it vertical " * 2000
     reading = it.interpret(message)
     assert reading.intents  # still understood, from its first part
+    music = reading.intents[0]
+    assert isinstance(music, it.AddMusic) and len(music.request) < it.MAX_MESSAGE_CHARS  # and only that part
 
 
 @pytest.mark.parametrize(
