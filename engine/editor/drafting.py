@@ -268,10 +268,9 @@ def _volume_to_clip_sound(draft: Draft, intent: it.MusicVolume, media: Sequence[
     mode: ClipSound
     if intent.percent is not None:
         mode = "mute" if intent.percent < 15 else "lower" if intent.percent < 65 else "keep"
-    elif (intent.step or 0) < 0:
-        mode = "mute" if draft.meta.clip_sound in ("lower", "mute") and (intent.step or 0) <= -20 else "lower"
-        if draft.meta.clip_sound == "mute":
-            mode = "mute"
+    elif (step := intent.step or 0) < 0:
+        current = draft.meta.clip_sound  # muted stays muted; "much quieter" when already lowered mutes
+        mode = "mute" if current == "mute" or (current == "lower" and step <= -20) else "lower"
     else:
         mode = "keep"
     return clip_sound(draft, mode, media)
