@@ -26,7 +26,7 @@ from engine.chat import TurnFn, stream_turn
 from engine.config import EngineSettings
 from engine.draft import Draft, InvalidDraft
 from engine.ingest import Ingest, IngestError
-from engine.jobs import QueueFull, RenderQueue
+from engine.jobs import QueueFull, RenderQueue, uploads_used
 from engine.media import MediaInfo
 from engine.probe import CONTENT_TYPES
 from engine.retention import expired_message
@@ -320,10 +320,7 @@ class EngineApp:
         if draft.is_empty():
             raise render_error("the timeline is empty: upload a clip first", 400)
         media = {m.media_id for m in await self.store.media(session.session_id)}
-        used = {seg.m.media for seg in draft.visuals}
-        if draft.music is not None and draft.music.m.source == "upload":
-            used.add(draft.music.m.media)
-        if not used <= media:
+        if not uploads_used(draft) <= media:
             raise render_error("the draft uses media that is not in this session", 400)
         output = body.get("output") or {}
         if not isinstance(output, dict):

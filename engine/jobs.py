@@ -191,10 +191,9 @@ class RenderQueue:
         except InvalidDraft as exc:
             raise RenderFailed(str(exc)) from None
         media = {m.media_id: m for m in await self._store.media(row.session_id)}
-        needed = {seg.m.media for seg in draft.visuals}
-        if draft.music is not None and draft.music.m.source == "upload":
-            needed.add(draft.music.m.media)
-        missing = [m for m in needed if m not in media or not await asyncio.to_thread(media[m].path.is_file)]
+        missing = [
+            m for m in uploads_used(draft) if m not in media or not await asyncio.to_thread(media[m].path.is_file)
+        ]
         if missing:
             raise RenderFailed("an upload this export uses is no longer available; upload it again")
         await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
@@ -238,6 +237,15 @@ class RenderQueue:
             size,
             ", video copied" if result.stream_copied else "",
         )
+
+
+def uploads_used(draft: Draft) -> set[str]:
+    """The media ids a draft renders from: its clips and stills, and its music when that is an upload.
+    Checked when an export is accepted (engine/app.py) and again when it starts."""
+    used = {seg.m.media for seg in draft.visuals}
+    if draft.music is not None and draft.music.m.source == "upload":
+        used.add(draft.music.m.media)
+    return used
 
 
 async def _wait(task: asyncio.Task[None]) -> None:
