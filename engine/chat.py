@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -44,8 +44,9 @@ async def stream_turn(request: web.Request, session: EditorSession, text: str, t
     await response.prepare(request)
     turn = AdkTurn()
     events = 0
+    editor_events = turn_fn(session, text)
     try:
-        async for event in turn_fn(session, text):
+        async for event in editor_events:
             await response.write(encode(turn, event))
             events += 1
     except asyncio.CancelledError:
@@ -62,5 +63,9 @@ async def stream_turn(request: web.Request, session: EditorSession, text: str, t
             return response
     else:
         log.info("session=%s turn done (%d events)", session.session_id, events)
+    finally:
+        # A turn stopped early (hang-up, cancel) is closed here, not whenever it is collected.
+        if isinstance(editor_events, AsyncGenerator):
+            await editor_events.aclose()
     await response.write_eof()
     return response
