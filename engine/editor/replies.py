@@ -1,6 +1,6 @@
 """Everything the editor says, English and Chinese, in one catalogue (docs/engine.md, "Editor").
 
-Replies follow the agent's style in the product seed: a short acknowledgement, then "Done! Added a
+Replies follow the hosted agent's style: a short acknowledgement, then "Done! Added a
 lo-fi track (0-10s, 35% volume)… Type **export** when you're ready." Times are seconds the way the
 bot's own timeline summary prints them ("23.7"), volumes whole percentages. Nothing here shows an
 id, a path or JSON: only names the user gave (file names, title words) and numbers.

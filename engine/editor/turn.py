@@ -1,7 +1,8 @@
 """One chat turn: read the message, edit the draft, commit once, answer like the agent.
 
-The answer has the agent's shape (nemo-api: text, then `functionCall`/`functionResponse` with the
-new draft in the state delta, then text): a short acknowledgement, the tool call, the result after
+The answer has the agent's shape (docs/backend-contract.md, section 4: text, then `functionCall` and
+`functionResponse` with the new draft in the state delta, then text): a short acknowledgement, the
+tool call, the result after
 `session.commit`, and a closing text that says exactly what changed ("Done! Added a Calm track
 (composed for this clip, 0-23.7s, 35% volume)…"). A message is one undo step however many edits it
 holds. `silent:` in front of a message applies it and answers with the tool events only, so the
