@@ -297,17 +297,6 @@ _EN_ORDINALS = {
     "ninth": 9,
     "tenth": 10,
 }
-_ORDINAL_EN = re.compile(
-    r"\b(?:(second[- ]to[- ]last|penultimate)|("
-    + "|".join(_EN_ORDINALS)
-    + r")|(\d{1,3})(?:st|nd|rd|th)|(last|final))\b"
-)
-_ORDINAL_ZH = re.compile(
-    rf"第\s*({CN_NUM}+|\d+)\s*(?:个|段|张|条|幅|部|节)?|(最后|末尾的?|倒数第一)(?:一)?(?:个|段|张|条)?|(倒数第二)"
-)
-_NUMBERED = re.compile(
-    r"\b(?:clip|video|photo|image|picture|shot|title|text|caption)\s*(?:#|no\.?|number)?\s*(\d{1,3})\b"
-)
 
 
 def ordinal(word: str) -> int | None:
@@ -322,30 +311,6 @@ def ordinal(word: str) -> int | None:
         return _EN_ORDINALS[word]
     numbered = re.fullmatch(r"(\d{1,3})(?:st|nd|rd|th)", word)
     return (int(numbered.group(1)) or None) if numbered else None
-
-
-def find_ordinals(text: str) -> list[Found]:
-    """Ordinals as 1-based positions; "last" is -1 and "second to last" -2."""
-    out: list[Found] = []
-    for m in _ORDINAL_EN.finditer(text):
-        position = ordinal(m.group(0))
-        if position is not None:
-            out.append(Found(float(position), m.start(), m.end()))
-    for m in _ORDINAL_ZH.finditer(text):
-        if m.group(1):
-            number = parse_number(m.group(1))
-            if number is None:
-                continue
-            value = number
-        elif m.group(2):
-            value = -1.0
-        else:
-            value = -2.0
-        out.append(Found(value, m.start(), m.end()))
-    for m in _NUMBERED.finditer(text):
-        out.append(Found(float(int(m.group(1))), m.start(), m.end()))
-    out.sort(key=lambda f: f.start)
-    return out
 
 
 def format_seconds(ms: int) -> str:
