@@ -78,6 +78,12 @@ CONTENT_TYPES: dict[str, str] = {
 }
 
 
+def open_media(path: Path) -> av.container.InputContainer:
+    """Open an upload for reading. Its tags are the uploader's bytes: tags that are not UTF-8 (an
+    old camera's Latin-1 title) are skipped instead of failing the open with a UnicodeDecodeError."""
+    return av.open(str(path), metadata_errors="ignore")
+
+
 async def probe(path: Path) -> Probe:
     """Probe `path` in a worker thread; raises `ProbeRefused` for anything not supported."""
     return await asyncio.to_thread(probe_file, path)
@@ -98,7 +104,7 @@ def _unsupported() -> ProbeRefused:
 
 
 def _probe(path: Path) -> Probe:
-    with av.open(str(path), metadata_errors="ignore") as container:
+    with open_media(path) as container:
         fmt = container.format.name
         if fmt not in _STILL_CONTAINERS and fmt not in _AV_CONTAINERS:
             raise _unsupported()
@@ -119,7 +125,7 @@ def _probe(path: Path) -> Probe:
 
 
 def _still(path: Path, fmt: str) -> Probe:
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         _check_size(width, height, still=True)
@@ -160,7 +166,7 @@ def _video(
 ) -> Probe:
     if duration is None or duration <= 0:
         raise ProbeRefused("the clip's length cannot be read")
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = next(s for s in container.streams.video if not _is_cover_art(s))
         cc = stream.codec_context
         _check_size(cc.width, cc.height, still=False)
@@ -199,7 +205,7 @@ def _video(
 def _audio(path: Path, fmt: str, duration: float | None) -> Probe:
     if duration is None or duration <= 0:
         raise ProbeRefused("the audio's length cannot be read")
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         cc = container.streams.audio[0].codec_context
         codec, rate, channels = cc.name, cc.sample_rate, cc.channels
     _first_frame(path, "audio")
@@ -242,7 +248,7 @@ def _check_size(width: int, height: int, *, still: bool) -> None:
 def _first_frame(path: Path, kind: str) -> tuple[av.VideoFrame, int]:
     """Decode the first frame of the first video (or audio) stream: proof that it decodes.
     Returns the frame and, for video, its clockwise rotation."""
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream: av.video.stream.VideoStream | av.audio.stream.AudioStream
         if kind == "video":
             stream = next(s for s in container.streams.video if not _is_cover_art(s))

@@ -4,6 +4,7 @@ error wording. Mostly pure functions; the escaping is also proven through a real
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from engine.render.errors import explain, failed_input
 from engine.render.escape import ff_value
 from engine.render.loudness import LoudnessMeter, integrated
 from engine.render.plan import build_plan, ms_to_frame
-from engine.render.streamcopy import _refusal
+from engine.render.streamcopy import _check_packets, _refusal
 from tests import mediagen as mg
 from tests.render_support import draft, render, title, visual
 
@@ -203,6 +204,16 @@ def test_stream_copy_rules(tmp_path: Path) -> None:
     assert _refusal(build_plan(titled)) == "a title"
     two = [visual(ok, 0, 5000), visual(ok, 5000, 5000)]
     assert _refusal(build_plan(_spec(tmp_path, ok, two))) == "several segments"
+
+
+def test_copy_check_reads_a_clip_whose_tags_are_not_utf8(tmp_path: Path) -> None:
+    """Its packets decide, not its tags: a Latin-1 title does not fail the render."""
+    clip = tmp_path / "camera.mp4"
+    mg.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=1",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata", "title=" + os.fsdecode(b"caf\xe9"), clip,
+    )  # fmt: skip
+    assert _check_packets(clip, 0.0, 1.0) == (None, 0.0)
 
 
 def test_plan_refuses_what_cannot_be_rendered(tmp_path: Path) -> None:

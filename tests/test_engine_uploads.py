@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -183,6 +184,26 @@ async def test_uploads_are_probed_by_content(client: NemoClient, media: dict[str
     assert state.draft is not None
     placed = [s["m"]["media"] for s in state.draft["t"][0]["sg"]]
     assert placed == [infos[n]["media_id"] for n in names if n != "song"]
+
+
+def latin1_tagged_clip(path: Path) -> Path:
+    """An MP4 whose title tag is Latin-1 bytes, not UTF-8 (what some older cameras write)."""
+    mediagen.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=1",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata", "title=" + os.fsdecode(b"caf\xe9"), path,
+    )  # fmt: skip
+    return path
+
+
+async def test_tags_that_are_not_utf8_do_not_refuse_the_clip(
+    tmp_path: Path, engine: Engine, client: NemoClient
+) -> None:
+    clip = latin1_tagged_clip(tmp_path / "camera.mp4")
+    session = await client.create_session("en")
+    await client.upload_files(session.session_id, [file_source(clip)])
+    [info] = (await client.state(session.session_id)).video_infos
+    assert (info["file_type"], info["width"], info["height"]) == ("video", 320, 180)
+    assert len(media_files(engine)) == 1
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import av
 
+from engine.probe import open_media
 from engine.render.plan import FPS, RenderPlan
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _refusal(plan: RenderPlan) -> str | None:
 def _check_packets(path: Path, start_s: float, seconds: float) -> tuple[str | None, float]:
     """Read the video packets: square pixels, a keyframe at `start_s`, and the stream ending where
     the segment does. Returns (why not, the keyframe's time)."""
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         sar = stream.sample_aspect_ratio
         if sar is not None and sar != 0 and sar != 1:
