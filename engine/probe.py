@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ import av
 import av.error
 
 from engine.media import Content
+
+log = logging.getLogger(__name__)
 
 FORMATS_TEXT = "mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a or aac"
 """The formats users may upload (the vendor's list), as named in refusals; what a file is, is read
@@ -95,7 +98,12 @@ def probe_file(path: Path) -> Probe:
         raise ProbeRefused("the file is empty")
     try:
         return _probe(path)
+    except ProbeRefused:
+        raise
     except av.error.FFmpegError as exc:
+        raise _unsupported() from exc
+    except Exception as exc:  # a hostile or odd file is refused, never answered with a 500
+        log.warning("probe of upload %s failed unexpectedly; refused as unsupported", path.stem, exc_info=True)
         raise _unsupported() from exc
 
 

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot.nemo import errors
 from bot.nemo.client import NemoClient
+from engine import probe
 from engine.fetch import AddressPolicy, is_public
 from engine.ingest import clean_filename
 from engine.server import Engine
@@ -204,6 +205,19 @@ async def test_tags_that_are_not_utf8_do_not_refuse_the_clip(
     [info] = (await client.state(session.session_id)).video_infos
     assert (info["file_type"], info["width"], info["height"]) == ("video", 320, 180)
     assert len(media_files(engine)) == 1
+
+
+def test_an_unexpected_probe_error_refuses_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a hostile file makes the demuxer raise, the uploader gets 4001's reason, not a 500."""
+
+    def trips(_: Path) -> probe.Probe:
+        raise IndexError("a stream list the file promised but does not have")
+
+    monkeypatch.setattr(probe, "_probe", trips)
+    odd = tmp_path / "odd.mp4"
+    odd.write_bytes(b"\0" * 64)
+    with pytest.raises(probe.ProbeRefused, match="mp4, mov"):
+        probe.probe_file(odd)
 
 
 @pytest.mark.parametrize(
