@@ -366,15 +366,20 @@ async def test_clean_restarts_mid_render_do_not_fail_the_export(
     (or the bot restarting its child engine) as often as MAX_ATTEMPTS mid-render loses nothing."""
     data = tmp_path / "engine"
     rid = ""
-    for stop in range(MAX_ATTEMPTS):
+
+    async def stop_while_rendering(*, submit: bool) -> None:
+        nonlocal rid
         slow = StandInRender(realtime=True)
         async with make_engine(data, render_fn=slow) as engine:
             client = client_for(engine, http, repo)
-            if stop == 0:
+            if submit:
                 sid, draft = await prepared(client, clip)
                 rid = (await client.start_render(sid, draft)).render_id
             await slow.wait_for(lambda: slow.running == 1)
             assert slow.started == [rid]
+
+    for stop in range(MAX_ATTEMPTS):
+        await stop_while_rendering(submit=stop == 0)
     render = StandInRender()
     async with make_engine(data, render_fn=render) as engine:
         client = client_for(engine, http, repo)
