@@ -5,6 +5,7 @@ naming moods. Tracks are generated here with a known tempo and known bar lines."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from scipy import signal
 
 from engine.music import fit, library
-from tests.mediagen import audio_file, loudness, write_wav
+from tests.mediagen import audio_file, ffmpeg, loudness, write_wav
 from tests.music_measures import read
 
 pytestmark = pytest.mark.e2e  # composes and renders real audio: seconds per test, not the fast tier
@@ -168,6 +169,16 @@ def test_the_library_reads_moods_from_folders_and_the_sidecar(tmp_path: Path) ->
     assert set(tracks["calm/slow_morning.wav"].moods) == {"calm", "lofi"}
     assert tracks["Upbeat/drive.mp3"].moods == ("upbeat",)
     assert tracks["calm/another_one.wav"].title == "another one"
+
+
+def test_a_track_tagged_in_latin1_still_has_a_length(tmp_path: Path) -> None:
+    """An operator's m4a tagged by an old program (Latin-1 bytes, not UTF-8) is read, not an error."""
+    source = audio_file(tmp_path / "tune.wav", seconds=3.0)
+    tagged = tmp_path / "calm" / "cafe.m4a"
+    tagged.parent.mkdir()
+    ffmpeg("-i", source, "-metadata", "title=" + os.fsdecode(b"caf\xe9"), tagged)
+    seconds = library.track_seconds(tagged)
+    assert seconds is not None and abs(seconds - 3.0) < 0.1
 
 
 def test_picking_a_track_is_by_seed_and_another_seed_is_another_track(tmp_path: Path) -> None:

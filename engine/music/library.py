@@ -97,8 +97,10 @@ def track_seconds(path: Path) -> float | None:
     """A track's length from its container (PyAV, no decode); None when it cannot be read."""
     import av
 
+    from engine.probe import open_media
+
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             return container.duration / 1e6 if container.duration else None
     except (av.FFmpegError, OSError):
         return None
